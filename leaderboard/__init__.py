@@ -1,0 +1,1 @@
+"""Scored checkpoints in a database (SQLAlchemy) and the terminal leaderboard."""

@@ -1,0 +1,25 @@
+"""malpyeong-eval: the NIKL AI 말평 RAG task's metrics exactly as the organizers compute them."""
+
+from .data import Item, evaluate_metric_path, load_items, match_submission, sample_path
+from .errors import MalpyeongError, ModelLoadError, SubmissionError
+from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore
+from .parsing import FormatVerdict, ParsedAnswer, check_format, split_answer
+
+__all__ = [
+    "METRICS",
+    "ContestScorer",
+    "EvaluationResult",
+    "FormatVerdict",
+    "Item",
+    "ItemScore",
+    "MalpyeongError",
+    "ModelLoadError",
+    "ParsedAnswer",
+    "SubmissionError",
+    "check_format",
+    "evaluate_metric_path",
+    "load_items",
+    "match_submission",
+    "sample_path",
+    "split_answer",
+]

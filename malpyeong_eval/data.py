@@ -1,0 +1,178 @@
+"""Reading contest files (JSON list or JSONL) into typed items, with the organizers' checks.
+
+Every problem raises :class:`SubmissionError` with one line naming the file and the
+item, so that the command line can print it and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import SubmissionError
+
+UNKNOWN_TYPE = "(none)"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One contest item. ``answer`` is ``None`` for a test item without output."""
+
+    id: str
+    question_type: str
+    question: str
+    answer: str | None
+
+
+def sample_path(name: str = "gold") -> Path:
+    """Path of a packaged sample file: ``gold``, ``submission`` or ``test`` (original items, not NIKL data)."""
+    return Path(str(resources.files("malpyeong_eval") / "data" / f"sample_{name}.json"))
+
+
+def evaluate_metric_path() -> str:
+    """Directory of the ``evaluate`` module: ``evaluate.load(evaluate_metric_path())``."""
+    return str(resources.files("malpyeong_eval") / "evaluate_metric")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a data file, recorded with every result."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def read_records(path: str | Path) -> list[Any]:
+    """Parse a JSON list or a JSONL file into a list of raw records."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"{path}: file not found")
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a directory, expected a JSON or JSONL file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            raise SubmissionError(f"{path}: file ends in the middle of a UTF-8 character (truncated file?)") from None
+        raise SubmissionError(
+            f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    if not text.strip():
+        raise SubmissionError(f"{path}: file is empty")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as whole_error:
+        return _read_jsonl(path, text, whole_error)
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and "id" in document:
+        return [document]  # JSONL with a single line
+    raise SubmissionError(
+        f"{path}: top level is {_kind(document)}, expected a list of items (JSON) or one item per line (JSONL)"
+    )
+
+
+def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> list[Any]:
+    lines = text.splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if not records:  # not JSONL either: report the whole-file JSON error
+                if whole_error.pos >= len(text.rstrip()):
+                    raise SubmissionError(
+                        f"{path}: JSON ends unexpectedly at line {whole_error.lineno} (truncated file?)"
+                    ) from None
+                raise SubmissionError(
+                    f"{path}: neither JSON nor JSONL: {whole_error.msg} at line {whole_error.lineno}, "
+                    f"column {whole_error.colno}"
+                ) from None
+            raise SubmissionError(f"{path}: line {number}: invalid JSONL record: {exc.msg} at column {exc.colno}") from None
+    return records
+
+
+def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bool) -> Item:
+    where = f"{path}: item {index}"
+    if not isinstance(record, dict):
+        raise SubmissionError(f"{where} is {_kind(record)}, expected an object")
+    if "id" not in record:
+        raise SubmissionError(f"{where} has no 'id'")
+    raw_id = record["id"]
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise SubmissionError(f"{where}: 'id' is {_kind(raw_id)}, expected a string")
+    item_id = str(raw_id)
+    where = f"{path}: item {index} (id {item_id!r})"
+    inputs = record.get("input", {})
+    if not isinstance(inputs, dict):
+        raise SubmissionError(f"{where}: 'input' is {_kind(inputs)}, expected an object")
+    question_type = inputs.get("question_type")
+    question = inputs.get("question")
+    answer: str | None = None
+    if "output" in record or require_answer:
+        if "output" not in record:
+            raise SubmissionError(f"{where} has no 'output'")
+        output = record["output"]
+        if not isinstance(output, dict):
+            raise SubmissionError(f"{where}: 'output' is {_kind(output)}, expected an object")
+        if "answer" not in output:
+            raise SubmissionError(f"{where} has no 'output.answer'")
+        answer = output["answer"]
+        if not isinstance(answer, str):
+            raise SubmissionError(f"{where}: 'output.answer' is {_kind(answer)}, expected a string")
+    return Item(
+        id=item_id,
+        question_type=question_type if isinstance(question_type, str) and question_type else UNKNOWN_TYPE,
+        question=question if isinstance(question, str) else "",
+        answer=answer,
+    )
+
+
+def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:
+    """Load an official-format file; with ``require_answer`` every item needs ``output.answer``.
+
+    Duplicate ids are refused.
+    """
+    path = Path(path)
+    records = read_records(path)
+    items = [_item_from_record(path, i, r, require_answer=require_answer) for i, r in enumerate(records, start=1)]
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items, start=1):
+        if item.id in first_seen:
+            raise SubmissionError(f"{path}: duplicate id {item.id!r} (items {first_seen[item.id]} and {index})")
+        first_seen[item.id] = index
+    return items
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+
+
+def match_submission(gold: list[Item], submission: list[Item], submission_path: str | Path = "submission") -> list[Item]:
+    """Check a submission against the gold items and return it in gold order.
+
+    The organizers' checks: the same number of items, every submitted id in the gold.
+    """
+    gold_ids = {item.id for item in gold}
+    submitted = {item.id: item for item in submission}
+    unknown = [item.id for item in submission if item.id not in gold_ids]
+    if len(submission) != len(gold):
+        missing = [item.id for item in gold if item.id not in submitted]
+        details = (f"; missing ids: {_listed(missing)}" if missing else "") + (
+            f"; ids not in the gold file: {_listed(unknown)}" if unknown else ""
+        )
+        raise SubmissionError(f"{submission_path}: {len(submission)} items but the gold file has {len(gold)}{details}")
+    for index, item in enumerate(submission, start=1):
+        if item.id not in gold_ids:
+            raise SubmissionError(f"{submission_path}: item {index} has id {item.id!r}, which is not in the gold file")
+    return [submitted[item.id] for item in gold]

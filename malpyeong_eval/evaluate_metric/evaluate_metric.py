@@ -1,0 +1,65 @@
+"""The contest metric as a Hugging Face ``evaluate`` module, loadable from a local path (no Hub).
+
+    import evaluate, malpyeong_eval
+    metric = evaluate.load(malpyeong_eval.evaluate_metric_path())
+    metric.compute(predictions=[...], references=[...], metrics="em,rouge1")
+
+Inputs are full answers (``"…"가 옳다. 이유``); the result holds the overall means,
+Descriptive Avg and Final Score, the same numbers as ``malpyeong-eval score``.
+"""
+
+import datasets
+import evaluate
+
+from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.metrics.aggregate import summarize
+
+_DESCRIPTION = "Exact Match, ROUGE-1 (Mecab), BERTScore and BLEURT of the NIKL AI 말평 RAG task, as the organizers score."
+_KWARGS = """
+Args:
+    predictions: full predicted answers.
+    references: full gold answers.
+    metrics: comma-separated subset of em,rouge1,bertscore,bleurt (default all four).
+    bertscore_model, bertscore_layers, bleurt_model, device, batch_size: as the command line's flags.
+Returns:
+    exact_match, exact_match_lenient, rouge1, bertscore, bleurt, descriptive_avg, final_score (None if not computed).
+"""
+
+
+class MalpyeongEval(evaluate.Metric):
+    """Keeps one ContestScorer per configuration, so models load once per process."""
+
+    _scorers: dict = {}
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        metrics="em,rouge1,bertscore,bleurt",
+        bertscore_model=None,
+        bertscore_layers=None,
+        bleurt_model=None,
+        device=None,
+        batch_size=None,
+    ):
+        key = (metrics, bertscore_model, bertscore_layers, bleurt_model, device, batch_size)
+        if key not in self._scorers:
+            self._scorers[key] = ContestScorer(
+                metrics.split(","),
+                bertscore_model=bertscore_model,
+                bertscore_layers=bertscore_layers,
+                bleurt_model=bleurt_model,
+                device=device,
+                batch_size=batch_size,
+            )
+        return summarize(self._scorers[key].score_texts(list(predictions), list(references)))

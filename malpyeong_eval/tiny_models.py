@@ -1,0 +1,111 @@
+"""Tiny local models for tests and the offline demo (SCORING.md §6): no Hub needed.
+
+They have the real architectures and file layouts (a BERT for BERTScore, a
+checkpoint in the ``lucadiliello/BLEURT-20`` layout) with random weights and
+tokenizers trained on the given texts, so every loading and scoring path runs for
+real in seconds. Their scores mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+TINY_BLEURT_CONFIG = {
+    "model_type": "bleurt",
+    "architectures": ["BleurtForSequenceClassification"],
+    "hidden_size": 32,
+    "embedding_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12,
+    "pad_token_id": 0,
+    "max_seq_length": 512,
+}
+
+
+def build_tiny_bert(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
+    """A 2-layer BERT with a WordPiece vocabulary trained on ``texts``, saved with safetensors."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.train_from_iterator(list(texts), trainers.WordPieceTrainer(vocab_size=1000, special_tokens=specials))
+    vocab = sorted(wordpiece.get_vocab().items(), key=lambda pair: pair[1])
+    (directory / "vocab.txt").write_text("".join(f"{token}\n" for token, _ in vocab), encoding="utf-8")
+    tokenizer = BertTokenizer(vocab_file=str(directory / "vocab.txt"), do_lower_case=False, model_max_length=512)
+    tokenizer.save_pretrained(directory)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(directory)
+    return directory
+
+
+def build_tiny_bleurt(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
+    """A 2-layer checkpoint in the BLEURT-20 layout: ``config.json`` (``model_type: bleurt``),
+    ``model.safetensors`` with ``bleurt.*`` names and an embedding projection, ``spm.model``."""
+    import sentencepiece
+    import torch
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(list(texts)), model_prefix=str(directory / "spm"), vocab_size=400,
+        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+        pad_id=0, pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
+        user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2,
+    )
+    (directory / "spm.vocab").unlink(missing_ok=True)
+    vocab_size = sentencepiece.SentencePieceProcessor(model_file=str(directory / "spm.model")).get_piece_size()
+    config = {**TINY_BLEURT_CONFIG, "vocab_size": vocab_size}
+    (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    generator = torch.Generator().manual_seed(seed)
+    hidden, embedding, inner = config["hidden_size"], config["embedding_size"], config["intermediate_size"]
+
+    def weight(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator) * 0.2
+
+    state = {
+        "bleurt.embeddings.word_embeddings.weight": weight(vocab_size, embedding),
+        "bleurt.embeddings.position_embeddings.weight": weight(config["max_position_embeddings"], embedding),
+        "bleurt.embeddings.token_type_embeddings.weight": weight(config["type_vocab_size"], embedding),
+        "bleurt.embeddings.LayerNorm.weight": 1 + weight(embedding),
+        "bleurt.embeddings.LayerNorm.bias": weight(embedding),
+        "bleurt.embeddings.position_ids": torch.arange(config["max_position_embeddings"]).unsqueeze(0),
+        "bleurt.encoder.embedding_projection.weight": weight(hidden, embedding),
+        "bleurt.encoder.embedding_projection.bias": weight(hidden),
+        "bleurt.pooler.dense.weight": weight(hidden, hidden),
+        "bleurt.pooler.dense.bias": weight(hidden),
+        "classifier.weight": weight(1, hidden),
+        "classifier.bias": weight(1),
+    }
+    for layer in range(config["num_hidden_layers"]):
+        prefix = f"bleurt.encoder.layer.{layer}."
+        shapes = {
+            "attention.self.query": (hidden, hidden), "attention.self.key": (hidden, hidden),
+            "attention.self.value": (hidden, hidden), "attention.output.dense": (hidden, hidden),
+            "intermediate.dense": (inner, hidden), "output.dense": (hidden, inner),
+        }
+        for name, shape in shapes.items():
+            state[f"{prefix}{name}.weight"] = weight(*shape)
+            state[f"{prefix}{name}.bias"] = weight(shape[0])
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            state[f"{prefix}{norm}.weight"] = 1 + weight(hidden)
+            state[f"{prefix}{norm}.bias"] = weight(hidden)
+    save_file({key: value.contiguous() for key, value in state.items()}, str(directory / "model.safetensors"))
+    return directory

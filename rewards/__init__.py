@@ -1,0 +1,1 @@
+"""GRPO reward functions built on the contest metrics in `malpyeong_eval`."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: offline Hub, the packaged sample data, tiny local scorer models."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # no Hub here: a model that is not local must fail fast
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from malpyeong_eval.data import sample_path  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    """Every gold and predicted answer of the packaged sample."""
+    texts = []
+    for name in ("gold", "submission"):
+        texts += [item["output"]["answer"] for item in json.loads(sample_path(name).read_text(encoding="utf-8"))]
+    return texts
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, sample_texts) -> str:
+    from malpyeong_eval.tiny_models import build_tiny_bert
+
+    return str(build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), sample_texts))
+
+
+@pytest.fixture(scope="session")
+def tiny_bleurt(tmp_path_factory, sample_texts) -> str:
+    from malpyeong_eval.tiny_models import build_tiny_bleurt
+
+    return str(build_tiny_bleurt(tmp_path_factory.mktemp("tiny-bleurt"), sample_texts))

@@ -1,0 +1,38 @@
+import bert_score
+import pytest
+
+from malpyeong_eval.errors import ModelLoadError
+from malpyeong_eval.metrics.bertscore import BertScoreScorer, default_layer
+from malpyeong_eval.parsing import split_answer
+
+
+@pytest.mark.parametrize("layer", [1, 2])
+def test_equals_bert_score_score_on_same_model_and_layer(tiny_bert, sample_texts, layer):
+    references = [split_answer(t).reason for t in sample_texts[:40]] + ["", "같은 문장"]
+    predictions = [split_answer(t).reason for t in sample_texts[40:]] + ["빈 참조", "같은 문장"]
+    ours = BertScoreScorer(tiny_bert, num_layers=layer, device="cpu", batch_size=7).score(references, predictions)
+    _, _, expected = bert_score.score(predictions, references, model_type=tiny_bert, num_layers=layer, device="cpu")
+    assert ours == pytest.approx(expected.tolist(), abs=1e-6)
+    assert ours[-1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_config_names_model_layer_and_versions(tiny_bert):
+    config = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").config
+    assert tiny_bert in config and "_L2_" in config and "no-idf" in config and "hug_trans=" in config
+
+
+def test_contest_model_defaults_to_layer_9():
+    assert default_layer("bert-base-multilingual-cased") == 9
+    assert default_layer("/models/bert-base-multilingual-cased") == 9
+
+
+def test_unknown_model_needs_layers(tiny_bert):
+    with pytest.raises(ModelLoadError, match="--bertscore-layers"):
+        BertScoreScorer(tiny_bert, device="cpu")
+
+
+def test_missing_model_is_one_clear_line(tmp_path):
+    with pytest.raises(ModelLoadError) as info:
+        BertScoreScorer(str(tmp_path / "nope"), num_layers=2, device="cpu")
+    message = str(info.value)
+    assert "nope" in message and "--bertscore-model" in message and "\n" not in message

@@ -1,0 +1,34 @@
+import pytest
+
+from malpyeong_eval.metrics.exact_match import exact_match, exact_match_lenient
+
+GOLD = '"우동이 불을 것 같아 걱정이다."가 옳다. 이유이다.'
+ALTERNATIVES = '"짜장면" 혹은 "자장면"이 옳다. 둘 다 표준어이다.'
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "strict", "lenient"),
+    [
+        (GOLD, GOLD, 1.0, 1.0),
+        ('"우동이 불을 것 같아 걱정이다."가 옳다 다른 이유.', GOLD, 1.0, 1.0),
+        ('"우동이\u00a0불을  것 같아 걱정이다."가 옳다. 이유', GOLD, 1.0, 1.0),
+        ('  "우동이 불을 것 같아 걱정이다."가 옳다.', GOLD, 1.0, 1.0),
+        ('"우동이 불 것 같아 걱정이다."가 옳다. 이유이다.', GOLD, 0.0, 0.0),
+        ("“우동이 불을 것 같아 걱정이다.”가 옳다. 이유", GOLD, 0.0, 1.0),
+        ('" 우동이 불을 것 같아 걱정이다. " 가 옳다. 이유', GOLD, 0.0, 1.0),
+        ('"자장면"이 옳다. 이유', ALTERNATIVES, 0.0, 1.0),
+        ('"짜장면" 또는 "자장면"이 옳다. 이유', ALTERNATIVES, 0.0, 1.0),
+        ('"짬뽕"이 옳다. 이유', ALTERNATIVES, 0.0, 0.0),
+        ("우동이 불을 것 같아 걱정이다.", GOLD, 0.0, 0.0),
+        ('답변: "우동이 불을 것 같아 걱정이다."가 옳다. 이유', GOLD, 0.0, 0.0),
+    ],
+)
+def test_exact_match_strict_and_lenient(prediction, gold, strict, lenient):
+    assert exact_match(prediction, gold) == strict
+    assert exact_match_lenient(prediction, gold) == lenient
+
+
+def test_lenient_never_below_strict_on_sample(sample_texts):
+    golds, predictions = sample_texts[:40], sample_texts[40:]
+    for prediction, gold in zip(predictions, golds):
+        assert exact_match_lenient(prediction, gold) >= exact_match(prediction, gold)

@@ -1,0 +1,110 @@
+"""`malpyeong-eval score` end to end on the packaged sample with tiny local scorer models."""
+
+import json
+import sys
+
+import evaluate
+import pytest
+
+from malpyeong_eval import ContestScorer, evaluate_metric_path, load_items, match_submission, sample_path
+from malpyeong_eval.cli import main
+
+ITEM_KEYS = {"id", "question_type", "exact_match", "rouge1", "bertscore", "bleurt", "answer_clause", "reason"}
+METRIC_KEYS = {"exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"}
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def full_result(tiny_bert, tiny_bleurt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("score") / "result.json"
+    mp = pytest.MonkeyPatch()
+    sys_argv = sys.argv
+    sys.argv = [
+        "malpyeong-eval", "score", str(sample_path("submission")), "--gold", str(sample_path("gold")),
+        "--bertscore-model", tiny_bert, "--bertscore-layers", "2", "--bleurt-model", tiny_bleurt,
+        "--device", "cpu", "--json", str(out),
+    ]
+    try:
+        with pytest.raises(SystemExit) as info:
+            main()
+    finally:
+        sys.argv = sys_argv
+        mp.undo()
+    assert info.value.code == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_json_has_all_fields(full_result):
+    assert full_result["n"] == 40
+    assert set(full_result["metrics"]) >= METRIC_KEYS
+    assert all(full_result["metrics"][key] is not None for key in METRIC_KEYS)
+    assert set(full_result["by_type"]) >= {"선택형", "교정형"}
+    for row in full_result["by_type"].values():
+        assert set(row) >= METRIC_KEYS and row["n"] > 0
+    assert sum(row["n"] for row in full_result["by_type"].values()) == 40
+    assert all(set(item) >= ITEM_KEYS for item in full_result["items"])
+    assert {"exact_match", "rouge1", "bertscore", "bleurt"} <= set(full_result["config"])
+
+
+def test_overall_is_mean_of_items_and_final_formula(full_result):
+    items, metrics = full_result["items"], full_result["metrics"]
+    for key in ("exact_match", "rouge1", "bertscore", "bleurt"):
+        assert metrics[key] == pytest.approx(sum(item[key] for item in items) / len(items))
+    desc = (metrics["rouge1"] + metrics["bertscore"] + metrics["bleurt"]) / 3
+    assert metrics["descriptive_avg"] == pytest.approx(desc)
+    assert metrics["final_score"] == pytest.approx((metrics["exact_match"] + desc) / 2)
+    assert 0 < metrics["exact_match"] < 1  # the sample submission has right and wrong clauses
+
+
+def test_scores_text_as_submitted_no_prefix_stripping(full_result):
+    prefixed = [item for item in full_result["items"] if item["answer_clause"].startswith("답변:")]
+    assert prefixed and all(item["exact_match"] == 0.0 for item in prefixed)
+
+
+def test_table_lists_overall_and_types(monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,rouge1")
+    assert code == 0
+    assert "overall" in out and "선택형" in out and "교정형" in out and "ROUGE-1" in out
+    assert "BLEURT" not in out and "Final" not in out
+
+
+def test_unloadable_model_is_one_line_exit_2(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "bleurt")
+    assert code == 2
+    assert err.strip().splitlines() == [err.strip()]
+    assert "lucadiliello/BLEURT-20" in err and "--bleurt-model" in err and "Traceback" not in err
+    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "bertscore")
+    assert code == 2 and "bert-base-multilingual-cased" in err and "--bertscore-model" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_metric_exit_2(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,bleu")
+    assert code == 2 and "'bleu'" in err
+
+
+def test_evaluate_module_gives_same_numbers(full_result, tiny_bert, tiny_bleurt):
+    gold = load_items(sample_path("gold"), require_answer=True)
+    submission = match_submission(gold, load_items(sample_path("submission"), require_answer=True))
+    metric = evaluate.load(evaluate_metric_path())
+    result = metric.compute(
+        predictions=[item.answer for item in submission], references=[item.answer for item in gold],
+        bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu",
+    )
+    for key, value in full_result["metrics"].items():
+        assert result[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_library_scorer_matches_cli(full_result):
+    gold = load_items(sample_path("gold"), require_answer=True)
+    submission = match_submission(gold, load_items(sample_path("submission"), require_answer=True))
+    result = ContestScorer(("em", "rouge1")).evaluate(gold, submission)
+    assert result.metrics["rouge1"] == full_result["metrics"]["rouge1"]
+    assert result.metrics["exact_match"] == full_result["metrics"]["exact_match"]

@@ -1,0 +1,1 @@
+"""GRPO training with the contest rewards (GRPOTrainer, LoRA, vLLM, accelerate)."""
