@@ -67,6 +67,11 @@ def score(
     device: DeviceOption = None,
     batch_size: BatchSizeOption = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the full result as JSON to this file ('-': stdout).")] = None,
+    record: Annotated[bool, typer.Option("--record", help="Record the scored run on the leaderboard (needs --name).")] = False,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run (repeatable).")] = None,
+    dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: gold file name).")] = None,
 ) -> None:
     """Score a submission as the organizers do: overall and by question_type."""
     from .data import load_items, match_submission, sample_path
@@ -78,6 +83,13 @@ def score(
     if prediction is None or gold is None:
         raise MalpyeongError("give a submission file and --gold GOLD (or --sample)")
     chosen = parse_metrics(metrics)
+    if record and not name:
+        raise MalpyeongError("--record needs --name NAME")
+    board = None
+    if record:
+        from leaderboard.store import Leaderboard
+
+        board = Leaderboard(db)  # open (and check) the database before the scoring work
     gold_items = load_items(gold, require_answer=True)
     submission = match_submission(gold_items, load_items(prediction, require_answer=True), prediction)
     scorer = ContestScorer(
@@ -89,13 +101,25 @@ def score(
         batch_size=batch_size,
     )
     result = scorer.evaluate(gold_items, submission)
-    result.config.update(gold=str(gold), prediction=str(prediction))
+    if board is not None:
+        from .data import file_sha256
+
+        stored = board.record(
+            result, name=name, checkpoint=str(prediction), dataset_name=dataset_name or gold.stem,
+            dataset_hash=file_sha256(gold), tags=tag or (),
+        )
+        err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False)
     if json_out == "-":
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     if json_out:
         Path(json_out).write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(scores_table(result.metrics, result.n, result.by_type, title=f"{prediction.name} vs {gold.name}"))
+
+
+from leaderboard.cli import register as _register_leaderboard  # noqa: E402
+
+_register_leaderboard(app)
 
 
 def main() -> None:

@@ -64,8 +64,10 @@ def build_tiny_bleurt(directory: str | Path, texts: Iterable[str], seed: int = 0
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    texts = list(texts)
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(list(texts)), model_prefix=str(directory / "spm"), vocab_size=400,
+        sentence_iterator=iter(texts), model_prefix=str(directory / "spm"),
+        vocab_size=len(set("".join(texts))) + 300,
         model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
         pad_id=0, pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
         user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2,

@@ -8,12 +8,19 @@ from malpyeong_eval.parsing import split_answer
 
 @pytest.mark.parametrize("layer", [1, 2])
 def test_equals_bert_score_score_on_same_model_and_layer(tiny_bert, sample_texts, layer):
-    references = [split_answer(t).reason for t in sample_texts[:40]] + ["", "같은 문장"]
-    predictions = [split_answer(t).reason for t in sample_texts[40:]] + ["빈 참조", "같은 문장"]
+    pairs = [(split_answer(g).reason, split_answer(p).reason) for g, p in zip(sample_texts[:40], sample_texts[40:])]
+    references, predictions = map(list, zip(*[(g, p) for g, p in pairs if g and p]))
+    references.append("같은 문장")
+    predictions.append("같은 문장")
     ours = BertScoreScorer(tiny_bert, num_layers=layer, device="cpu", batch_size=7).score(references, predictions)
     _, _, expected = bert_score.score(predictions, references, model_type=tiny_bert, num_layers=layer, device="cpu")
     assert ours == pytest.approx(expected.tolist(), abs=1e-6)
     assert ours[-1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_empty_reason_scores_zero_as_bert_score_does(tiny_bert):
+    scores = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(["이유", "", "이유"], ["", "이유", "이유"])
+    assert scores[:2] == [0.0, 0.0] and scores[2] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_config_names_model_layer_and_versions(tiny_bert):

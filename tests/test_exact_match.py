@@ -20,7 +20,8 @@ ALTERNATIVES = '"짜장면" 혹은 "자장면"이 옳다. 둘 다 표준어이�
         ('"짜장면" 또는 "자장면"이 옳다. 이유', ALTERNATIVES, 0.0, 1.0),
         ('"짬뽕"이 옳다. 이유', ALTERNATIVES, 0.0, 0.0),
         ("우동이 불을 것 같아 걱정이다.", GOLD, 0.0, 0.0),
-        ('답변: "우동이 불을 것 같아 걱정이다."가 옳다. 이유', GOLD, 0.0, 0.0),
+        ('답변: "우동이 불을 것 같아 걱정이다."가 옳다. 이유', GOLD, 0.0, 1.0),
+        ('"우동이 불을 것 같아 걱정이다." "다른 문장"이 옳다. 이유', GOLD, 0.0, 0.0),
     ],
 )
 def test_exact_match_strict_and_lenient(prediction, gold, strict, lenient):

@@ -63,6 +63,14 @@ def test_rouge1_equals_plain_organizers_algorithm_bit_for_bit(sample_texts):
     assert mismatches == []
 
 
+def test_public_rouge_score_path_gives_the_same_numbers(sample_texts):
+    from rouge_score.rouge_scorer import RougeScorer
+
+    public, ours = RougeScorer(["rouge1"], tokenizer=MecabTokenizer()), Rouge1Scorer()
+    for reference, prediction in _pairs(sample_texts):
+        assert public.score(reference, prediction)["rouge1"].fmeasure == ours.score(reference, prediction)
+
+
 def test_tokens_equal_plain_mecab_morphs(sample_texts):
     tokenizer = MecabTokenizer()
     for reference, prediction in _pairs(sample_texts):
@@ -86,8 +94,12 @@ def test_cache_is_bounded_and_returns_same_tokens():
     first = tokenizer.tokenize("어간이 바뀐다")
     for text in ("가", "나", "다", "라"):
         tokenizer.tokenize(text)
-    assert len(tokenizer._cache) == 3
+    assert len(tokenizer._cached_tokens) == 3
     assert tokenizer.tokenize("어간이 바뀐다") == first
+    scorer = Rouge1Scorer(cache_size=2)
+    for text in ("가", "나", "다"):
+        scorer.score(text, text)
+    assert len(scorer._unigrams) == 2
 
 
 @pytest.mark.parametrize("reference,prediction,expected", [("a b c d", "a b", 2 * 1 * 0.5 / 1.5), ("a", "b", 0.0)])

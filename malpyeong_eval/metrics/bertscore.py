@@ -25,6 +25,21 @@ def default_layer(model: str) -> int | None:
     return model2layers.get(model, model2layers.get(Path(model).name))
 
 
+def _encode_empty_text_as_special_tokens(tokenizer) -> None:
+    """bert_score encodes an empty text with ``build_inputs_with_special_tokens([])``, which
+    transformers 5 tokenizers no longer have; give it back its transformers-4 result
+    (``[CLS] [SEP]``), so an empty reason scores 0 as it did for the organizers."""
+    if not hasattr(tokenizer, "build_inputs_with_special_tokens"):
+        special_only = tokenizer.encode("", add_special_tokens=True)
+
+        def build_inputs_with_special_tokens(ids: list[int], pair: list[int] | None = None) -> list[int]:
+            if ids or pair:
+                raise NotImplementedError("only an empty text is encoded this way")
+            return list(special_only)
+
+        tokenizer.build_inputs_with_special_tokens = build_inputs_with_special_tokens
+
+
 class BertScoreScorer:
     """Keeps one BERT loaded and scores many (reference, prediction) pairs, batched.
 
@@ -57,6 +72,8 @@ class BertScoreScorer:
                 )
         except (OSError, ValueError, EnvironmentError, AssertionError) as exc:
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
+
+        _encode_empty_text_as_special_tokens(self._scorer._tokenizer)
 
     @property
     def config(self) -> str:

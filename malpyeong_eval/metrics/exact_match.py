@@ -20,7 +20,8 @@ def exact_match(prediction: str, gold: str) -> float:
 
 
 def exact_match_lenient(prediction: str, gold: str) -> float:
-    """1.0 when the clauses match leniently, or the prediction names only gold alternatives.
+    """1.0 when the clauses match leniently, or every sentence the prediction's clause quotes
+    is one of the gold alternatives (so text outside the quotes, like ``답변:``, is ignored).
 
     A prediction without ``가/이 옳다`` never matches.
     """

@@ -6,17 +6,20 @@ into Mecab morphemes; F1 of the unigram multiset overlap. ``rouge_score`` with
 :class:`MecabTokenizer` gives the same numbers bit for bit.
 
 Speed: Mecab's output is read as one string (``-Owakati``) instead of one Python
-object per morpheme, and tokens of each text are kept in a bounded LRU cache, so a
-reference shared by many predictions (GRPO groups, every checkpoint on one dev set)
-is analysed once.
+object per morpheme, and each text's unigram counts are kept in a bounded LRU
+cache, so a reference shared by many predictions (GRPO groups, every checkpoint on
+one dev set) is analysed once. Scoring uses rouge-score's own overlap and
+F-measure on those cached counts. Mecab's analysis of each distinct text stays the
+floor of the cost: about a third of what the plain algorithm spends per text.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from importlib.metadata import version
+from typing import Generic, TypeVar
 
 from rouge_score import rouge_scorer
 from rouge_score.tokenizers import Tokenizer
@@ -29,6 +32,33 @@ def clean_text(text: str, max_words: int = MAX_WORDS) -> str:
     """Steps 1-2 of the organizers' preprocessing: the text Mecab sees."""
     words = " ".join(text.split("\n")).split()
     return _NOT_KEPT.sub(" ", " ".join(words[:max_words]).lower()).strip()
+
+
+Value = TypeVar("Value")
+
+
+class LRUCache(Generic[Value]):
+    """A bounded memo of ``compute(key)``: the least recently used entry goes first."""
+
+    def __init__(self, compute: Callable[[str], Value], size: int) -> None:
+        self._compute = compute
+        self._entries: OrderedDict[Hashable, Value] = OrderedDict()
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __call__(self, key: str) -> Value:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+            return value
+        value = self._compute(key)
+        if self.size > 0:
+            self._entries[key] = value
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
 
 
 class MecabTokenizer(Tokenizer):
@@ -44,20 +74,15 @@ class MecabTokenizer(Tokenizer):
         from mecab.mecab import _rcfile_option
 
         self._tagger = _mecab.Tagger([*_rcfile_option, "--dicdir", str(mecab_ko_dic.dictionary_path), "-Owakati"])
-        self._cache: OrderedDict[str, list[str]] = OrderedDict()
-        self.cache_size = cache_size
+        self._cached_tokens = LRUCache(self.analyse, cache_size)
+
+    def analyse(self, text: str) -> list[str]:
+        """Morphemes of ``text`` after the organizers' cleaning (no cache)."""
+        cleaned = clean_text(text)
+        return self._tagger.parse(cleaned).split() if cleaned else []
 
     def tokenize(self, text: str) -> list[str]:
-        tokens = self._cache.get(text)
-        if tokens is not None:
-            self._cache.move_to_end(text)
-            return tokens
-        cleaned = clean_text(text)
-        tokens = self._tagger.parse(cleaned).split() if cleaned else []
-        self._cache[text] = tokens
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return tokens
+        return self._cached_tokens(text)
 
 
 class Rouge1Scorer:
@@ -68,9 +93,10 @@ class Rouge1Scorer:
     1.0
     """
 
-    def __init__(self, tokenizer: MecabTokenizer | None = None) -> None:
-        self.tokenizer = tokenizer or MecabTokenizer()
-        self._scorer = rouge_scorer.RougeScorer(["rouge1"], tokenizer=self.tokenizer)
+    def __init__(self, cache_size: int = 65536) -> None:
+        self.tokenizer = MecabTokenizer(cache_size=0)
+        # unigram counts keyed by token (rouge-score keys them by 1-tuples: same counts, less work)
+        self._unigrams: LRUCache[Counter] = LRUCache(lambda text: Counter(self.tokenizer.analyse(text)), cache_size)
 
     @property
     def config(self) -> str:
@@ -82,7 +108,7 @@ class Rouge1Scorer:
 
     def score(self, reference: str, prediction: str) -> float:
         """F1 of one predicted reason against its gold reason."""
-        return self._scorer.score(reference, prediction)["rouge1"].fmeasure
+        return rouge_scorer._score_ngrams(self._unigrams(reference), self._unigrams(prediction)).fmeasure
 
     def score_batch(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """F1 for each (reference, prediction) pair."""

@@ -1,0 +1,127 @@
+"""Opening the leaderboard database: where it lives, SQLite settings, schema migrations.
+
+The URL comes from ``--db``, else ``MALPYEONG_DB``, else one SQLite file in the
+per-user data directory. SQLite runs in WAL mode with a busy timeout and takes its
+write lock at the start of each transaction (``BEGIN IMMEDIATE``), so several
+evaluations recording at once all land. The schema is versioned by Alembic: an
+older database is upgraded when opened, a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from malpyeong_eval.errors import MalpyeongError
+
+DB_VARIABLE = "MALPYEONG_DB"
+BUSY_TIMEOUT_MS = 60_000
+
+
+class DatabaseError(MalpyeongError):
+    """A database that cannot be opened or used; the message never shows a password."""
+
+
+def default_url() -> str:
+    """One SQLite file in the per-user data directory."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'leaderboard.db'}"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """``url``, else ``$MALPYEONG_DB``, else :func:`default_url`; a bare path means a SQLite file."""
+    url = url or os.environ.get(DB_VARIABLE) or default_url()
+    return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _one_line(url: str, exc: BaseException) -> str:
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        password = None
+    if password:
+        message = message.replace(str(password), "***")
+    return message[:300]
+
+
+def _alembic_config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "leaderboard:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
+def _sqlite_settings(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # let the begin hook below issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine on an up-to-date schema; every failure is a one-line :class:`DatabaseError`."""
+    url = resolve_url(url)
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+        engine = create_engine(url, connect_args=connect_args)
+        if parsed.get_backend_name() == "sqlite":
+            _sqlite_settings(engine)
+        _migrate(engine, shown)
+        return engine
+    except DatabaseError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+        raise DatabaseError(f"cannot open database {shown}: {_one_line(url, exc)}") from None
+
+
+def _migrate(engine: Engine, shown: str) -> None:
+    with engine.begin() as connection:
+        script = ScriptDirectory.from_config(_alembic_config(connection))
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+            raise DatabaseError(
+                f"database {shown} has schema version {current!r}, newer than this malpyeong-eval knows "
+                f"({script.get_current_head()!r}): upgrade malpyeong-eval"
+            )
+        if current is None and inspect(connection).has_table("runs"):
+            raise DatabaseError(f"database {shown} has a 'runs' table without a schema version: not a malpyeong-eval leaderboard")
+        if current != script.get_current_head():
+            command.upgrade(_alembic_config(connection), "head")
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The Alembic revision the database is at."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,53 @@
+"""Exporting runs or one run's items as CSV, Markdown, HTML (escaped) or JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import pandas as pd
+
+FORMATS = ("csv", "md", "html", "json")
+RUN_COLUMNS = ("rank", "name", "step", "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt",
+               "descriptive_avg", "final_score", "n", "dataset_name", "created_at")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    def cell(value: Any) -> str:
+        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _html(frame: pd.DataFrame, title: str) -> str:
+    table = frame.to_html(index=False, escape=True, na_rep="", border=0)
+    return (
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{table}\n</body></html>\n"
+    )
+
+
+def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
+    """``rows`` as text in ``fmt``; every value is escaped for HTML and Markdown."""
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
+    frame = pd.DataFrame(rows)
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "md":
+        return _markdown(frame)
+    return _html(frame, title)
+
+
+def run_rows(runs) -> list[dict[str, Any]]:
+    """The leaderboard's columns for each run, ranked."""
+    rows = []
+    for rank, run in enumerate(runs, start=1):
+        data = run.to_json()
+        data["rank"] = rank
+        rows.append({column: data.get(column) for column in RUN_COLUMNS})
+    return rows

@@ -1,0 +1,116 @@
+"""The leaderboard's tables (SQLAlchemy 2.x): runs, their metrics by question type, their items."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+METRIC_COLUMNS = (
+    "exact_match",
+    "exact_match_lenient",
+    "rouge1",
+    "bertscore",
+    "bleurt",
+    "descriptive_avg",
+    "final_score",
+)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Run(Base):
+    """One scored submission or checkpoint, with everything needed to reproduce its numbers."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    base_model: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int | None] = mapped_column(Integer)
+    dataset_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    prompt_id: Mapped[str | None] = mapped_column(String(255))
+    prompt_hash: Mapped[str | None] = mapped_column(String(64))
+    generation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metric_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    tool_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    n: Mapped[int] = mapped_column(Integer)
+    exact_match: Mapped[float | None] = mapped_column(Float)
+    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
+    rouge1: Mapped[float | None] = mapped_column(Float)
+    bertscore: Mapped[float | None] = mapped_column(Float)
+    bleurt: Mapped[float | None] = mapped_column(Float)
+    descriptive_avg: Mapped[float | None] = mapped_column(Float)
+    final_score: Mapped[float | None] = mapped_column(Float, index=True)
+
+    tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
+    groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")
+    items: Mapped[list[ItemResult]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+    def metrics(self) -> dict[str, float | None]:
+        return {column: getattr(self, column) for column in METRIC_COLUMNS}
+
+
+class RunTag(Base):
+    __tablename__ = "run_tags"
+    __table_args__ = (UniqueConstraint("run_id", "tag"), Index("ix_run_tags_tag", "tag"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(255))
+    run: Mapped[Run] = relationship(back_populates="tags")
+
+
+class GroupMetric(Base):
+    """A run's metrics over the items of one question_type."""
+
+    __tablename__ = "group_metrics"
+    __table_args__ = (UniqueConstraint("run_id", "question_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    question_type: Mapped[str] = mapped_column(String(255))
+    n: Mapped[int] = mapped_column(Integer)
+    exact_match: Mapped[float | None] = mapped_column(Float)
+    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
+    rouge1: Mapped[float | None] = mapped_column(Float)
+    bertscore: Mapped[float | None] = mapped_column(Float)
+    bleurt: Mapped[float | None] = mapped_column(Float)
+    descriptive_avg: Mapped[float | None] = mapped_column(Float)
+    final_score: Mapped[float | None] = mapped_column(Float)
+    run: Mapped[Run] = relationship(back_populates="groups")
+
+
+class ItemResult(Base):
+    """One item's prediction and scores within a run."""
+
+    __tablename__ = "item_results"
+    __table_args__ = (UniqueConstraint("run_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(255))
+    question_type: Mapped[str] = mapped_column(String(255))
+    prediction: Mapped[str] = mapped_column(Text)
+    answer_clause: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    gold: Mapped[str] = mapped_column(Text)
+    exact_match: Mapped[float | None] = mapped_column(Float)
+    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
+    rouge1: Mapped[float | None] = mapped_column(Float)
+    bertscore: Mapped[float | None] = mapped_column(Float)
+    bleurt: Mapped[float | None] = mapped_column(Float)
+    run: Mapped[Run] = relationship(back_populates="items")
