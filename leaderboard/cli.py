@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from malpyeong_eval.errors import MalpyeongError
-from malpyeong_eval.report import format_score
+from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
 
@@ -25,7 +25,7 @@ LEADERBOARD_COLUMNS = (
     ("descriptive_avg", "Desc. Avg"),
     ("final_score", "Final"),
 )
-console = Console()
+console = make_console()
 
 
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
@@ -48,7 +48,7 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
             text = format_score(value)
             cells.append(f"[bold green]{text}[/]" if value is not None and value == best[key] else text)
         table.add_row(
-            str(rank), run.name, "" if run.step is None else str(run.step), *cells, str(run.n),
+            str(rank), escape(run.name), "" if run.step is None else str(run.step), *cells, str(run.n),
             run.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     return table
@@ -101,13 +101,14 @@ def register(app: typer.Typer) -> None:
             return
         from malpyeong_eval.report import scores_table
 
-        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=f"run {record.name}"))
+        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(f"run {record.name}")))
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
             for header in ("id", "type", "EM", "ROUGE-1", "gold", "prediction"):
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
-                table.add_row(row["item_id"], row["question_type"], format_score(row["exact_match"]), format_score(row["rouge1"]), row["gold"], row["prediction"])
+                table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
+                              format_score(row["rouge1"]), escape(row["gold"]), escape(row["prediction"]))
             console.print(table)
         config = Table(title="configuration", show_header=False)
         for key, value in {
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
             "tags": ", ".join(record.tags), "tool version": record.tool_version, **record.metric_config,
         }.items():
             if value not in (None, ""):
-                config.add_row(key, str(value))
+                config.add_row(key, escape(str(value)))
         console.print(config)
 
     @app.command("compare")
@@ -135,8 +136,8 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
             return
-        table = Table(title=f"{b.name} vs {a.name} (paired bootstrap, 95%)")
-        for header in ("metric", a.name, b.name, "delta", "95% CI"):
+        table = Table(title=escape(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
+        for header in ("metric", escape(a.name), escape(b.name), "delta", "95% CI"):
             table.add_column(header, justify="right")
         for metric, (delta, low, high) in result.deltas.items():
             style = "green" if low > 0 else "red" if high < 0 else ""
@@ -145,7 +146,10 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied}")
         for flip in result.em_flips:
-            console.print(f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a']}  B: {flip['b']}", highlight=False)
+            console.print(
+                f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}",
+                highlight=False, markup=False,
+            )
 
     @app.command("export")
     def export(

@@ -137,7 +137,8 @@ class Leaderboard:
         tag: str | None = None,
         top: int | None = None,
     ) -> list[RunRecord]:
-        """Runs by Final Score, best first; runs without a Final after those with one."""
+        """Runs by Final Score, best first; runs without a Final after those with one, by
+        Descriptive Avg, then Exact Match."""
         query = select(Run)
         if dataset:
             query = query.where(Run.dataset_name == dataset)
@@ -145,7 +146,11 @@ class Leaderboard:
             query = query.where((Run.base_model == model) | (Run.checkpoint == model) | Run.name.contains(model))
         if tag:
             query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
-        query = query.order_by(Run.final_score.is_(None), Run.final_score.desc(), Run.created_at.desc(), Run.id.desc())
+        query = query.order_by(
+            Run.final_score.is_(None), Run.final_score.desc(),  # runs without a Final go after those with one
+            Run.descriptive_avg.is_(None), Run.descriptive_avg.desc(),
+            Run.exact_match.is_(None), Run.exact_match.desc(), Run.id.desc(),
+        )
         if top:
             query = query.limit(top)
         with self._session() as session:

@@ -13,7 +13,6 @@ from .metrics.aggregate import summarize
 from .metrics.exact_match import CONFIG as EM_CONFIG
 from .metrics.exact_match import CONFIG_LENIENT as EM_LENIENT_CONFIG
 from .metrics.exact_match import exact_match, exact_match_lenient
-from .metrics.rouge import Rouge1Scorer
 from .parsing import split_answer
 
 METRICS = ("em", "rouge1", "bertscore", "bleurt")
@@ -85,7 +84,11 @@ class ContestScorer:
         batch_size: int | None = None,
     ) -> None:
         self.metrics = parse_metrics(metrics)
-        self.rouge1 = Rouge1Scorer() if "rouge1" in self.metrics else None
+        self.rouge1 = None
+        if "rouge1" in self.metrics:
+            from .metrics.rouge import Rouge1Scorer
+
+            self.rouge1 = Rouge1Scorer()
         self.bertscore = None
         self.bleurt = None
         if "bertscore" in self.metrics:

@@ -1,0 +1,250 @@
+"""The leaderboard on a real SQLite file and, where configured (always in CI), a real PostgreSQL server."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from sqlalchemy import create_engine
+
+from leaderboard.db import DatabaseError, default_url, mask_url, resolve_url, schema_version
+from leaderboard.store import Leaderboard
+from malpyeong_eval.cli import main
+from malpyeong_eval.errors import MalpyeongError
+from tests.leaderboard_support import make_result, postgres_url, record_many
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    return f"sqlite:///{tmp_path / 'board.db'}" if request.param == "sqlite" else postgres_url()
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def test_record_and_read_back(db_url):
+    board = Leaderboard(db_url)
+    result = make_result(1)
+    stored = board.record(result, name="run-a", step=10, dataset_name="dev", dataset_hash="abc", tags=["grpo", "lora"])
+    again = board.get("run-a")
+    assert again.id == stored.id and again.step == 10 and again.tags == ["grpo", "lora"]
+    assert again.metrics["final_score"] == pytest.approx(result.metrics["final_score"])
+    assert again.metric_config == {"rouge1": "rouge1(test)"}
+    assert [g["question_type"] for g in board.groups(again)] == ["교정형", "선택형"]
+    items = board.items(again)
+    assert [row["item_id"] for row in items] == [item.id for item in result.items]
+    assert items[3]["rouge1"] == pytest.approx(result.items[3].rouge1)
+    assert board.get(f"#{stored.id}").name == "run-a"
+
+
+def test_order_by_final_with_unfinished_runs_last(db_url):
+    board = Leaderboard(db_url)
+    results = {f"r{seed}": make_result(seed) for seed in range(5)}
+    for name, result in results.items():
+        board.record(result, name=name)
+    partial = make_result(99)
+    partial.metrics.update(bleurt=None, descriptive_avg=None, final_score=None)
+    board.record(partial, name="no-final")
+    names = [run.name for run in board.runs()]
+    expected = sorted(results, key=lambda name: -results[name].metrics["final_score"])
+    assert names == expected + ["no-final"]
+    assert [run.name for run in board.runs(top=2)] == expected[:2]
+
+
+def test_filters(db_url):
+    board = Leaderboard(db_url)
+    board.record(make_result(1), name="a", dataset_name="dev", base_model="qwen", tags=["x"])
+    board.record(make_result(2), name="b", dataset_name="test", base_model="llama", tags=["y"])
+    assert [r.name for r in board.runs(dataset="dev")] == ["a"]
+    assert [r.name for r in board.runs(model="llama")] == ["b"]
+    assert [r.name for r in board.runs(tag="x")] == ["a"]
+
+
+def test_duplicate_name_refused_and_nothing_half_written(db_url):
+    board = Leaderboard(db_url)
+    board.record(make_result(1), name="same")
+    with pytest.raises(MalpyeongError, match="already on the leaderboard"):
+        board.record(make_result(2), name="same")
+    assert board.count() == 1
+
+
+def test_failed_record_leaves_no_partial_run(db_url):
+    board = Leaderboard(db_url)
+    broken = make_result(3)
+    broken.items[5].id = broken.items[4].id  # violates the unique (run, item) key on the last insert
+    with pytest.raises(MalpyeongError):
+        board.record(broken, name="broken")
+    assert board.count() == 0
+    board.record(make_result(4), name="fine")
+    assert board.count() == 1
+
+
+def test_kill_during_record_leaves_no_partial_run(db_url, tmp_path):
+    board = Leaderboard(db_url)
+    board.record(make_result(1), name="before")
+    flag = tmp_path / "flushed"
+    child = textwrap.dedent(
+        f"""
+        import time, pathlib
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+        from leaderboard.store import Leaderboard
+        from tests.leaderboard_support import make_result
+
+        @event.listens_for(Session, "after_flush")
+        def stall(session, context):
+            pathlib.Path({str(flag)!r}).touch()
+            time.sleep(120)
+
+        Leaderboard({db_url!r}).record(make_result(2, n=40), name="killed")
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", child], cwd=os.getcwd())
+    deadline = time.time() + 60
+    while not flag.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert flag.exists(), "the child never reached the middle of its transaction"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    board = Leaderboard(db_url)
+    assert [run.name for run in board.runs()] == ["before"]
+    board.record(make_result(3), name="after")
+    assert board.count() == 2
+
+
+def test_eight_processes_record_at_once_into_one_sqlite_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(8) as pool:
+        counts = pool.starmap(record_many, [(url, worker, 25) for worker in range(8)])
+    assert counts == [25] * 8
+    board = Leaderboard(url)
+    assert board.count() == 200
+    assert len({run.name for run in board.runs()}) == 200
+
+
+def test_schema_is_versioned_and_newer_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    board = Leaderboard(url)
+    assert schema_version(board.engine) is not None
+    with board.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'ffff_future'")
+    with pytest.raises(DatabaseError, match="newer"):
+        Leaderboard(url)
+
+
+def test_empty_database_file_is_upgraded(tmp_path):
+    path = tmp_path / "empty.db"
+    create_engine(f"sqlite:///{path}").connect().close()  # an empty SQLite file: schema version none
+    board = Leaderboard(str(path))
+    assert board.runs() == [] and schema_version(board.engine) is not None
+
+
+def test_where_and_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALPYEONG_DB", raising=False)
+    assert resolve_url() == default_url() and default_url().endswith("leaderboard.db")
+    monkeypatch.setenv("MALPYEONG_DB", str(tmp_path / "env.db"))
+    assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"
+    assert resolve_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_mask_url_hides_password():
+    assert "s3cret" not in mask_url("postgresql+psycopg://me:s3cret@db.example:5432/board")
+    assert "***" in mask_url("postgresql+psycopg://me:s3cret@db.example:5432/board")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("nosuchdb://user:s3cret@localhost/x", "cannot open database"),
+        ("postgresql+psycopg://me:s3cret@127.0.0.1:1/board", "cannot open database"),
+        ("sqlite:////nonexistent-dir-\0/x.db", "cannot open database"),
+    ],
+)
+def test_bad_database_urls_one_line_exit_2(url, expected, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "leaderboard", "--db", url)
+    assert code == 2 and expected in err and "s3cret" not in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_file_that_is_not_a_database(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not a database, just some text " * 100)
+    code, _, err = run_cli(monkeypatch, capsys, "leaderboard", "--db", str(path))
+    assert code == 2 and "not a database" in err and len(err.strip().splitlines()) == 1
+
+
+def test_score_record_rejects_bad_db_before_scoring(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em", "--record", "--name", "x",
+                           "--db", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x")
+    assert code == 2 and "hunter2" not in err and "***" in err
+
+
+def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,rouge1", "--record", "--name", "sample-run", "--db", db_url, "--tag", "t1")
+    assert code == 0 and "recorded run 'sample-run'" in err
+    board = Leaderboard(db_url)
+    board.record(make_result(7, n=12), name="<script>alert(1)</script>", dataset_hash=board.get("sample-run").dataset_hash)
+    code, out, _ = run_cli(monkeypatch, capsys, "leaderboard", "--db", db_url, "--json")
+    rows = json.loads(out)
+    assert code == 0 and {row["name"] for row in rows} == {"sample-run", "<script>alert(1)</script>"}
+    assert {"name", "step", "exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"} <= set(rows[0])
+    code, out, _ = run_cli(monkeypatch, capsys, "leaderboard", "--db", db_url, "--tag", "t1")
+    assert code == 0 and "sample-run" in out and "script" not in out
+    code, out, _ = run_cli(monkeypatch, capsys, "show", "sample-run", "--db", db_url)
+    assert code == 0 and "선택형" in out and "worst" in out and "rouge1(" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", "html", "--db", db_url)
+    assert code == 0 and "<script>alert" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", "html", "--run", "<script>alert(1)</script>", "--db", db_url)
+    assert code == 0 and "<b>" not in out and "&lt;b&gt;" in out
+    for fmt in ("csv", "md", "json"):
+        code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", fmt, "--db", db_url)
+        assert code == 0 and "sample-run" in out
+    code, _, err = run_cli(monkeypatch, capsys, "export", "--format", "xlsx", "--db", db_url)
+    assert code == 2 and "xlsx" in err
+    code, _, err = run_cli(monkeypatch, capsys, "show", "nope", "--db", db_url)
+    assert code == 2 and "no run named 'nope'" in err
+    code, _, err = run_cli(monkeypatch, capsys, "compare", "sample-run", "<script>alert(1)</script>", "--db", db_url)
+    assert code == 2 and "different items" in err
+
+
+def test_compare_bootstrap_intervals(db_url, monkeypatch, capsys):
+    board = Leaderboard(db_url)
+    a, b = make_result(1, n=60), make_result(1, n=60)
+    for item in b.items:
+        item.rouge1 = min(1.0, item.rouge1 + 0.2)  # B is better on every item
+    from malpyeong_eval.metrics.aggregate import summarize
+
+    b.metrics = summarize(vars(i) for i in b.items)
+    board.record(a, name="A", dataset_hash="same")
+    board.record(b, name="B", dataset_hash="same")
+    code, out, _ = run_cli(monkeypatch, capsys, "compare", "A", "B", "--db", db_url, "--json")
+    result = json.loads(out)
+    rouge = result["deltas"]["rouge1"]
+    assert code == 0 and rouge["ci_low"] > 0 and rouge["ci_low"] <= rouge["delta"] <= rouge["ci_high"]
+    assert result["deltas"]["exact_match"]["delta"] == 0 and result["won"] > 0 and result["lost"] == 0
+    board.record(make_result(1, n=60), name="C", dataset_hash="other")
+    code, _, err = run_cli(monkeypatch, capsys, "compare", "A", "C", "--db", db_url)
+    assert code == 2 and "different data" in err
+
+
+def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, monkeypatch, capsys):
+    board = Leaderboard(db_url)
+    for step in (30, 10, 20):
+        board.record(make_result(step), name=f"grpo/checkpoint-{step}", step=step, tags=["grpo"])
+    png = tmp_path / "curve.png"
+    code, out, _ = run_cli(monkeypatch, capsys, "plot", "--tag", "grpo", "--output", str(png), "--db", db_url)
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Final" in out and "steps 10 … 30 (3 checkpoints)" in out
+    code, _, err = run_cli(monkeypatch, capsys, "plot", "--tag", "none", "--output", str(png), "--db", db_url)
+    assert code == 2 and "no runs" in err
