@@ -43,3 +43,16 @@ def test_missing_model_is_one_clear_line(tmp_path):
         BertScoreScorer(str(tmp_path / "nope"), num_layers=2, device="cpu")
     message = str(info.value)
     assert "nope" in message and "--bertscore-model" in message and "\n" not in message
+
+
+def test_embedding_cache_reused_across_calls_gives_same_values(tiny_bert, sample_texts):
+    references = [split_answer(t).reason for t in sample_texts[:8] if split_answer(t).reason]
+    predictions = [split_answer(t).reason for t in sample_texts[40:48] if split_answer(t).reason][: len(references)]
+    references = references[: len(predictions)]
+    cold = BertScoreScorer(tiny_bert, num_layers=2, device="cpu", cache_size=0)
+    warm = BertScoreScorer(tiny_bert, num_layers=2, device="cpu", cache_size=4)
+    first = warm.score(references, predictions)
+    assert len(warm._embeddings) == 4  # bounded
+    assert warm.score(references, predictions) == pytest.approx(first, abs=1e-6)
+    assert cold.score(references, predictions) == pytest.approx(first, abs=1e-6)
+    assert len(cold._embeddings) == 0

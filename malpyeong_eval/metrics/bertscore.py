@@ -2,15 +2,21 @@
 
 The organizers use ``evaluate.load("bertscore")`` with ``bert-base-multilingual-cased``:
 layer 9 (bert_score's default for that model), no idf, no baseline rescaling.
-``evaluate`` fetches its script from the Hub, so we call ``bert_score.BERTScorer``,
-which is what that script calls.
+``evaluate`` fetches its script from the Hub, so we load the model with
+``bert_score.BERTScorer`` and compute each score with bert_score's own
+``get_bert_embedding`` and ``greedy_cos_idf``, as its ``bert_cos_score_idf`` does.
+What differs is reuse: each text's embedding is kept in a bounded LRU cache across
+calls, so a reference shared by many completions (GRPO groups, every checkpoint on
+one dev set) is embedded once; texts are embedded in batches sorted by token length.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..cache import LRUCache
 from ..errors import ModelLoadError
 from .models import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
@@ -43,8 +49,7 @@ def _encode_empty_text_as_special_tokens(tokenizer) -> None:
 class BertScoreScorer:
     """Keeps one BERT loaded and scores many (reference, prediction) pairs, batched.
 
-    ``bert_score`` removes duplicate texts, sorts them by length and embeds them in
-    batches under ``torch.no_grad``.
+    ``cache_size`` texts keep their embeddings between calls (0 turns the cache off).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class BertScoreScorer:
         num_layers: int | None = None,
         device: str | None = None,
         batch_size: int = 64,
+        cache_size: int = 4096,
     ) -> None:
         self.model = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
         self.num_layers = num_layers if num_layers is not None else default_layer(self.model)
@@ -72,19 +78,59 @@ class BertScoreScorer:
                 )
         except (OSError, ValueError, EnvironmentError, AssertionError) as exc:
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
-
-        _encode_empty_text_as_special_tokens(self._scorer._tokenizer)
+        tokenizer = self._scorer._tokenizer
+        _encode_empty_text_as_special_tokens(tokenizer)
+        self._idf = defaultdict(lambda: 1.0)  # no idf: every token 1, [SEP] and [CLS] 0, as bert_score
+        self._idf[tokenizer.sep_token_id] = 0
+        self._idf[tokenizer.cls_token_id] = 0
+        self._embeddings: LRUCache = LRUCache(size=cache_size)
 
     @property
     def config(self) -> str:
         """bert_score's own hash of the configuration (model, layer, idf, rescaling, versions)."""
         return f"bertscore({self._scorer.hash})"
 
+    def _embed(self, texts: Sequence[str]) -> dict[str, tuple]:
+        """(embedding, idf) of each text, unpadded, from the cache or in length-sorted batches."""
+        from bert_score.utils import get_bert_embedding, sent_encode
+
+        found = {text: self._embeddings.get(text) for text in dict.fromkeys(texts)}
+        missing = [text for text, value in found.items() if value is None]
+        tokenizer = self._scorer._tokenizer
+        missing.sort(key=lambda text: len(sent_encode(tokenizer, text)), reverse=True)
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            embeddings, masks, idf = get_bert_embedding(batch, self._scorer._model, tokenizer, self._idf, device=self.device)
+            embeddings, masks, idf = embeddings.cpu(), masks.cpu(), idf.cpu()
+            for row, text in enumerate(batch):
+                length = int(masks[row].sum())
+                found[text] = (embeddings[row, :length], idf[row, :length])
+                self._embeddings.put(text, found[text])
+        return found
+
+    def _padded(self, texts: Sequence[str], stats: dict[str, tuple]):
+        import torch
+        from torch.nn.utils.rnn import pad_sequence
+
+        embeddings = [stats[text][0].to(self.device) for text in texts]
+        idf = [stats[text][1].to(self.device) for text in texts]
+        lengths = torch.tensor([e.size(0) for e in embeddings])
+        mask = (torch.arange(int(lengths.max())).expand(len(texts), -1) < lengths.unsqueeze(1)).to(self.device)
+        return pad_sequence(embeddings, batch_first=True, padding_value=2.0), mask, pad_sequence(idf, batch_first=True)
+
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """BERTScore F1 of each prediction against its reference."""
+        import torch
+        from bert_score.utils import greedy_cos_idf
+
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        if not references:
-            return []
-        _, _, f1 = self._scorer.score(list(predictions), list(references), batch_size=self.batch_size)
-        return [float(value) for value in f1.tolist()]
+        stats = self._embed([*references, *predictions])
+        scores: list[float] = []
+        with torch.inference_mode():
+            for start in range(0, len(references), self.batch_size):
+                refs = references[start : start + self.batch_size]
+                hyps = predictions[start : start + self.batch_size]
+                _, _, f1 = greedy_cos_idf(*self._padded(refs, stats), *self._padded(hyps, stats), False)
+                scores += [float(value) for value in f1.cpu().tolist()]
+        return scores

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ..cache import LRUCache
 from ..errors import ModelLoadError
 from .models import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
@@ -128,11 +129,16 @@ class BleurtTokenizer:
 class BleurtScorer:
     """Keeps one BLEURT checkpoint loaded; scores pairs in length-sorted batches.
 
+    BLEURT reads reference and candidate together, so nothing per text can be reused;
+    each distinct pair is scored once and kept (``cache_size`` pairs) for later calls.
+
     ``model`` is a local directory in the ``lucadiliello/BLEURT-20`` layout, or a Hub
     id where the network allows.
     """
 
-    def __init__(self, model: str | None = None, device: str | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str | None = None, device: str | None = None, batch_size: int = 32, cache_size: int = 16384
+    ) -> None:
         self.model_name = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -148,6 +154,7 @@ class BleurtScorer:
         except Exception as exc:  # any failure to find, read or fit the checkpoint
             raise load_error("BLEURT", self.model_name, "--bleurt-model", MODEL_VARIABLE, exc) from None
         self.model.to(self.device)
+        self._pair_scores: LRUCache[float] = LRUCache(size=cache_size)
 
     @property
     def config(self) -> str:
@@ -165,10 +172,16 @@ class BleurtScorer:
 
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        pairs = list(dict.fromkeys(zip(references, predictions)))
+        scores: dict[tuple[str, str], float] = {}
+        pairs = []
+        for pair in dict.fromkeys(zip(references, predictions)):
+            cached = self._pair_scores.get(pair)
+            if cached is None:
+                pairs.append(pair)
+            else:
+                scores[pair] = cached
         encoded = [self.tokenizer.encode_pair(ref, cand) for ref, cand in pairs]
         order = sorted(range(len(pairs)), key=lambda i: len(encoded[i][0]), reverse=True)
-        scores: dict[tuple[str, str], float] = {}
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch = [order[i] for i in range(start, min(start + self.batch_size, len(order)))]
@@ -188,4 +201,5 @@ class BleurtScorer:
                 ).logits
                 for row, index in enumerate(batch):
                     scores[pairs[index]] = float(logits[row, 0])
+                    self._pair_scores.put(pairs[index], scores[pairs[index]])
         return [scores[pair] for pair in zip(references, predictions)]

@@ -16,13 +16,14 @@ floor of the cost: about a third of what the plain algorithm spends per text.
 from __future__ import annotations
 
 import re
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from importlib.metadata import version
-from typing import Generic, TypeVar
 
 from rouge_score import rouge_scorer
 from rouge_score.tokenizers import Tokenizer
+
+from ..cache import LRUCache
 
 MAX_WORDS = 1000
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9가-힣]")
@@ -32,33 +33,6 @@ def clean_text(text: str, max_words: int = MAX_WORDS) -> str:
     """Steps 1-2 of the organizers' preprocessing: the text Mecab sees."""
     words = " ".join(text.split("\n")).split()
     return _NOT_KEPT.sub(" ", " ".join(words[:max_words]).lower()).strip()
-
-
-Value = TypeVar("Value")
-
-
-class LRUCache(Generic[Value]):
-    """A bounded memo of ``compute(key)``: the least recently used entry goes first."""
-
-    def __init__(self, compute: Callable[[str], Value], size: int) -> None:
-        self._compute = compute
-        self._entries: OrderedDict[Hashable, Value] = OrderedDict()
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __call__(self, key: str) -> Value:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-            return value
-        value = self._compute(key)
-        if self.size > 0:
-            self._entries[key] = value
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return value
 
 
 class MecabTokenizer(Tokenizer):
