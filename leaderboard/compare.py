@@ -8,19 +8,11 @@ from typing import Any
 import numpy as np
 
 from malpyeong_eval.errors import MalpyeongError
-from malpyeong_eval.metrics.aggregate import DESCRIPTIVE
+from malpyeong_eval.metrics.aggregate import item_final_score as item_final
 
 from .store import RunRecord
 
 ITEM_METRICS = ("exact_match", "rouge1", "bertscore", "bleurt", "final_score")
-
-
-def item_final(row: dict[str, Any]) -> float | None:
-    """The item-level analogue of Final Score; its mean over items is the run's Final Score."""
-    parts = [row.get(key) for key in DESCRIPTIVE]
-    if row.get("exact_match") is None or None in parts:
-        return None
-    return (row["exact_match"] + sum(parts) / 3) / 2
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:

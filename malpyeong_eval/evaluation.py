@@ -82,23 +82,27 @@ class ContestScorer:
         bleurt_model: str | None = None,
         device: str | None = None,
         batch_size: int | None = None,
+        scorers: dict[str, Any] | None = None,
     ) -> None:
+        """Load the scorers of ``metrics``; ``scorers`` passes ready ones (``rouge1``, ``bertscore``,
+        ``bleurt``) to share a loaded model, e.g. between reward functions."""
         self.metrics = parse_metrics(metrics)
-        self.rouge1 = None
+        given = scorers or {}
+        self.rouge1 = self.bertscore = self.bleurt = None
         if "rouge1" in self.metrics:
             from .metrics.rouge import Rouge1Scorer
 
-            self.rouge1 = Rouge1Scorer()
-        self.bertscore = None
-        self.bleurt = None
+            self.rouge1 = given.get("rouge1") or Rouge1Scorer()
         if "bertscore" in self.metrics:
             from .metrics.bertscore import BertScoreScorer
 
-            self.bertscore = BertScoreScorer(bertscore_model, bertscore_layers, device, batch_size or 64)
+            self.bertscore = given.get("bertscore") or BertScoreScorer(
+                bertscore_model, bertscore_layers, device, batch_size or 64
+            )
         if "bleurt" in self.metrics:
             from .metrics.bleurt import BleurtScorer
 
-            self.bleurt = BleurtScorer(bleurt_model, device, batch_size or 32)
+            self.bleurt = given.get("bleurt") or BleurtScorer(bleurt_model, device, batch_size or 32)
 
     @property
     def config(self) -> dict[str, str]:

@@ -111,3 +111,45 @@ def build_tiny_bleurt(directory: str | Path, texts: Iterable[str], seed: int = 0
             state[f"{prefix}{norm}.bias"] = weight(hidden)
     save_file({key: value.contiguous() for key, value in state.items()}, str(directory / "model.safetensors"))
     return directory
+
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
+    """A 2-layer Qwen2 chat model (hidden 64) with a byte-level BPE vocabulary trained on ``texts``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        list(texts),
+        trainers.BpeTrainer(vocab_size=800, special_tokens=specials),  # only bytes seen: no control characters
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, model_max_length=512, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        bos_token=None, additional_special_tokens=["<|im_start|>"],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(directory)
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(directory)
+    return directory

@@ -20,6 +20,14 @@ def final_score(exact_match: float, descriptive: float) -> float:
     return (exact_match + descriptive) / 2
 
 
+def item_final_score(row: Mapping[str, float | None]) -> float | None:
+    """Final Score of one item, (EM + Descriptive Avg) / 2; its mean over items is the run's Final."""
+    parts = [row.get(key) for key in DESCRIPTIVE]
+    if row.get("exact_match") is None or None in parts:
+        return None
+    return final_score(row["exact_match"], descriptive_avg(*parts))
+
+
 def summarize(items: Iterable[Mapping[str, float | None]]) -> dict[str, float | None]:
     """Mean of each per-item metric; Descriptive Avg and Final only when all their parts exist.
 

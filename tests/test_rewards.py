@@ -1,0 +1,164 @@
+"""The reward functions: equal to the metrics, robust to anything, and they train a real policy."""
+
+import math
+import random
+
+import pytest
+
+from malpyeong_eval import ContestScorer, load_items, match_submission, sample_path, split_answer
+from malpyeong_eval.metrics.aggregate import item_final_score
+from malpyeong_eval.metrics.bertscore import BertScoreScorer
+from malpyeong_eval.metrics.bleurt import BleurtScorer
+from malpyeong_eval.metrics.exact_match import exact_match
+from malpyeong_eval.metrics.rouge import Rouge1Scorer
+from rewards import (
+    BertScoreReward,
+    BleurtReward,
+    ContestReward,
+    MAX_COMPLETION_CHARS,
+    exact_match_reward,
+    format_reward,
+    rouge1_reward,
+)
+
+GOLD = load_items(sample_path("gold"), require_answer=True)
+SUBMISSION = match_submission(GOLD, load_items(sample_path("submission"), require_answer=True))
+PREDICTIONS = [item.answer for item in SUBMISSION]
+ANSWERS = [item.answer for item in GOLD]
+
+
+@pytest.fixture(scope="module")
+def model_rewards(tiny_bert, tiny_bleurt):
+    bertscore = BertScoreReward(tiny_bert, num_layers=2, device="cpu")
+    bleurt = BleurtReward(tiny_bleurt, device="cpu", clip=False)
+    contest = ContestReward(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt})
+    return bertscore, bleurt, contest
+
+
+def test_em_and_rouge1_rewards_equal_the_metrics():
+    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(p, g) for p, g in zip(PREDICTIONS, ANSWERS)]
+    plain = Rouge1Scorer()
+    expected = [plain.score(split_answer(g).reason, split_answer(p).reason) for p, g in zip(PREDICTIONS, ANSWERS)]
+    assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == expected
+
+
+def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
+    bertscore, bleurt, contest = model_rewards
+    reasons, gold_reasons = [split_answer(p).reason for p in PREDICTIONS], [split_answer(g).reason for g in ANSWERS]
+    expected = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(gold_reasons, reasons)
+    assert bertscore(PREDICTIONS, answer=ANSWERS) == pytest.approx([min(1, max(0, v)) for v in expected], abs=1e-6)
+    assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons), abs=1e-6)
+    rows = ContestScorer(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt}).evaluate(GOLD, SUBMISSION).items
+    clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
+    assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
+
+
+def test_conversational_completions_and_other_gold_column():
+    messages = [[{"role": "assistant", "content": text}] for text in PREDICTIONS]
+    assert rouge1_reward(messages, answer=ANSWERS) == rouge1_reward(PREDICTIONS, answer=ANSWERS)
+    parts = [[{"role": "assistant", "content": [{"type": "text", "text": text}]}] for text in PREDICTIONS]
+    assert exact_match_reward(parts, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
+    from rewards import ExactMatchReward
+
+    assert ExactMatchReward(gold_column="gold")(PREDICTIONS, gold=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
+
+
+def test_missing_gold_string_gives_none_and_missing_column_is_a_clear_error():
+    assert exact_match_reward(['"가"가 옳다. 이유'], answer=[None]) == [None]
+    with pytest.raises(KeyError, match="'answer'"):
+        rouge1_reward(['"가"가 옳다. 이유'], solution=["x"])
+
+
+def test_sub_metrics_logged_through_log_metric():
+    logged = {}
+    contest = ContestReward(metrics=("em", "rouge1"))
+    contest(PREDICTIONS + [None], answer=ANSWERS + [ANSWERS[0]], log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert set(logged) == {"contest/exact_match", "contest/rouge1", "contest_reward/malformed"}
+    assert logged["contest_reward/malformed"] == pytest.approx(1 / 41)
+
+
+def test_contest_reward_weights():
+    only_em = ContestReward(metrics=("em", "rouge1"), em_weight=1.0)
+    assert only_em(PREDICTIONS, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
+    with pytest.raises(ValueError, match="bleurt"):
+        ContestReward(metrics=("em", "rouge1"), weights={"bleurt": 2.0})
+
+
+def _malformed(rng: random.Random, index: int):
+    kinds = [
+        lambda: None,
+        lambda: rng.randint(-10**6, 10**6),
+        lambda: rng.random(),
+        lambda: {"content": "x"},
+        lambda: [],
+        lambda: [{"role": "assistant"}],
+        lambda: [{"role": "assistant", "content": 5}],
+        lambda: ["just", "strings"],
+        lambda: [{"role": "assistant", "content": [{"type": "image"}]}],
+        lambda: b'"\xea\xb0\x80"\xea\xb0\x80 \xec\x98\xb3\xeb\x8b\xa4.',
+        lambda: '"가"가 옳다. ' + "가" * (MAX_COMPLETION_CHARS + rng.randint(1, 100_000)),
+        lambda: '"가"가 옳다. 이유\x00\x1b[31m' + chr(rng.randint(0, 8)),
+        lambda: '"가"가 옳다. ' + chr(rng.randint(0xD800, 0xDFFF)),
+        lambda: "".join(chr(rng.randint(32, 0x10FFFF)) for _ in range(rng.randint(0, 40))).encode("utf-8", "ignore").decode(),
+        lambda: rng.choice(['"', '""', '"가 옳다', "가 옳다.", "옳다옳다", "   ", "", '"“”‘’"이 옳다.', "\n\n"]),
+    ]
+    return kinds[index % len(kinds)]()
+
+
+def _is_valid(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0)
+
+
+def test_fuzz_never_raises_and_stays_in_range(model_rewards, caplog):
+    rng = random.Random(7)
+    completions = [_malformed(rng, i) for i in range(2100)]
+    golds = [rng.choice(ANSWERS) for _ in completions]
+    bertscore, bleurt, contest = model_rewards
+    bleurt_clipped = BleurtReward(bleurt.scorer.bleurt.model_name, device="cpu")
+    for reward in (format_reward, exact_match_reward, rouge1_reward, bertscore, bleurt_clipped, contest):
+        values = reward(completions, answer=golds)
+        assert len(values) == len(completions)
+        bad = [(c, v) for c, v in zip(completions, values) if not _is_valid(v)]
+        assert bad == [], reward.__name__
+    warned = [record.getMessage() for record in caplog.records if "malpyeong_eval.rewards" in record.name]
+    assert len(warned) == len(set(warned))  # one warning per kind
+
+
+def test_right_answers_score_above_wrong_ones(model_rewards):
+    bertscore, bleurt, contest = model_rewards
+    wrong = ['"틀린 문장이다."가 옳다. 전혀 관계없는 설명을 늘어놓는다.'] * len(ANSWERS)
+    for reward in (exact_match_reward, rouge1_reward, bertscore, contest):
+        right_scores, wrong_scores = reward(ANSWERS, answer=ANSWERS), reward(wrong, answer=ANSWERS)
+        assert sum(right_scores) > sum(wrong_scores), reward.__name__
+    unformatted = [split_answer(answer).reason for answer in ANSWERS]  # the reason alone, no answer clause
+    assert all(low < high for low, high in zip(format_reward(unformatted), format_reward(ANSWERS)))
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(tmp_path_factory, sample_texts):
+    from malpyeong_eval.tiny_models import build_tiny_qwen2
+
+    questions = [item.question for item in GOLD]
+    return str(build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"), sample_texts + questions))
+
+
+def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": item.question}], "answer": item.answer} for item in GOLD])
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=16, num_generations=8, max_completion_length=24,
+        learning_rate=1e-2, max_steps=50, logging_steps=1, report_to=[], save_strategy="no", seed=0, use_cpu=True,
+        disable_tqdm=True,
+    )
+    trainer = GRPOTrainer(
+        model=tiny_policy, reward_funcs=[format_reward, rouge1_reward], args=args, train_dataset=dataset,
+        processing_class=AutoTokenizer.from_pretrained(tiny_policy),
+    )
+    trainer.train()
+    rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
+    assert len(rewards) == 50
+    first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
+    assert last > first + 0.05, (first, last)
