@@ -117,6 +117,105 @@ def score(
     console.print(scores_table(result.metrics, result.n, result.by_type, title=f"{prediction.name} vs {gold.name}"))
 
 
+@app.command()
+def run(
+    checkpoint: Annotated[str, typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Items in the official format (default: the packaged sample).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
+    dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: file name).")] = None,
+    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Base model of a LoRA adapter (default: from its adapter_config.json).")] = None,
+    prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default').")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="transformers or vllm.")] = "transformers",
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 1024,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Generation batch size.")] = 8,
+    do_sample: Annotated[bool, typer.Option("--do-sample", help="Sample instead of greedy decoding.")] = False,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (implies --do-sample).")] = None,
+    top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (implies --do-sample).")] = None,
+    repetition_penalty: Annotated[Optional[float], typer.Option("--repetition-penalty")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Submission file to write (default: in the run folder).")] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders (generations, submissions) live.")] = Path("malpyeong-runs"),
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard (default: from the checkpoint).")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded runs (repeatable).")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Record on the leaderboard.")] = True,
+    metrics: MetricsOption = "em,rouge1,bertscore,bleurt",
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bleurt_model: BleurtModelOption = None,
+    device: DeviceOption = None,
+    score_batch_size: Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the scorers.")] = None,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow model code from the checkpoint (off by default).")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of tables.")] = False,
+) -> None:
+    """Generate with a checkpoint, write a submission, score it and record it on the leaderboard."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .data import load_items, sample_path
+    from .evaluation import ContestScorer, parse_metrics
+    from .generation import BACKENDS, GenerationSettings
+    from .prompts import load_prompt
+    from .report import scores_table
+    from .run import CheckpointRunner, resolve_targets
+
+    if backend not in BACKENDS:
+        raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    chosen = parse_metrics(metrics)
+    data = data or sample_path("gold")
+    items = load_items(data)[:limit]
+    prompt = load_prompt(prompt_file)
+    targets = resolve_targets(checkpoint, base_model)
+    if name and len(targets) > 1:
+        raise MalpyeongError("--name names one run; a training folder records one run per checkpoint")
+    board = None
+    if record:
+        from leaderboard.store import Leaderboard
+
+        board = Leaderboard(db)
+    scorable = all(item.answer is not None for item in items)
+    scorer = ContestScorer(chosen, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
+                           bleurt_model=bleurt_model, device=device, batch_size=score_batch_size) if scorable else None
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens, do_sample=do_sample or temperature is not None or top_p is not None,
+        temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
+    )
+    summaries = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err_console, transient=json_output) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total, rate="")
+            bar.update(tasks[label], completed=done)
+            speed = bar.tasks[tasks[label]].speed
+            bar.update(tasks[label], rate=f"{speed:.2f} items/s" if speed else "")
+
+        runner = CheckpointRunner(
+            items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
+            batch_size=batch_size, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
+            trust_remote_code=trust_remote_code, tags=tag or (), progress=progress,
+        )
+        for target in targets:
+            outcome = runner.run(target, name=name, output=output if len(targets) == 1 else None)
+            summaries.append(outcome)
+    for outcome in summaries:
+        state = ("already on the leaderboard" if outcome.already_recorded else
+                 f"recorded as {outcome.run_name!r}" if outcome.run_name else "not recorded")
+        if not json_output:
+            if outcome.result is not None:
+                console.print(scores_table(outcome.result.metrics, outcome.result.n, outcome.result.by_type,
+                                           title=outcome.target.name))
+            err_console.print(f"{outcome.target.name}: {state}; submission {outcome.submission}"
+                              + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""), highlight=False)
+    if json_output:
+        print(json.dumps([{
+            "checkpoint": o.target.checkpoint, "step": o.target.step, "run": o.run_name, "run_id": o.run_id,
+            "already_recorded": o.already_recorded, "resumed": o.resumed, "submission": str(o.submission),
+            "metrics": o.result.metrics if o.result else None,
+        } for o in summaries], ensure_ascii=False, indent=2))
+
+
 from leaderboard.cli import register as _register_leaderboard  # noqa: E402
 
 _register_leaderboard(app)

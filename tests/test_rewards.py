@@ -134,14 +134,6 @@ def test_right_answers_score_above_wrong_ones(model_rewards):
     assert all(low < high for low, high in zip(format_reward(unformatted), format_reward(ANSWERS)))
 
 
-@pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory, sample_texts):
-    from malpyeong_eval.tiny_models import build_tiny_qwen2
-
-    questions = [item.question for item in GOLD]
-    return str(build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"), sample_texts + questions))
-
-
 def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     from datasets import Dataset
     from transformers import AutoTokenizer

@@ -33,13 +33,17 @@ def quiet_hub_logs() -> Iterator[None]:
     import transformers.utils.logging as transformers_logging
 
     hub_level, transformers_level = hub_logging.get_verbosity(), transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
     hub_logging.set_verbosity_error()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     try:
         yield
     finally:
         hub_logging.set_verbosity(hub_level)
         transformers_logging.set_verbosity(transformers_level)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 def check_hub_reachable(model: str, timeout: float = 3.0) -> None:

@@ -1,0 +1,151 @@
+"""Generating answers: transformers (batched, left padding, length-sorted) or vLLM.
+
+Greedy decoding unless sampling is asked for. Prompts go through the tokenizer's
+chat template with ``enable_thinking=False`` (templates that do not use it ignore it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .data import Item
+from .errors import MalpyeongError, ModelLoadError
+from .prompts import ContestPrompt, clean_output
+
+BACKENDS = ("transformers", "vllm")
+BatchCallback = Callable[[list[int], list[str]], None]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings; all of them go into a run's fingerprint and the leaderboard."""
+
+    max_new_tokens: int = 1024
+    do_sample: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    repetition_penalty: float | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> list[str]:
+    """Each item's conversation as text, ready to be continued by the assistant."""
+    if getattr(tokenizer, "chat_template", None):
+        return [
+            tokenizer.apply_chat_template(
+                prompt.messages(item.question_type, item.question), tokenize=False, add_generation_prompt=True,
+                enable_thinking=False,
+            )
+            for item in items
+        ]
+    # a base model without a chat template: the turns as plain text
+    return [
+        "\n\n".join(message["content"] for message in prompt.messages(item.question_type, item.question)) + "\n\n답변: "
+        for item in items
+    ]
+
+
+class TransformersGenerator:
+    """A causal LM (optionally with a PEFT adapter) generating in length-sorted, left-padded batches."""
+
+    def __init__(self, model: str, *, adapter: str | None = None, device: str | None = None,
+                 trust_remote_code: bool = False) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .metrics.models import quiet_hub_logs, resolve_device
+
+        self.device = resolve_device(device)
+        try:
+            with quiet_hub_logs():
+                has_own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
+                self.tokenizer = AutoTokenizer.from_pretrained(adapter if has_own_tokenizer else model,
+                                                               trust_remote_code=trust_remote_code)
+                dtype = torch.bfloat16 if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+                self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
+                if adapter:
+                    from peft import PeftModel
+
+                    self.model = PeftModel.from_pretrained(self.model, adapter)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot load model {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
+                 on_batch: BatchCallback) -> None:
+        """Generate for every prompt; ``on_batch(indices, answers)`` after each batch."""
+        import torch
+
+        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
+        options: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
+                                   "pad_token_id": self.tokenizer.pad_token_id}
+        if settings.do_sample:
+            options.update({k: v for k, v in (("temperature", settings.temperature), ("top_p", settings.top_p)) if v is not None})
+        else:
+            options.update(temperature=None, top_p=None, top_k=None)
+        if settings.repetition_penalty is not None:
+            options["repetition_penalty"] = settings.repetition_penalty
+        torch.manual_seed(settings.seed)
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            encoded = self.tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True,
+                                     add_special_tokens=False).to(self.device)
+            with torch.inference_mode():
+                output = self.model.generate(**encoded, **options)
+            texts = self.tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+            on_batch(indices, [clean_output(text) for text in texts])
+
+
+class VllmGenerator:
+    """vLLM generation (``pip install 'malpyeong-eval[vllm]'``, a CUDA GPU); LoRA adapters through LoRARequest."""
+
+    def __init__(self, model: str, *, adapter: str | None = None, device: str | None = None,
+                 trust_remote_code: bool = False) -> None:
+        try:
+            import vllm
+        except ImportError:
+            raise MalpyeongError("--backend vllm needs vLLM: pip install 'malpyeong-eval[vllm]' (on a CUDA machine)") from None
+        import torch
+
+        if not torch.cuda.is_available():
+            raise MalpyeongError("--backend vllm needs a CUDA GPU, and none is visible; use --backend transformers")
+        self._vllm = vllm
+        self.adapter = adapter
+        self.llm = vllm.LLM(model=model, enable_lora=adapter is not None, trust_remote_code=trust_remote_code)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
+                 on_batch: BatchCallback) -> None:
+        params = self._vllm.SamplingParams(
+            max_tokens=settings.max_new_tokens, seed=settings.seed,
+            temperature=(settings.temperature if settings.temperature is not None else 1.0) if settings.do_sample else 0.0,
+            top_p=settings.top_p if settings.do_sample and settings.top_p is not None else 1.0,
+            repetition_penalty=settings.repetition_penalty or 1.0,
+        )
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        chunk = max(batch_size, 256)  # vLLM schedules its own batches; chunks only pace the progress bar
+        for start in range(0, len(prompts), chunk):
+            indices = list(range(start, min(start + chunk, len(prompts))))
+            outputs = self.llm.generate([prompts[i] for i in indices], params, lora_request=lora, use_tqdm=False)
+            on_batch(indices, [clean_output(output.outputs[0].text) for output in outputs])
+
+
+def make_generator(backend: str, model: str, **options: Any):
+    """The generator of ``backend`` (``transformers`` or ``vllm``)."""
+    if backend not in BACKENDS:
+        raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    return (TransformersGenerator if backend == "transformers" else VllmGenerator)(model, **options)

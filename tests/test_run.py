@@ -1,0 +1,186 @@
+"""`malpyeong-eval run` offline with a tiny Qwen2 chat model: model dir, LoRA adapter, training folder."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from leaderboard.store import Leaderboard
+from malpyeong_eval.cli import main
+from malpyeong_eval.data import load_items, sample_path
+from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.generation import GenerationSettings
+from malpyeong_eval.prompts import clean_output, load_prompt
+from malpyeong_eval.run import CheckpointRunner, resolve_targets
+
+FAST = ["--max-new-tokens", "12", "--metrics", "em,rouge1", "--limit", "10", "--batch-size", "4"]
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def lora_adapter(tiny_policy, tmp_path_factory):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_policy),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    folder = tmp_path_factory.mktemp("lora")
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def training_folder(tiny_policy, tmp_path_factory):
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("training")
+    for step in (20, 10):
+        target = folder / f"checkpoint-{step}"
+        shutil.copytree(tiny_policy, target)
+        model = AutoModelForCausalLM.from_pretrained(target)
+        with torch.no_grad():
+            model.lm_head.weight.add_(torch.randn_like(model.lm_head.weight) * 0.01 * step)
+        model.save_pretrained(target)
+    (folder / "README.md").write_text("not a checkpoint")
+    return str(folder)
+
+
+def test_model_dir_end_to_end(tiny_policy, tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = run_cli(monkeypatch, capsys, "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
+                             "--output", str(tmp_path / "sub.json"), "--json", *FAST)
+    assert code == 0, err
+    summary = json.loads(out)[0]
+    assert summary["metrics"]["exact_match"] is not None and summary["step"] is None
+    submission = load_items(tmp_path / "sub.json", require_answer=True)
+    assert [item.id for item in submission] == [item.id for item in load_items(sample_path("gold"))[:10]]
+    runs = Leaderboard(db).runs()
+    assert len(runs) == 1 and runs[0].prompt_id == "malpyeong-contest-v1" and runs[0].generation["max_new_tokens"] == 12
+    # the same checkpoint, data and settings again: no second run, the submission is still written
+    (tmp_path / "sub.json").unlink()
+    code, out, _ = run_cli(monkeypatch, capsys, "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
+                           "--output", str(tmp_path / "sub.json"), "--json", *FAST)
+    assert code == 0 and json.loads(out)[0]["already_recorded"] and (tmp_path / "sub.json").exists()
+    assert Leaderboard(db).count() == 1
+
+
+def test_lora_adapter_end_to_end(lora_adapter, tiny_policy, tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, _, err = run_cli(monkeypatch, capsys, "run", lora_adapter, "--db", db, "--runs-dir", str(tmp_path / "runs"), *FAST)
+    assert code == 0, err
+    (run,) = Leaderboard(db).runs()
+    assert run.checkpoint == lora_adapter and run.base_model == tiny_policy
+
+
+def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = run_cli(monkeypatch, capsys, "run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
+    assert code == 0, err
+    assert [row["step"] for row in json.loads(out)] == [10, 20]
+    runs = sorted(Leaderboard(db).runs(), key=lambda run: run.step)
+    assert [(run.step, run.name.split("/")[-1]) for run in runs] == [(10, "checkpoint-10"), (20, "checkpoint-20")]
+    code, out, _ = run_cli(monkeypatch, capsys, "run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
+    assert code == 0 and all(row["already_recorded"] for row in json.loads(out)) and Leaderboard(db).count() == 2
+
+
+def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
+    items = load_items(sample_path("gold"))[:8]
+    outcomes = []
+    for attempt in range(2):
+        runner = CheckpointRunner(items, data_path=None, dataset_name="sample", prompt=load_prompt(),
+                                  settings=GenerationSettings(max_new_tokens=10), batch_size=3,
+                                  scorer=ContestScorer(["em", "rouge1"]), runs_root=tmp_path / f"runs{attempt}")
+        outcomes.append(runner.run(resolve_targets(tiny_policy)[0]))
+    assert outcomes[0].predictions == outcomes[1].predictions
+    assert outcomes[0].result.metrics == outcomes[1].result.metrics
+
+
+def test_killed_run_resumes_without_regenerating(tiny_policy, tmp_path):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    args = [sys.executable, "-m", "malpyeong_eval", "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
+            "--max-new-tokens", "200", "--batch-size", "1", "--metrics", "em,rouge1", "--limit", "30"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    generations = None
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        found = list((tmp_path / "runs").glob("*/generations.jsonl"))
+        if found and len(found[0].read_text(encoding="utf-8").splitlines()) >= 3:
+            generations = found[0]
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert generations is not None, "the run finished or failed before it could be interrupted"
+    before = generations.read_text(encoding="utf-8").splitlines()
+    assert 3 <= len(before) < 30 and Leaderboard(db).count() == 0
+    finished = subprocess.run(args + ["--json"], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    after = generations.read_text(encoding="utf-8").splitlines()
+    assert after[: len(before)] == before and len(after) == 30  # nothing generated twice
+    assert json.loads(finished.stdout)[0]["resumed"] == len(before)
+    assert Leaderboard(db).count() == 1
+
+
+@pytest.mark.parametrize("case", ["wrong_path", "not_a_model", "adapter_without_base", "empty_data", "unknown_backend", "no_items"])
+def test_bad_input_one_line_exit_2_nothing_recorded(case, tiny_policy, lora_adapter, tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    checkpoint, extra = tiny_policy, []
+    if case == "wrong_path":
+        checkpoint = str(tmp_path / "no" / "such" / "model")
+    elif case == "not_a_model":
+        (tmp_path / "folder").mkdir()
+        (tmp_path / "folder" / "notes.txt").write_text("hi")
+        checkpoint = str(tmp_path / "folder")
+    elif case == "adapter_without_base":
+        checkpoint = str(tmp_path / "adapter")
+        shutil.copytree(lora_adapter, checkpoint)
+        config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = str(tmp_path / "gone")
+        (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(config))
+    elif case in ("empty_data", "no_items"):
+        (tmp_path / "data.json").write_text("" if case == "empty_data" else "[]")
+        extra = ["--data", str(tmp_path / "data.json")]
+    else:
+        extra = ["--backend", "tgi"]
+    code, _, err = run_cli(monkeypatch, capsys, "run", checkpoint, "--db", db, "--runs-dir", str(tmp_path / "runs"), *extra, *FAST)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert Leaderboard(db).count() == 0
+
+
+def test_vllm_backend_without_vllm_is_one_line(tiny_policy, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+
+        pytest.skip("vLLM is installed here")
+    except ImportError:
+        pass
+    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_policy, "--backend", "vllm", "--no-record",
+                           "--runs-dir", str(tmp_path / "runs"), *FAST)
+    assert code == 2 and "vLLM" in err and len(err.strip().splitlines()) == 1
+
+
+def test_answer_prefix_is_stripped_and_prompt_recorded():
+    assert clean_output('  답변: "가"가 옳다. 이유') == '"가"가 옳다. 이유'
+    prompt = load_prompt()
+    messages = prompt.messages("선택형", "질문이다")
+    assert messages[0]["role"] == "system" and messages[1]["content"].endswith("[질문]\n질문이다")
+    assert "예시" in messages[1]["content"] and len(prompt.hash) == 64
+
+
+def test_prompt_file(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"id": "mine", "system": "s", "instructions": {"default": "d"}}), encoding="utf-8")
+    assert load_prompt(path).id == "mine" and load_prompt(path).hash != load_prompt().hash
