@@ -138,7 +138,7 @@ EOF
       port=$((port + 1)); continue
     fi
     if as_owner "$bindir/pg_ctl" -D "$inst/data" -l "$inst/server.log" -w -t 60 \
-         -o "-p $port" start >/dev/null 2>&1; then
+         -o "-p $port" start >/dev/null 2>&1 3>&-; then   # 3>&-: the server must not hold our stdout
       started=1; break
     fi
     if grep -qiE 'could not bind|address already in use|could not create any TCP/IP sockets' "$inst/server.log" 2>/dev/null; then

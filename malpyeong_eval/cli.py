@@ -216,6 +216,76 @@ def run(
         } for o in summaries], ensure_ascii=False, indent=2))
 
 
+@app.command()
+def train(
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML training config (flags override it).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Policy model id or directory [default Qwen/Qwen3-1.7B].")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Training items, official format.")] = None,
+    output_dir: Annotated[Optional[str], typer.Option("--output-dir", help="Where checkpoints go.")] = None,
+    rewards: Annotated[Optional[str], typer.Option("--rewards", help="Comma-separated: format,em,rouge1,bertscore,bleurt,contest.")] = None,
+    reward_weights: Annotated[Optional[str], typer.Option("--reward-weights", help="One weight per reward, comma-separated.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps")] = None,
+    save_steps: Annotated[Optional[int], typer.Option("--save-steps")] = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Items each saved checkpoint is scored on.")] = None,
+    eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option("--eval-metrics", help="Metrics of the checkpoint evaluations.")] = None,
+    eval_max_new_tokens: Annotated[Optional[int], typer.Option("--eval-max-new-tokens")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
+    lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="Train a LoRA adapter of this rank (PEFT).")] = None,
+    lora_alpha: Annotated[Optional[int], typer.Option("--lora-alpha")] = None,
+    lora_target_modules: Annotated[Optional[str], typer.Option("--lora-target-modules", help="Comma-separated, or all-linear.")] = None,
+    use_vllm: Annotated[Optional[bool], typer.Option("--use-vllm/--no-vllm", help="Generate with vLLM (TRL's use_vllm).")] = None,
+    vllm_mode: Annotated[Optional[str], typer.Option("--vllm-mode", help="colocate or server.")] = None,
+    grpo: Annotated[Optional[list[str]], typer.Option("--grpo", help="Any GRPOConfig field as KEY=VALUE (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume from the last checkpoint in --output-dir.")] = False,
+    bertscore_model: BertScoreModelOption = None,
+    bertscore_layers: BertScoreLayersOption = None,
+    bleurt_model: BleurtModelOption = None,
+    prompt_file: Annotated[Optional[str], typer.Option("--prompt-file", help="JSON prompt, as for run.")] = None,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
+) -> None:
+    """Train with GRPO on the contest rewards; each saved checkpoint is scored and recorded."""
+    from train.config import load_settings, validate
+
+    grpo_fields = {"max_steps": max_steps, "save_steps": save_steps}
+    if use_vllm is not None:
+        grpo_fields["use_vllm"] = use_vllm
+    if vllm_mode is not None:
+        grpo_fields["vllm_mode"] = vllm_mode
+    lora = {k: v for k, v in {"r": lora_r, "alpha": lora_alpha,
+                              "target_modules": lora_target_modules.split(",") if lora_target_modules and lora_target_modules != "all-linear" else lora_target_modules}.items() if v is not None}
+    evaluation = {k: v for k, v in {"data": eval_data, "limit": eval_limit, "metrics": eval_metrics,
+                                    "max_new_tokens": eval_max_new_tokens}.items() if v is not None}
+    settings = load_settings(config, {
+        "model": model, "data": data, "output_dir": output_dir, "rewards": rewards, "reward_weights": reward_weights,
+        "db": db, "bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers, "bleurt_model": bleurt_model,
+        "prompt_file": prompt_file, "resume": resume or None, "trust_remote_code": trust_remote_code or None,
+        "lora": lora or None, "eval": evaluation or None,
+        "grpo": {k: v for k, v in grpo_fields.items() if v is not None} or None,
+    }, grpo or [])
+    grpo_config = validate(settings)  # everything checked before a model is loaded
+    if settings.db or settings.eval.get("data"):
+        from leaderboard.store import Leaderboard
+
+        Leaderboard(settings.db)  # a bad database fails now, not after the first checkpoint
+    from train.trainer import train as run_training
+
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(sys.stderr):  # the trainer's own log lines stay off stdout (kept for --json)
+        summary = run_training(settings, grpo_config)
+    evaluations = [{"step": o.target.step, "run": o.run_name, "metrics": o.result.metrics if o.result else None}
+                   for o in summary["evaluations"]]
+    if json_output:
+        rewards_logged = [{k: v for k, v in entry.items() if k == "step" or k.startswith("rewards/") or k == "reward"}
+                          for entry in summary["log_history"] if "reward" in entry]
+        print(json.dumps({"evaluations": evaluations, "rewards": rewards_logged}, ensure_ascii=False, indent=2))
+    else:
+        for row in evaluations:
+            err_console.print(f"step {row['step']}: recorded as {row['run']!r}", highlight=False)
+
+
 from leaderboard.cli import register as _register_leaderboard  # noqa: E402
 
 _register_leaderboard(app)

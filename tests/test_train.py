@@ -1,0 +1,86 @@
+"""`malpyeong-eval train`: a real GRPO run on CPU whose checkpoints land on the leaderboard."""
+
+import json
+import sys
+
+import pytest
+
+from leaderboard.store import Leaderboard
+from malpyeong_eval.cli import main
+from malpyeong_eval.data import sample_path
+
+TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generations=8", "--grpo", "max_completion_length=24",
+             "--grpo", "learning_rate=1e-2", "--grpo", "use_cpu=true", "--grpo", "gradient_accumulation_steps=1"]
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = run_cli(
+        monkeypatch, capsys, "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
+        "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "40", "--save-steps", "20",
+        "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
+        "--eval-max-new-tokens", "12", "--db", db, "--json", *TINY_GRPO,
+    )
+    assert code == 0, err[-2000:]
+    summary = json.loads(out)
+    assert [row["step"] for row in summary["evaluations"]] == [20, 40]
+    runs = sorted(Leaderboard(db).runs(tag="train:grpo-run"), key=lambda run: run.step)
+    assert [(run.step, run.name) for run in runs] == [(20, "grpo-run/checkpoint-20"), (40, "grpo-run/checkpoint-40")]
+    assert all(run.n == 6 and run.metrics["rouge1"] is not None for run in runs)
+    format_rewards = [row["rewards/format_reward/mean"] for row in summary["rewards"]]
+    assert len(format_rewards) == 40
+    assert sum(format_rewards[-10:]) / 10 > sum(format_rewards[:10]) / 10 + 0.05
+    code, out, _ = run_cli(monkeypatch, capsys, "plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
+    assert code == 0 and "2 checkpoints" in out
+
+
+def test_yaml_config_with_lora_is_read(tmp_path):
+    from train.config import load_settings, validate
+
+    config = tmp_path / "grpo.yaml"
+    config.write_text(
+        f"model: /models/qwen\ndata: {sample_path('gold')}\nrewards: [format, em, contest]\nreward_weights: [0.5, 1, 1]\n"
+        "lora: {r: 8, alpha: 16}\ngrpo:\n  learning_rate: 3e-6\n  beta: 0.04\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {"output_dir": str(tmp_path / "out")}, ["num_generations=4"])
+    grpo = validate(settings)
+    assert settings.lora == {"r": 8, "alpha": 16} and settings.rewards == ["format", "em", "contest"]
+    assert grpo.learning_rate == 3e-6 and grpo.beta == 0.04 and grpo.reward_weights == [0.5, 1.0, 1.0]
+    assert grpo.gradient_accumulation_steps == 2 and grpo.num_train_epochs == 3  # the recipe's defaults
+    assert grpo.chat_template_kwargs == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--rewards", "format,bleu"], "unknown reward 'bleu'"),
+        (["--grpo", "learning_rat=1e-5"], "unknown GRPOConfig field 'learning_rat'"),
+        (["--reward-weights", "1,2,3"], "3 reward weights for 2 rewards"),
+        (["--data", "/nonexistent/train.json"], "training data file not found"),
+        (["--eval-data", "/nonexistent/dev.json"], "evaluation data file not found"),
+        (["--grpo", "per_device_train_batch_size=3", "--grpo", "num_generations=4", "--grpo", "gradient_accumulation_steps=1"], "invalid GRPO configuration"),
+        (["--grpo", "nonsense"], "KEY=VALUE"),
+    ],
+)
+def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_path, monkeypatch, capsys):
+    base = ["train", "--model", str(tmp_path / "no-such-model"), "--data", str(sample_path("gold")),
+            "--rewards", "format,rouge1", "--output-dir", str(tmp_path / "out")]
+    code, _, err = run_cli(monkeypatch, capsys, *base, *args)
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert "no-such-model" not in err  # the model was never touched
+
+
+def test_unknown_yaml_key(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("learning_rate: 1e-5\n", encoding="utf-8")
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--config", str(config), "--data", str(sample_path("gold")))
+    assert code == 2 and "unknown key 'learning_rate'" in err and "grpo:" in err

@@ -1,0 +1,146 @@
+"""Training configuration: a YAML file and/or flags, checked before any model is loaded.
+
+YAML keys mirror the flags (``model``, ``data``, ``output_dir``, ``rewards``,
+``reward_weights``, ``lora``, ``eval``, ``db``, scorer models) and a ``grpo:`` section
+that reaches every ``trl.GRPOConfig`` field; ``--grpo KEY=VALUE`` sets one from the
+command line. Flags win over the file. Defaults follow the seed recipe: 4 generations
+per prompt, learning rate 1e-5, gradient accumulation 2, 3 epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.evaluation import parse_metrics
+
+REWARDS = ("format", "em", "rouge1", "bertscore", "bleurt", "contest")
+RECIPE = {
+    "num_generations": 4,
+    "learning_rate": 1e-5,
+    "gradient_accumulation_steps": 2,
+    "num_train_epochs": 3,
+    "per_device_train_batch_size": 4,
+    "logging_steps": 1,
+    "save_strategy": "steps",
+    "save_steps": 100,
+    "report_to": "none",
+    "chat_template_kwargs": {"enable_thinking": False},
+}
+
+
+@dataclass
+class TrainSettings:
+    """Everything ``malpyeong-eval train`` needs; ``grpo`` holds GRPOConfig fields."""
+
+    model: str = "Qwen/Qwen3-1.7B"
+    data: str | None = None
+    output_dir: str = "malpyeong-grpo"
+    rewards: list[str] = field(default_factory=lambda: ["format", "em", "rouge1"])
+    reward_weights: list[float] | None = None
+    lora: dict[str, Any] = field(default_factory=dict)  # r, alpha, dropout, target_modules
+    eval: dict[str, Any] = field(default_factory=dict)  # data, limit, metrics, max_new_tokens, batch_size
+    db: str | None = None
+    bertscore_model: str | None = None
+    bertscore_layers: int | None = None
+    bleurt_model: str | None = None
+    prompt_file: str | None = None
+    resume: bool = False
+    trust_remote_code: bool = False
+    grpo: dict[str, Any] = field(default_factory=dict)
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _parse_value(text: str) -> Any:
+    """A flag value as YAML would read it, but ``1e-5`` is a number (YAML 1.1 reads it as text)."""
+    value = yaml.safe_load(text)
+    return _numeric(value)
+
+
+def _numeric(value: Any) -> Any:
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return value
+
+
+def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grpo_pairs: list[str]) -> TrainSettings:
+    """Merge the YAML file, the flags and ``--grpo KEY=VALUE`` pairs."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise MalpyeongError(f"{config_file}: cannot read the training config ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise MalpyeongError(f"{config_file}: the training config must be a mapping")
+        known = {f.name for f in dataclasses.fields(TrainSettings)}
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise MalpyeongError(f"{config_file}: unknown key {unknown[0]!r}; GRPOConfig fields go under 'grpo:'")
+        values.update(loaded)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("lora", "eval", "grpo"):
+            values[key] = {**values.get(key, {}), **value}
+        else:
+            values[key] = value
+    grpo = {key: _numeric(value) for key, value in (values.get("grpo") or {}).items()}
+    for pair in grpo_pairs:
+        if "=" not in pair:
+            raise MalpyeongError(f"--grpo takes KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        grpo[key.strip()] = _parse_value(raw)
+    values["grpo"] = grpo
+    if isinstance(values.get("rewards"), str):
+        values["rewards"] = [name.strip() for name in values["rewards"].split(",") if name.strip()]
+    if isinstance(values.get("reward_weights"), str):
+        try:
+            values["reward_weights"] = [float(w) for w in values["reward_weights"].split(",")]
+        except ValueError:
+            raise MalpyeongError(f"--reward-weights takes numbers separated by commas, got {values['reward_weights']!r}") from None
+    return TrainSettings(**values)
+
+
+def validate(settings: TrainSettings):
+    """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
+    from trl import GRPOConfig
+
+    if not settings.data:
+        raise MalpyeongError("give the training data with --data FILE (official format)")
+    if not Path(settings.data).is_file():
+        raise MalpyeongError(f"{settings.data}: training data file not found")
+    unknown = [name for name in settings.rewards if name not in REWARDS]
+    if unknown or not settings.rewards:
+        raise MalpyeongError(f"unknown reward {unknown[0]!r}; choose from {','.join(REWARDS)}" if unknown else "no reward given")
+    if settings.reward_weights is not None and len(settings.reward_weights) != len(settings.rewards):
+        raise MalpyeongError(
+            f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"
+        )
+    eval_data = settings.eval.get("data")
+    if eval_data and not Path(eval_data).is_file():
+        raise MalpyeongError(f"{eval_data}: evaluation data file not found")
+    if settings.eval.get("metrics"):
+        parse_metrics(settings.eval["metrics"])
+    fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
+    unknown_fields = sorted(set(settings.grpo) - fields)
+    if unknown_fields:
+        raise MalpyeongError(f"unknown GRPOConfig field {unknown_fields[0]!r} (see trl.GRPOConfig)")
+    import torch
+
+    options = {**RECIPE, "use_cpu": not torch.cuda.is_available(), **settings.grpo, "output_dir": settings.output_dir}
+    if settings.reward_weights is not None:
+        options["reward_weights"] = settings.reward_weights
+    try:
+        return GRPOConfig(**options)
+    except (ValueError, TypeError) as exc:
+        raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None

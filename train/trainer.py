@@ -1,0 +1,142 @@
+"""GRPO training with the contest rewards; every saved checkpoint scored and put on the leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from malpyeong_eval.data import Item, load_items
+from malpyeong_eval.prompts import ContestPrompt, load_prompt
+
+from .config import TrainSettings
+
+
+def build_dataset(items: list[Item], prompt: ContestPrompt):
+    """Official-format items as a ``datasets.Dataset``: conversational ``prompt``, ``answer``, ``question_type``."""
+    from datasets import Dataset
+
+    missing = [item.id for item in items if item.answer is None]
+    if missing:
+        from malpyeong_eval.errors import MalpyeongError
+
+        raise MalpyeongError(f"training items need output.answer; item {missing[0]!r} has none")
+    return Dataset.from_list([
+        {"prompt": prompt.messages(item.question_type, item.question), "answer": item.answer,
+         "question_type": item.question_type, "id": item.id}
+        for item in items
+    ])
+
+
+def build_rewards(settings: TrainSettings, device: str | None = None) -> list[Any]:
+    """The reward callables named in ``settings.rewards``, sharing loaded scorer models."""
+    from rewards import BertScoreReward, BleurtReward, ContestReward, exact_match_reward, format_reward, rouge1_reward
+
+    shared: dict[str, Any] = {}
+
+    def bertscore() -> BertScoreReward:
+        if "bertscore" not in shared:
+            shared["bertscore"] = BertScoreReward(settings.bertscore_model, settings.bertscore_layers, device)
+        return shared["bertscore"]
+
+    def bleurt() -> BleurtReward:
+        if "bleurt" not in shared:
+            shared["bleurt"] = BleurtReward(settings.bleurt_model, device)
+        return shared["bleurt"]
+
+    built = []
+    for name in settings.rewards:
+        if name == "format":
+            built.append(format_reward)
+        elif name == "em":
+            built.append(exact_match_reward)
+        elif name == "rouge1":
+            built.append(rouge1_reward)
+        elif name == "bertscore":
+            built.append(bertscore())
+        elif name == "bleurt":
+            built.append(bleurt())
+        else:
+            built.append(ContestReward(scorers={"bertscore": bertscore().scorer.bertscore, "bleurt": bleurt().scorer.bleurt}))
+    return built
+
+
+class LeaderboardCallback(TrainerCallback):
+    """Scores each saved checkpoint on the eval data with ``run``'s machinery and records it with its step."""
+
+    def __init__(self, runner, training_name: str) -> None:
+        self.runner = runner
+        self.training_name = training_name
+        self.outcomes: list[Any] = []
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from malpyeong_eval.run import resolve_targets
+
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            (target,) = resolve_targets(str(checkpoint))
+            self.outcomes.append(self.runner.run(target, name=f"{self.training_name}/checkpoint-{state.global_step}"))
+
+
+def train(settings: TrainSettings, grpo_config, *, progress=None) -> dict[str, Any]:
+    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations."""
+    from transformers import AutoTokenizer
+    from trl import GRPOTrainer
+
+    from malpyeong_eval.evaluation import ContestScorer
+    from malpyeong_eval.generation import GenerationSettings
+    from malpyeong_eval.metrics.models import resolve_device
+    from malpyeong_eval.run import CheckpointRunner
+
+    prompt = load_prompt(settings.prompt_file)
+    dataset = build_dataset(load_items(settings.data, require_answer=True), prompt)
+    device = None if grpo_config.use_cpu is False else "cpu"
+    reward_funcs = build_rewards(settings, device)
+    peft_config = None
+    if settings.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=int(settings.lora.get("r", 16)), lora_alpha=int(settings.lora.get("alpha", 2 * int(settings.lora.get("r", 16)))),
+            lora_dropout=float(settings.lora.get("dropout", 0.05)),
+            target_modules=settings.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM",
+        )
+    tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
+    callbacks = []
+    evaluation = None
+    if settings.eval.get("data"):
+        from leaderboard.store import Leaderboard
+
+        eval_path = Path(settings.eval["data"])
+        eval_items = load_items(eval_path, require_answer=True)[: settings.eval.get("limit")]
+        metrics = settings.eval.get("metrics") or "em,rouge1,bertscore,bleurt"
+        shared = {}  # the reward functions' loaded scorer models serve the evaluation too
+        for reward in reward_funcs:
+            for name in ("bertscore", "bleurt"):
+                loaded = getattr(getattr(reward, "scorer", None), name, None)
+                if loaded is not None:
+                    shared[name] = loaded
+        scorer = ContestScorer(metrics.split(",") if isinstance(metrics, str) else metrics, scorers=shared,
+                               bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
+                               bleurt_model=settings.bleurt_model, device=device)
+        training_name = Path(settings.output_dir).resolve().name
+        runner = CheckpointRunner(
+            eval_items, data_path=eval_path, dataset_name=settings.eval.get("dataset_name") or eval_path.stem,
+            prompt=prompt, settings=GenerationSettings(max_new_tokens=int(settings.eval.get("max_new_tokens",
+                                                                                           grpo_config.max_completion_length))),
+            batch_size=int(settings.eval.get("batch_size", 8)), scorer=scorer, board=Leaderboard(settings.db),
+            runs_root=Path(settings.output_dir) / "eval-runs", device=device or resolve_device(None),
+            trust_remote_code=settings.trust_remote_code, tags=[f"train:{training_name}"], progress=progress,
+        )
+        evaluation = LeaderboardCallback(runner, training_name)
+        callbacks.append(evaluation)
+    trainer = GRPOTrainer(
+        model=settings.model, reward_funcs=reward_funcs, args=grpo_config, train_dataset=dataset,
+        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
+    )
+    resume = settings.resume and any(Path(settings.output_dir).glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    return {"log_history": trainer.state.log_history, "evaluations": evaluation.outcomes if evaluation else []}
