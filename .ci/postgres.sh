@@ -98,7 +98,10 @@ cmd_start() {
   local inst
   inst="$(mktemp -d "$ROOT/pg.XXXXXX")"
   chmod 700 "$inst"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$inst"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$inst"
+    as_owner test -w "$inst" || { rm -rf "$inst"; die "user postgres cannot write $inst (is a parent of $ROOT closed to it?)"; }
+  fi
   # Anything failing from here on removes the half-made instance.
   trap 'status=$?; if [ $status -ne 0 ]; then
           as_owner "$bindir/pg_ctl" -D "$inst/data" -m immediate stop >/dev/null 2>&1 || true

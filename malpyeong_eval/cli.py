@@ -286,6 +286,31 @@ def train(
             err_console.print(f"step {row['step']}: recorded as {row['run']!r}", highlight=False)
 
 
+@app.command()
+def demo(
+    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database [env MALPYEONG_DB; default: a demo database of its own].")] = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Checkpoints, run folders and the training curve.")] = Path("malpyeong-demo"),
+    steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
+) -> None:
+    """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded, the leaderboard."""
+    import os
+
+    from platformdirs import user_cache_dir
+
+    from leaderboard.cli import leaderboard_table
+    from leaderboard.store import Leaderboard
+
+    from .demo import run_demo
+
+    result = run_demo(err_console, db=db or os.environ.get("MALPYEONG_DB"), output_dir=output_dir,
+                      cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2))
+    board = Leaderboard(result.db if "***" not in result.db else (db or os.environ.get("MALPYEONG_DB")))
+    console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({result.db})"))
+    console.print(f"training curve: {result.plot}", highlight=False)
+    console.print(f"leaderboard database: {result.db}  (see it again: malpyeong-eval leaderboard --db '{result.db}')",
+                  highlight=False)
+
+
 from leaderboard.cli import register as _register_leaderboard  # noqa: E402
 
 _register_leaderboard(app)

@@ -41,7 +41,7 @@ def build_tiny_bert(directory: str | Path, texts: Iterable[str], seed: int = 0) 
     wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     wordpiece.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
     wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wordpiece.train_from_iterator(list(texts), trainers.WordPieceTrainer(vocab_size=1000, special_tokens=specials))
+    wordpiece.train_from_iterator(list(texts), trainers.WordPieceTrainer(vocab_size=1000, special_tokens=specials, show_progress=False))
     vocab = sorted(wordpiece.get_vocab().items(), key=lambda pair: pair[1])
     (directory / "vocab.txt").write_text("".join(f"{token}\n" for token, _ in vocab), encoding="utf-8")
     tokenizer = BertTokenizer(vocab_file=str(directory / "vocab.txt"), do_lower_case=False, model_max_length=512)
@@ -133,7 +133,7 @@ def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(
         list(texts),
-        trainers.BpeTrainer(vocab_size=800, special_tokens=specials),  # only bytes seen: no control characters
+        trainers.BpeTrainer(vocab_size=800, special_tokens=specials, show_progress=False),  # only bytes seen: no control characters
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, model_max_length=512, eos_token="<|im_end|>", pad_token="<|endoftext|>",
@@ -151,5 +151,49 @@ def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0)
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(directory)
+    return directory
+
+
+def warm_start_policy(directory: str | Path, pairs: Iterable[tuple[list[dict[str, str]], str]], steps: int = 150,
+                      learning_rate: float = 3e-3, batch_size: int = 8, seed: int = 0) -> Path:
+    """A short supervised pass of a policy on (conversation, answer) pairs, loss on the answers only.
+
+    For the demo: a random policy never writes ``"…"가 옳다``, so GRPO would have nothing to
+    sharpen; after this pass it answers in roughly the right shape and the curve can move.
+    """
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    directory = Path(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory)
+    examples = []
+    for messages, answer in pairs:
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        examples.append((prompt_ids + answer_ids, len(prompt_ids)))
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    for _ in range(steps):
+        batch = rng.sample(examples, min(batch_size, len(examples)))
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+        labels = torch.full((len(batch), width), -100)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (ids, prompt_length) in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])
+            mask[row, : len(ids)] = 1
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
     model.save_pretrained(directory)
     return directory

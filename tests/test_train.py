@@ -84,3 +84,21 @@ def test_unknown_yaml_key(tmp_path, monkeypatch, capsys):
     config.write_text("learning_rate: 1e-5\n", encoding="utf-8")
     code, _, err = run_cli(monkeypatch, capsys, "train", "--config", str(config), "--data", str(sample_path("gold")))
     assert code == 2 and "unknown key 'learning_rate'" in err and "grpo:" in err
+
+
+def test_shipped_configs_are_valid(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    from train.config import load_settings, validate
+
+    folder = Path(__file__).resolve().parent.parent / "train" / "configs"
+    settings = load_settings(folder / "grpo_qwen3.yaml", {"data": str(sample_path("gold")), "output_dir": str(tmp_path)},
+                             ["bf16=false", "use_cpu=true"])
+    grpo = validate(settings)
+    assert settings.rewards == ["format", "em", "rouge1", "bertscore", "contest"] and grpo.num_generations == 4
+    for name in ("accelerate_multi_gpu.yaml", "deepspeed_zero2.yaml", "deepspeed_zero3.yaml"):
+        config = yaml.safe_load((folder / name).read_text())
+        assert config["distributed_type"] in ("MULTI_GPU", "DEEPSPEED") and config["num_processes"] >= 2
+    assert yaml.safe_load((folder / "deepspeed_zero3.yaml").read_text())["deepspeed_config"]["zero_stage"] == 3

@@ -81,8 +81,21 @@ class LeaderboardCallback(TrainerCallback):
             self.outcomes.append(self.runner.run(target, name=f"{self.training_name}/checkpoint-{state.global_step}"))
 
 
-def train(settings: TrainSettings, grpo_config, *, progress=None) -> dict[str, Any]:
-    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations."""
+class StepCallback(TrainerCallback):
+    """Reports each finished optimizer step (for a progress display)."""
+
+    def __init__(self, on_step) -> None:
+        self.on_step = on_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.on_step(state.global_step)
+
+
+def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) -> dict[str, Any]:
+    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
+
+    ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
+    """
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
@@ -133,6 +146,8 @@ def train(settings: TrainSettings, grpo_config, *, progress=None) -> dict[str, A
         )
         evaluation = LeaderboardCallback(runner, training_name)
         callbacks.append(evaluation)
+    if on_step is not None:
+        callbacks.append(StepCallback(on_step))
     trainer = GRPOTrainer(
         model=settings.model, reward_funcs=reward_funcs, args=grpo_config, train_dataset=dataset,
         processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,

@@ -1,0 +1,149 @@
+"""``malpyeong-eval demo``: the whole loop offline on CPU in a few minutes.
+
+Builds tiny local models (a Qwen2 chat policy, a BERT for BERTScore, a checkpoint in
+the BLEURT-20 layout) in a cache folder, scores the untrained policy, trains it with
+GRPO on the packaged sample, scores and records each saved checkpoint with all four
+metrics, and ends on the leaderboard and a PNG training curve. The tiny models'
+scores mean nothing; the machinery is the real one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+DEMO_MARKER = ".malpyeong-demo"
+LEARNING_RATE = 2e-3
+
+
+@dataclass
+class DemoResult:
+    db: str
+    plot: Path
+    runs: int
+
+
+def demo_db_url() -> str:
+    """The demo's own SQLite file, apart from the user's leaderboard."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}"
+
+
+def _warm_policy(folder: Path, texts: list[str]) -> Path:
+    """The tiny Qwen2 after a short supervised pass on the sample (see ``warm_start_policy``)."""
+    from .data import load_items, sample_path
+    from .prompts import load_prompt
+    from .tiny_models import build_tiny_qwen2, warm_start_policy
+
+    build_tiny_qwen2(folder, texts)
+    prompt = load_prompt()
+    pairs = [(prompt.messages(i.question_type, i.question), i.answer or "") for i in load_items(sample_path("gold"))]
+    return warm_start_policy(folder, pairs)
+
+
+def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
+    from .data import load_items, sample_path
+    from .tiny_models import build_tiny_bert, build_tiny_bleurt
+
+    items = load_items(sample_path("gold")) + load_items(sample_path("submission"))
+    texts = [item.answer or "" for item in items] + [item.question for item in items]
+    builders = {"policy": _warm_policy, "bert": build_tiny_bert, "bleurt": build_tiny_bleurt}
+    paths = {}
+    for name, build in builders.items():
+        folder = cache / name
+        if not (folder / "complete").exists():
+            progress.update(task, description=f"building the tiny {name} model")
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder, texts)
+            (folder / "complete").write_text("")
+        paths[name] = str(folder)
+        progress.advance(task)
+    return paths
+
+
+def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20) -> DemoResult:
+    """Build, score, train, score each checkpoint, record, plot."""
+    from leaderboard.db import resolve_url
+    from leaderboard.plot import plot_training
+    from leaderboard.store import Leaderboard, runs_of_training
+    from train.config import TrainSettings, validate
+    from train.trainer import train
+
+    from .data import load_items, sample_path
+    from .run import resolve_targets
+
+    db_url = resolve_url(db) if db else demo_db_url()
+    board = Leaderboard(db_url)
+    if output_dir.exists() and (output_dir / DEMO_MARKER).exists():
+        shutil.rmtree(output_dir)  # a previous demo's checkpoints
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / DEMO_MARKER).write_text("made by malpyeong-eval demo\n")
+    training_name = output_dir.resolve().name
+    quiet = StringIO()  # what the libraries print goes here; the progress display keeps the real stderr
+    display = Console(file=sys.stderr, width=console.width)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=display) as progress, warnings.catch_warnings(), \
+            redirect_stdout(quiet), redirect_stderr(quiet):
+        warnings.simplefilter("ignore")
+        logging.getLogger("malpyeong_eval.rewards").setLevel(logging.ERROR)
+        models_task = progress.add_task("tiny models", total=3)
+        models = _tiny_models(cache, progress, models_task)
+        progress.update(models_task, description="tiny models ready")
+        settings = TrainSettings(
+            model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
+            rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
+            bleurt_model=models["bleurt"],
+            eval={"data": str(sample_path("gold")), "metrics": "em,rouge1,bertscore,bleurt", "max_new_tokens": 96,
+                  "batch_size": 20, "dataset_name": "sample"},
+            grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
+                  "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
+                  "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
+        )
+        grpo_config = validate(settings)
+        eval_tasks: dict[str, object] = {}
+
+        def eval_progress(label: str, done: int, total: int) -> None:
+            if label not in eval_tasks:
+                eval_tasks[label] = progress.add_task(f"scoring {label}", total=total)
+            progress.update(eval_tasks[label], completed=done)
+
+        base_task = progress.add_task("scoring the policy before GRPO (step 0)", total=1)
+        train_task = progress.add_task("GRPO training", total=steps)
+        _score_base(models, settings, board, training_name, eval_progress, load_items, resolve_targets)
+        progress.advance(base_task)
+        train(settings, grpo_config, progress=eval_progress,
+              on_step=lambda step: progress.update(train_task, completed=step))
+    runs = runs_of_training(board.runs(tag=f"train:{training_name}"))
+    plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({training_name})")
+    return DemoResult(db=board.where, plot=plot, runs=len(runs))
+
+
+def _score_base(models, settings, board, training_name, progress, load_items, resolve_targets) -> None:
+    """Step 0 of the curve: the policy before training, scored like every checkpoint."""
+    from .evaluation import ContestScorer
+    from .generation import GenerationSettings
+    from .prompts import load_prompt
+    from .run import CheckpointRunner
+
+    eval_path = Path(settings.eval["data"])
+    scorer = ContestScorer(settings.eval["metrics"].split(","), bertscore_model=models["bert"], bertscore_layers=2,
+                           bleurt_model=models["bleurt"], device="cpu")
+    runner = CheckpointRunner(
+        load_items(eval_path, require_answer=True), data_path=eval_path, dataset_name="sample", prompt=load_prompt(),
+        settings=GenerationSettings(max_new_tokens=settings.eval["max_new_tokens"]), batch_size=20, scorer=scorer,
+        board=board, runs_root=Path(settings.output_dir) / "eval-runs", device="cpu",
+        tags=[f"train:{training_name}"], progress=progress,
+    )
+    (target,) = resolve_targets(models["policy"])
+    name = f"{training_name}/checkpoint-0"
+    runner.run(target.__class__(model=target.model, adapter=None, step=0, name=name), name=name)

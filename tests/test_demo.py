@@ -1,0 +1,48 @@
+"""`malpyeong-eval demo`: offline, tiny models, a short GRPO run, every checkpoint on its own leaderboard."""
+
+import sys
+
+import pytest
+
+from leaderboard.store import Leaderboard
+from malpyeong_eval.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory):
+    """One cache of the demo's tiny models for both tests (the first builds them)."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("MALPYEONG_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "4"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    demo_db = tmp_path / "data" / "malpyeong-eval" / "demo.db"
+    assert demo_db.exists() and not (tmp_path / "data" / "malpyeong-eval" / "leaderboard.db").exists()
+    runs = Leaderboard(f"sqlite:///{demo_db}").runs()
+    assert sorted(run.step for run in runs) == [0, 2, 4]
+    assert all(run.metrics["final_score"] is not None for run in runs)  # all four metrics, tiny scorer models
+    png = tmp_path / "malpyeong-demo" / "training-curve.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "malpyeong-demo/checkpoint-4" in out and "training-curve.png" in out and "demo.db" in out
+    assert "Warning" not in out
+
+
+def test_demo_follows_malpyeong_db(tmp_path, model_cache, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("MALPYEONG_DB", str(tmp_path / "mine.db"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "2"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 0
+    assert Leaderboard(str(tmp_path / "mine.db")).count() == 3  # steps 0, 1, 2
+    assert not (tmp_path / "data" / "malpyeong-eval" / "demo.db").exists()
