@@ -23,11 +23,28 @@ class Base(DeclarativeBase):
     pass
 
 
+class ItemScoreColumns:
+    """The per-item metrics (``None``: not computed)."""
+
+    exact_match: Mapped[float | None] = mapped_column(Float)
+    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
+    rouge1: Mapped[float | None] = mapped_column(Float)
+    bertscore: Mapped[float | None] = mapped_column(Float)
+    bleurt: Mapped[float | None] = mapped_column(Float)
+
+
+class SummaryColumns(ItemScoreColumns):
+    """Means over items plus Descriptive Avg and Final Score."""
+
+    descriptive_avg: Mapped[float | None] = mapped_column(Float)
+    final_score: Mapped[float | None] = mapped_column(Float)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Run(Base):
+class Run(SummaryColumns, Base):
     """One scored submission or checkpoint, with everything needed to reproduce its numbers."""
 
     __tablename__ = "runs"
@@ -47,13 +64,7 @@ class Run(Base):
     tool_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     n: Mapped[int] = mapped_column(Integer)
-    exact_match: Mapped[float | None] = mapped_column(Float)
-    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
-    rouge1: Mapped[float | None] = mapped_column(Float)
-    bertscore: Mapped[float | None] = mapped_column(Float)
-    bleurt: Mapped[float | None] = mapped_column(Float)
-    descriptive_avg: Mapped[float | None] = mapped_column(Float)
-    final_score: Mapped[float | None] = mapped_column(Float, index=True)
+    final_score: Mapped[float | None] = mapped_column(Float, index=True)  # the leaderboard's sort key
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -73,7 +84,7 @@ class RunTag(Base):
     run: Mapped[Run] = relationship(back_populates="tags")
 
 
-class GroupMetric(Base):
+class GroupMetric(SummaryColumns, Base):
     """A run's metrics over the items of one question_type."""
 
     __tablename__ = "group_metrics"
@@ -83,17 +94,10 @@ class GroupMetric(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     question_type: Mapped[str] = mapped_column(String(255))
     n: Mapped[int] = mapped_column(Integer)
-    exact_match: Mapped[float | None] = mapped_column(Float)
-    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
-    rouge1: Mapped[float | None] = mapped_column(Float)
-    bertscore: Mapped[float | None] = mapped_column(Float)
-    bleurt: Mapped[float | None] = mapped_column(Float)
-    descriptive_avg: Mapped[float | None] = mapped_column(Float)
-    final_score: Mapped[float | None] = mapped_column(Float)
     run: Mapped[Run] = relationship(back_populates="groups")
 
 
-class ItemResult(Base):
+class ItemResult(ItemScoreColumns, Base):
     """One item's prediction and scores within a run."""
 
     __tablename__ = "item_results"
@@ -108,9 +112,4 @@ class ItemResult(Base):
     answer_clause: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     gold: Mapped[str] = mapped_column(Text)
-    exact_match: Mapped[float | None] = mapped_column(Float)
-    exact_match_lenient: Mapped[float | None] = mapped_column(Float)
-    rouge1: Mapped[float | None] = mapped_column(Float)
-    bertscore: Mapped[float | None] = mapped_column(Float)
-    bleurt: Mapped[float | None] = mapped_column(Float)
     run: Mapped[Run] = relationship(back_populates="items")

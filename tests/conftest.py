@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -44,3 +45,18 @@ def tiny_policy(tmp_path_factory, sample_texts) -> str:
 
     questions = [item.question for item in load_items(sample_path("gold"))]
     return str(build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"), sample_texts + questions))
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run ``malpyeong-eval ARGS`` in-process; returns (exit status, stdout, stderr)."""
+    from malpyeong_eval.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
+        with pytest.raises(SystemExit) as info:
+            main()
+        captured = capsys.readouterr()
+        return info.value.code, captured.out, captured.err
+
+    return run

@@ -14,7 +14,6 @@ from sqlalchemy import create_engine
 
 from leaderboard.db import DatabaseError, default_url, mask_url, resolve_url, schema_version
 from leaderboard.store import Leaderboard
-from malpyeong_eval.cli import main
 from malpyeong_eval.errors import MalpyeongError
 from tests.leaderboard_support import make_result, postgres_url, record_many
 
@@ -23,13 +22,6 @@ from tests.leaderboard_support import make_result, postgres_url, record_many
 def db_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'board.db'}" if request.param == "sqlite" else postgres_url()
 
-
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def test_record_and_read_back(db_url):
@@ -171,54 +163,54 @@ def test_mask_url_hides_password():
         ("sqlite:////nonexistent-dir-\0/x.db", "cannot open database"),
     ],
 )
-def test_bad_database_urls_one_line_exit_2(url, expected, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "leaderboard", "--db", url)
+def test_bad_database_urls_one_line_exit_2(url, expected, cli):
+    code, _, err = cli("leaderboard", "--db", url)
     assert code == 2 and expected in err and "s3cret" not in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_file_that_is_not_a_database(tmp_path, monkeypatch, capsys):
+def test_file_that_is_not_a_database(tmp_path, cli):
     path = tmp_path / "notes.db"
     path.write_bytes(b"this is not a database, just some text " * 100)
-    code, _, err = run_cli(monkeypatch, capsys, "leaderboard", "--db", str(path))
+    code, _, err = cli("leaderboard", "--db", str(path))
     assert code == 2 and "not a database" in err and len(err.strip().splitlines()) == 1
 
 
-def test_score_record_rejects_bad_db_before_scoring(monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em", "--record", "--name", "x",
+def test_score_record_rejects_bad_db_before_scoring(cli):
+    code, _, err = cli("score", "--sample", "--metrics", "em", "--record", "--name", "x",
                            "--db", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x")
     assert code == 2 and "hunter2" not in err and "***" in err
 
 
-def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,rouge1", "--record", "--name", "sample-run", "--db", db_url, "--tag", "t1")
+def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, cli):
+    code, _, err = cli("score", "--sample", "--metrics", "em,rouge1", "--record", "--name", "sample-run", "--db", db_url, "--tag", "t1")
     assert code == 0 and "recorded run 'sample-run'" in err
     board = Leaderboard(db_url)
     board.record(make_result(7, n=12), name="<script>alert(1)</script>", dataset_hash=board.get("sample-run").dataset_hash)
-    code, out, _ = run_cli(monkeypatch, capsys, "leaderboard", "--db", db_url, "--json")
+    code, out, _ = cli("leaderboard", "--db", db_url, "--json")
     rows = json.loads(out)
     assert code == 0 and {row["name"] for row in rows} == {"sample-run", "<script>alert(1)</script>"}
     assert {"name", "step", "exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"} <= set(rows[0])
-    code, out, _ = run_cli(monkeypatch, capsys, "leaderboard", "--db", db_url, "--tag", "t1")
+    code, out, _ = cli("leaderboard", "--db", db_url, "--tag", "t1")
     assert code == 0 and "sample-run" in out and "script" not in out
-    code, out, _ = run_cli(monkeypatch, capsys, "show", "sample-run", "--db", db_url)
+    code, out, _ = cli("show", "sample-run", "--db", db_url)
     assert code == 0 and "선택형" in out and "worst" in out and "rouge1(" in out
-    code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", "html", "--db", db_url)
+    code, out, _ = cli("export", "--format", "html", "--db", db_url)
     assert code == 0 and "<script>alert" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", "html", "--run", "<script>alert(1)</script>", "--db", db_url)
+    code, out, _ = cli("export", "--format", "html", "--run", "<script>alert(1)</script>", "--db", db_url)
     assert code == 0 and "<b>" not in out and "&lt;b&gt;" in out
     for fmt in ("csv", "md", "json"):
-        code, out, _ = run_cli(monkeypatch, capsys, "export", "--format", fmt, "--db", db_url)
+        code, out, _ = cli("export", "--format", fmt, "--db", db_url)
         assert code == 0 and "sample-run" in out
-    code, _, err = run_cli(monkeypatch, capsys, "export", "--format", "xlsx", "--db", db_url)
+    code, _, err = cli("export", "--format", "xlsx", "--db", db_url)
     assert code == 2 and "xlsx" in err
-    code, _, err = run_cli(monkeypatch, capsys, "show", "nope", "--db", db_url)
+    code, _, err = cli("show", "nope", "--db", db_url)
     assert code == 2 and "no run named 'nope'" in err
-    code, _, err = run_cli(monkeypatch, capsys, "compare", "sample-run", "<script>alert(1)</script>", "--db", db_url)
+    code, _, err = cli("compare", "sample-run", "<script>alert(1)</script>", "--db", db_url)
     assert code == 2 and "different items" in err
 
 
-def test_compare_bootstrap_intervals(db_url, monkeypatch, capsys):
+def test_compare_bootstrap_intervals(db_url, cli):
     board = Leaderboard(db_url)
     a, b = make_result(1, n=60), make_result(1, n=60)
     for item in b.items:
@@ -228,23 +220,23 @@ def test_compare_bootstrap_intervals(db_url, monkeypatch, capsys):
     b.metrics = summarize(vars(i) for i in b.items)
     board.record(a, name="A", dataset_hash="same")
     board.record(b, name="B", dataset_hash="same")
-    code, out, _ = run_cli(monkeypatch, capsys, "compare", "A", "B", "--db", db_url, "--json")
+    code, out, _ = cli("compare", "A", "B", "--db", db_url, "--json")
     result = json.loads(out)
     rouge = result["deltas"]["rouge1"]
     assert code == 0 and rouge["ci_low"] > 0 and rouge["ci_low"] <= rouge["delta"] <= rouge["ci_high"]
     assert result["deltas"]["exact_match"]["delta"] == 0 and result["won"] > 0 and result["lost"] == 0
     board.record(make_result(1, n=60), name="C", dataset_hash="other")
-    code, _, err = run_cli(monkeypatch, capsys, "compare", "A", "C", "--db", db_url)
+    code, _, err = cli("compare", "A", "C", "--db", db_url)
     assert code == 2 and "different data" in err
 
 
-def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, monkeypatch, capsys):
+def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, cli):
     board = Leaderboard(db_url)
     for step in (30, 10, 20):
         board.record(make_result(step), name=f"grpo/checkpoint-{step}", step=step, tags=["grpo"])
     png = tmp_path / "curve.png"
-    code, out, _ = run_cli(monkeypatch, capsys, "plot", "--tag", "grpo", "--output", str(png), "--db", db_url)
+    code, out, _ = cli("plot", "--tag", "grpo", "--output", str(png), "--db", db_url)
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Final" in out and "steps 10 … 30 (3 checkpoints)" in out
-    code, _, err = run_cli(monkeypatch, capsys, "plot", "--tag", "none", "--output", str(png), "--db", db_url)
+    code, _, err = cli("plot", "--tag", "none", "--output", str(png), "--db", db_url)
     assert code == 2 and "no runs" in err

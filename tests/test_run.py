@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from leaderboard.store import Leaderboard
-from malpyeong_eval.cli import main
 from malpyeong_eval.data import load_items, sample_path
 from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.generation import GenerationSettings
@@ -20,13 +19,6 @@ from malpyeong_eval.run import CheckpointRunner, resolve_targets
 
 FAST = ["--max-new-tokens", "12", "--metrics", "em,rouge1", "--limit", "10", "--batch-size", "4"]
 
-
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +49,9 @@ def training_folder(tiny_policy, tmp_path_factory):
     return str(folder)
 
 
-def test_model_dir_end_to_end(tiny_policy, tmp_path, monkeypatch, capsys):
+def test_model_dir_end_to_end(tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, out, err = run_cli(monkeypatch, capsys, "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
+    code, out, err = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
                              "--output", str(tmp_path / "sub.json"), "--json", *FAST)
     assert code == 0, err
     summary = json.loads(out)[0]
@@ -70,28 +62,28 @@ def test_model_dir_end_to_end(tiny_policy, tmp_path, monkeypatch, capsys):
     assert len(runs) == 1 and runs[0].prompt_id == "malpyeong-contest-v1" and runs[0].generation["max_new_tokens"] == 12
     # the same checkpoint, data and settings again: no second run, the submission is still written
     (tmp_path / "sub.json").unlink()
-    code, out, _ = run_cli(monkeypatch, capsys, "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
+    code, out, _ = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
                            "--output", str(tmp_path / "sub.json"), "--json", *FAST)
     assert code == 0 and json.loads(out)[0]["already_recorded"] and (tmp_path / "sub.json").exists()
     assert Leaderboard(db).count() == 1
 
 
-def test_lora_adapter_end_to_end(lora_adapter, tiny_policy, tmp_path, monkeypatch, capsys):
+def test_lora_adapter_end_to_end(lora_adapter, tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, _, err = run_cli(monkeypatch, capsys, "run", lora_adapter, "--db", db, "--runs-dir", str(tmp_path / "runs"), *FAST)
+    code, _, err = cli("run", lora_adapter, "--db", db, "--runs-dir", str(tmp_path / "runs"), *FAST)
     assert code == 0, err
     (run,) = Leaderboard(db).runs()
     assert run.checkpoint == lora_adapter and run.base_model == tiny_policy
 
 
-def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp_path, monkeypatch, capsys):
+def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, out, err = run_cli(monkeypatch, capsys, "run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
+    code, out, err = cli("run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
     assert code == 0, err
     assert [row["step"] for row in json.loads(out)] == [10, 20]
     runs = sorted(Leaderboard(db).runs(), key=lambda run: run.step)
     assert [(run.step, run.name.split("/")[-1]) for run in runs] == [(10, "checkpoint-10"), (20, "checkpoint-20")]
-    code, out, _ = run_cli(monkeypatch, capsys, "run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
+    code, out, _ = cli("run", training_folder, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json", *FAST)
     assert code == 0 and all(row["already_recorded"] for row in json.loads(out)) and Leaderboard(db).count() == 2
 
 
@@ -134,7 +126,7 @@ def test_killed_run_resumes_without_regenerating(tiny_policy, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["wrong_path", "not_a_model", "adapter_without_base", "empty_data", "unknown_backend", "no_items"])
-def test_bad_input_one_line_exit_2_nothing_recorded(case, tiny_policy, lora_adapter, tmp_path, monkeypatch, capsys):
+def test_bad_input_one_line_exit_2_nothing_recorded(case, tiny_policy, lora_adapter, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     checkpoint, extra = tiny_policy, []
     if case == "wrong_path":
@@ -154,12 +146,12 @@ def test_bad_input_one_line_exit_2_nothing_recorded(case, tiny_policy, lora_adap
         extra = ["--data", str(tmp_path / "data.json")]
     else:
         extra = ["--backend", "tgi"]
-    code, _, err = run_cli(monkeypatch, capsys, "run", checkpoint, "--db", db, "--runs-dir", str(tmp_path / "runs"), *extra, *FAST)
+    code, _, err = cli("run", checkpoint, "--db", db, "--runs-dir", str(tmp_path / "runs"), *extra, *FAST)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert Leaderboard(db).count() == 0
 
 
-def test_vllm_backend_without_vllm_is_one_line(tiny_policy, tmp_path, monkeypatch, capsys):
+def test_vllm_backend_without_vllm_is_one_line(tiny_policy, tmp_path, cli):
     pytest.importorskip("torch")
     try:
         import vllm  # noqa: F401
@@ -167,7 +159,7 @@ def test_vllm_backend_without_vllm_is_one_line(tiny_policy, tmp_path, monkeypatc
         pytest.skip("vLLM is installed here")
     except ImportError:
         pass
-    code, _, err = run_cli(monkeypatch, capsys, "run", tiny_policy, "--backend", "vllm", "--no-record",
+    code, _, err = cli("run", tiny_policy, "--backend", "vllm", "--no-record",
                            "--runs-dir", str(tmp_path / "runs"), *FAST)
     assert code == 2 and "vLLM" in err and len(err.strip().splitlines()) == 1
 

@@ -13,18 +13,10 @@ ITEM_KEYS = {"id", "question_type", "exact_match", "rouge1", "bertscore", "bleur
 METRIC_KEYS = {"exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"}
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
 
 @pytest.fixture(scope="module")
 def full_result(tiny_bert, tiny_bleurt, tmp_path_factory):
     out = tmp_path_factory.mktemp("score") / "result.json"
-    mp = pytest.MonkeyPatch()
     sys_argv = sys.argv
     sys.argv = [
         "malpyeong-eval", "score", str(sample_path("submission")), "--gold", str(sample_path("gold")),
@@ -36,7 +28,6 @@ def full_result(tiny_bert, tiny_bleurt, tmp_path_factory):
             main()
     finally:
         sys.argv = sys_argv
-        mp.undo()
     assert info.value.code == 0
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -68,25 +59,25 @@ def test_scores_text_as_submitted_no_prefix_stripping(full_result):
     assert prefixed and all(item["exact_match"] == 0.0 for item in prefixed)
 
 
-def test_table_lists_overall_and_types(monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,rouge1")
+def test_table_lists_overall_and_types(cli):
+    code, out, _ = cli("score", "--sample", "--metrics", "em,rouge1")
     assert code == 0
     assert "overall" in out and "선택형" in out and "교정형" in out and "ROUGE-1" in out
     assert "BLEURT" not in out and "Final" not in out
 
 
-def test_unloadable_model_is_one_line_exit_2(monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "bleurt")
+def test_unloadable_model_is_one_line_exit_2(cli):
+    code, _, err = cli("score", "--sample", "--metrics", "bleurt")
     assert code == 2
     assert err.strip().splitlines() == [err.strip()]
     assert "lucadiliello/BLEURT-20" in err and "--bleurt-model" in err and "Traceback" not in err
-    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "bertscore")
+    code, _, err = cli("score", "--sample", "--metrics", "bertscore")
     assert code == 2 and "bert-base-multilingual-cased" in err and "--bertscore-model" in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_unknown_metric_exit_2(monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", "--sample", "--metrics", "em,bleu")
+def test_unknown_metric_exit_2(cli):
+    code, _, err = cli("score", "--sample", "--metrics", "em,bleu")
     assert code == 2 and "'bleu'" in err
 
 

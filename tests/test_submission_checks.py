@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-from malpyeong_eval.cli import main
 from malpyeong_eval.data import sample_path
 
 GOLD = json.loads(sample_path("gold").read_text(encoding="utf-8"))
@@ -65,20 +64,13 @@ CASES = {
 }
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_broken_submission_one_line_exit_2(case, tmp_path, monkeypatch, capsys):
+def test_broken_submission_one_line_exit_2(case, tmp_path, cli):
     content, expected = CASES[case]
     path = tmp_path / f"{case}.json"
     path.write_bytes(content)
-    code, out, err = run_cli(monkeypatch, capsys, "score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em")
+    code, out, err = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em")
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -91,34 +83,34 @@ def test_at_least_15_kinds():
     assert len(CASES) >= 15
 
 
-def test_missing_file(tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", str(tmp_path / "nope.json"), "--gold", str(sample_path("gold")))
+def test_missing_file(tmp_path, cli):
+    code, _, err = cli("score", str(tmp_path / "nope.json"), "--gold", str(sample_path("gold")))
     assert code == 2 and err.strip().splitlines() == [f"error: {tmp_path / 'nope.json'}: file not found"]
 
 
-def test_directory_instead_of_file(tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", str(tmp_path), "--gold", str(sample_path("gold")))
+def test_directory_instead_of_file(tmp_path, cli):
+    code, _, err = cli("score", str(tmp_path), "--gold", str(sample_path("gold")))
     assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
 
 
-def test_gold_with_duplicate_id(tmp_path, monkeypatch, capsys):
+def test_gold_with_duplicate_id(tmp_path, cli):
     gold = tmp_path / "gold.json"
     gold.write_bytes(_dump(GOLD + [GOLD[0]]))
-    code, _, err = run_cli(monkeypatch, capsys, "score", str(sample_path("submission")), "--gold", str(gold))
+    code, _, err = cli("score", str(sample_path("submission")), "--gold", str(gold))
     assert code == 2 and "duplicate id" in err and str(gold) in err
 
 
-def test_gold_without_answers(tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "score", str(sample_path("submission")), "--gold", str(sample_path("test")))
+def test_gold_without_answers(tmp_path, cli):
+    code, _, err = cli("score", str(sample_path("submission")), "--gold", str(sample_path("test")))
     assert code == 2 and "no 'output'" in err
 
 
-def test_jsonl_submission_scores_like_json(tmp_path, monkeypatch, capsys):
+def test_jsonl_submission_scores_like_json(tmp_path, cli):
     path = tmp_path / "sub.jsonl"
     path.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in SUBMISSION) + "\n", encoding="utf-8")
-    code, out, _ = run_cli(monkeypatch, capsys, "score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em", "--json", "-")
+    code, out, _ = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em", "--json", "-")
     jsonl = json.loads(out)
-    code2, out2, _ = run_cli(monkeypatch, capsys, "score", str(sample_path("submission")), "--gold", str(sample_path("gold")), "--metrics", "em", "--json", "-")
+    code2, out2, _ = cli("score", str(sample_path("submission")), "--gold", str(sample_path("gold")), "--metrics", "em", "--json", "-")
     assert code == code2 == 0 and jsonl["metrics"] == json.loads(out2)["metrics"]
 
 

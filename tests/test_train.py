@@ -1,30 +1,21 @@
 """`malpyeong-eval train`: a real GRPO run on CPU whose checkpoints land on the leaderboard."""
 
 import json
-import sys
 
 import pytest
 
 from leaderboard.store import Leaderboard
-from malpyeong_eval.cli import main
 from malpyeong_eval.data import sample_path
 
 TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generations=8", "--grpo", "max_completion_length=24",
              "--grpo", "learning_rate=1e-2", "--grpo", "use_cpu=true", "--grpo", "gradient_accumulation_steps=1"]
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
-
-def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_path, monkeypatch, capsys):
+def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, out, err = run_cli(
-        monkeypatch, capsys, "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
+    code, out, err = cli(
+        "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
         "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "40", "--save-steps", "20",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
         "--eval-max-new-tokens", "12", "--db", db, "--json", *TINY_GRPO,
@@ -38,7 +29,7 @@ def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_
     format_rewards = [row["rewards/format_reward/mean"] for row in summary["rewards"]]
     assert len(format_rewards) == 40
     assert sum(format_rewards[-10:]) / 10 > sum(format_rewards[:10]) / 10 + 0.05
-    code, out, _ = run_cli(monkeypatch, capsys, "plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
+    code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
     assert code == 0 and "2 checkpoints" in out
 
 
@@ -71,18 +62,18 @@ def test_yaml_config_with_lora_is_read(tmp_path):
         (["--grpo", "nonsense"], "KEY=VALUE"),
     ],
 )
-def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_path, monkeypatch, capsys):
+def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_path, cli):
     base = ["train", "--model", str(tmp_path / "no-such-model"), "--data", str(sample_path("gold")),
             "--rewards", "format,rouge1", "--output-dir", str(tmp_path / "out")]
-    code, _, err = run_cli(monkeypatch, capsys, *base, *args)
+    code, _, err = cli(*base, *args)
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
     assert "no-such-model" not in err  # the model was never touched
 
 
-def test_unknown_yaml_key(tmp_path, monkeypatch, capsys):
+def test_unknown_yaml_key(tmp_path, cli):
     config = tmp_path / "bad.yaml"
     config.write_text("learning_rate: 1e-5\n", encoding="utf-8")
-    code, _, err = run_cli(monkeypatch, capsys, "train", "--config", str(config), "--data", str(sample_path("gold")))
+    code, _, err = cli("train", "--config", str(config), "--data", str(sample_path("gold")))
     assert code == 2 and "unknown key 'learning_rate'" in err and "grpo:" in err
 
 
