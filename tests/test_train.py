@@ -93,3 +93,19 @@ def test_shipped_configs_are_valid(tmp_path):
         config = yaml.safe_load((folder / name).read_text())
         assert config["distributed_type"] in ("MULTI_GPU", "DEEPSPEED") and config["num_processes"] >= 2
     assert yaml.safe_load((folder / "deepspeed_zero3.yaml").read_text())["deepspeed_config"]["zero_stage"] == 3
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_policy, tmp_path, cli):
+    common = ["train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "run"),
+              "--rewards", "format", "--save-steps", "2", "--json", "--grpo", "per_device_train_batch_size=4",
+              "--grpo", "num_generations=4", "--grpo", "max_completion_length=8", "--grpo", "use_cpu=true",
+              "--grpo", "gradient_accumulation_steps=1"]
+    code, out, err = cli(*common, "--max-steps", "2")
+    assert code == 0, err[-1000:]
+    first_state = tmp_path / "run" / "checkpoint-2" / "trainer_state.json"
+    written = first_state.stat().st_mtime_ns
+    code, out, err = cli(*common, "--max-steps", "4", "--resume")
+    assert code == 0, err[-1000:]
+    assert [row["step"] for row in json.loads(out)["rewards"]] == [1, 2, 3, 4]  # 1-2 restored from checkpoint-2
+    assert first_state.stat().st_mtime_ns == written  # checkpoint-2 was not trained and saved again
+    assert json.loads((tmp_path / "run" / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
