@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 DEMO_MARKER = ".malpyeong-demo"
-LEARNING_RATE = 2e-3
+LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while ROUGE-1 rises
 
 
 @dataclass
