@@ -10,6 +10,9 @@ older database is upgraded when opened, a newer one is refused.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
+import time
 from pathlib import Path
 
 from alembic import command
@@ -43,22 +46,26 @@ def resolve_url(url: str | None = None) -> str:
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
+_CREDENTIALS = re.compile(r"^(?P<scheme>[^:/]+://)(?P<user>[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$", re.S)
+
+
+def _password(url: str) -> str | None:
+    """Everything between ``user:`` and the last ``@`` (a raw ``@`` in a password included)."""
+    match = _CREDENTIALS.match(url)
+    return match.group("password") if match else None
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url.split("@")[-1] if "@" in url else url
+    match = _CREDENTIALS.match(url)
+    return f"{match['scheme']}{match['user']}:***@{match['rest']}" if match else url
 
 
 def _one_line(url: str, exc: BaseException) -> str:
     message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    try:
-        password = make_url(url).password
-    except ArgumentError:
-        password = None
+    password = _password(url)
     if password:
-        message = message.replace(str(password), "***")
+        message = message.replace(password, "***")
     return message[:300]
 
 
@@ -75,7 +82,14 @@ def _sqlite_settings(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # let the begin hook below issue BEGIN
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        for attempt in range(100):  # switching a new file to WAL can meet SQLITE_BUSY without waiting
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.05)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -90,6 +104,12 @@ def open_engine(url: str | None = None) -> Engine:
     shown = mask_url(url)
     try:
         parsed = make_url(url)
+    except (ArgumentError, ValueError):  # the library's message may quote parts of the password
+        raise DatabaseError(
+            f"cannot open database {shown}: not a valid database URL (check the scheme and port; "
+            "percent-encode '@', ':' and '/' in a password)"
+        ) from None
+    try:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
@@ -106,8 +126,13 @@ def open_engine(url: str | None = None) -> Engine:
         raise DatabaseError(f"cannot open database {shown}: {_one_line(url, exc)}") from None
 
 
+_MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time checks and upgrades the schema
+
+
 def _migrate(engine: Engine, shown: str) -> None:
-    with engine.begin() as connection:
+    with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE serializes this already
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         script = ScriptDirectory.from_config(_alembic_config(connection))
         current = MigrationContext.configure(connection).get_current_revision()
         if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:

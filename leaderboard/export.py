@@ -16,7 +16,7 @@ RUN_COLUMNS = ("rank", "name", "step", "exact_match", "exact_match_lenient", "ro
 def _markdown(frame: pd.DataFrame) -> str:
     def cell(value: Any) -> str:
         text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -32,7 +32,8 @@ def _html(frame: pd.DataFrame, title: str) -> str:
 
 
 def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
-    """``rows`` as text in ``fmt``; every value is escaped for HTML and Markdown."""
+    """``rows`` as text in ``fmt``; in HTML and Markdown every value is escaped (``<`` → ``&lt;``;
+    Markdown also escapes ``|`` and joins lines), so model output never becomes markup."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
     frame = pd.DataFrame(rows)

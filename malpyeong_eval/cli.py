@@ -108,7 +108,7 @@ def score(
             result, name=name, checkpoint=str(prediction), dataset_name=dataset_name or gold.stem,
             dataset_hash=file_sha256(gold), tags=tag or (),
         )
-        err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False)
+        err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False, markup=False)
     if json_out == "-":
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -207,7 +207,8 @@ def run(
                 console.print(scores_table(outcome.result.metrics, outcome.result.n, outcome.result.by_type,
                                            title=outcome.target.name))
             err_console.print(f"{outcome.target.name}: {state}; submission {outcome.submission}"
-                              + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""), highlight=False)
+                              + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""),
+                              highlight=False, markup=False)
     if json_output:
         print(json.dumps([{
             "checkpoint": o.target.checkpoint, "step": o.target.step, "run": o.run_name, "run_id": o.run_id,
@@ -283,7 +284,7 @@ def train(
         print(json.dumps({"evaluations": evaluations, "rewards": rewards_logged}, ensure_ascii=False, indent=2))
     else:
         for row in evaluations:
-            err_console.print(f"step {row['step']}: recorded as {row['run']!r}", highlight=False)
+            err_console.print(f"step {row['step']}: recorded as {row['run']!r}", highlight=False, markup=False)
 
 
 @app.command()
@@ -306,9 +307,9 @@ def demo(
                       cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2))
     board = Leaderboard(result.db if "***" not in result.db else (db or os.environ.get("MALPYEONG_DB")))
     console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({result.db})"))
-    console.print(f"training curve: {result.plot}", highlight=False)
+    console.print(f"training curve: {result.plot}", highlight=False, markup=False)
     console.print(f"leaderboard database: {result.db}  (see it again: malpyeong-eval leaderboard --db '{result.db}')",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 from leaderboard.cli import register as _register_leaderboard  # noqa: E402
@@ -321,5 +322,5 @@ def main() -> None:
     try:
         app()
     except (MalpyeongError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from .errors import SubmissionError
 
 UNKNOWN_TYPE = "(none)"
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def read_records(path: str | Path) -> list[Any]:
         document = json.loads(text)
     except json.JSONDecodeError as whole_error:
         return _read_jsonl(path, text, whole_error)
+    except (RecursionError, ValueError) as exc:  # absurd nesting, or an integer past Python's digit limit
+        raise SubmissionError(f"{path}: cannot be read as JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     if isinstance(document, list):
         return document
     if isinstance(document, dict) and "id" in document:
@@ -88,7 +92,9 @@ def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> lis
             continue
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+        except (RecursionError, ValueError) as exc:
+            if not isinstance(exc, json.JSONDecodeError):
+                raise SubmissionError(f"{path}: line {number}: cannot be read as JSON ({type(exc).__name__})") from None
             if not records:  # not JSONL either: report the whole-file JSON error
                 if whole_error.pos >= len(text.rstrip()):
                     raise SubmissionError(
@@ -112,6 +118,8 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise SubmissionError(f"{where}: 'id' is {_kind(raw_id)}, expected a string")
     item_id = str(raw_id)
+    if _LONE_SURROGATE.search(item_id):
+        raise SubmissionError(f"{where}: 'id' holds a lone surrogate, not text")
     where = f"{path}: item {index} (id {item_id!r})"
     inputs = record.get("input", {})
     if not isinstance(inputs, dict):
@@ -130,6 +138,10 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
         answer = output["answer"]
         if not isinstance(answer, str):
             raise SubmissionError(f"{where}: 'output.answer' is {_kind(answer)}, expected a string")
+        if _LONE_SURROGATE.search(answer):
+            raise SubmissionError(f"{where}: 'output.answer' holds a lone surrogate (\\ud800-\\udfff), not text")
+    if isinstance(question, str) and _LONE_SURROGATE.search(question):
+        raise SubmissionError(f"{where}: 'input.question' holds a lone surrogate, not text")
     return Item(
         id=item_id,
         question_type=question_type if isinstance(question_type, str) and question_type else UNKNOWN_TYPE,

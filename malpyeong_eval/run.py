@@ -140,11 +140,11 @@ class GenerationStore:
     def load(self) -> dict[str, str]:
         done: dict[str, str] = {}
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            for line in self.path.read_bytes().splitlines():
                 try:
-                    record = json.loads(line)
+                    record = json.loads(line.decode("utf-8"))
                     done[str(record["id"])] = str(record["prediction"])
-                except (json.JSONDecodeError, KeyError, TypeError):
+                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
                     continue  # a line cut off by a crash: regenerate that item
         return done
 

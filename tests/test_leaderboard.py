@@ -150,15 +150,33 @@ def test_where_and_environment(tmp_path, monkeypatch):
     assert resolve_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_mask_url_hides_password():
-    assert "s3cret" not in mask_url("postgresql+psycopg://me:s3cret@db.example:5432/board")
-    assert "***" in mask_url("postgresql+psycopg://me:s3cret@db.example:5432/board")
+@pytest.mark.parametrize("password", ["s3cret", "p@ss", "p@ss:w/rd"])
+def test_mask_url_hides_password(password):
+    shown = mask_url(f"postgresql+psycopg://me:{password}@db.example:5432/board")
+    assert shown == "postgresql+psycopg://me:***@db.example:5432/board"
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://me:p@ss:zebra@127.0.0.1:1/x", "postgresql+psycopg://me:hunter2@h:54x/db"])
+def test_unparsable_urls_leak_nothing(url, cli):
+    code, _, err = cli("leaderboard", "--db", url)
+    assert code == 2 and "hunter2" not in err and "zebra" not in err and "p@ss" not in err
+
+
+def _open(url: str) -> int:
+    return Leaderboard(url).count()
+
+
+def test_many_processes_open_a_fresh_database_at_once(db_url):
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(6) as pool:
+        assert pool.map(_open, [db_url] * 6) == [0] * 6
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
         ("nosuchdb://user:s3cret@localhost/x", "cannot open database"),
+        ("postgresql+psycopg://me:s3cret@[::1/board", "cannot open database"),
         ("postgresql+psycopg://me:s3cret@127.0.0.1:1/board", "cannot open database"),
         ("sqlite:////nonexistent-dir-\0/x.db", "cannot open database"),
     ],

@@ -87,6 +87,16 @@ def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp
     assert code == 0 and all(row["already_recorded"] for row in json.loads(out)) and Leaderboard(db).count() == 2
 
 
+def test_torn_generation_lines_are_regenerated(tmp_path):
+    from malpyeong_eval.run import GenerationStore
+
+    store = GenerationStore(tmp_path)
+    store.append([("1", "가"), ("2", "나")])
+    with store.path.open("ab") as handle:
+        handle.write('{"id": "3", "prediction": "다'.encode()[:-1])  # cut inside a UTF-8 character
+    assert store.load() == {"1": "가", "2": "나"}
+
+
 def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
     items = load_items(sample_path("gold"))[:8]
     outcomes = []

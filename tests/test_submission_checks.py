@@ -57,6 +57,9 @@ CASES = {
     "truncated_json": (_dump(SUBMISSION)[:-400], ["truncated"]),
     "invalid_utf8": (_dump(SUBMISSION[:2])[:20] + b"\xff\xfe" + _dump(SUBMISSION[:2])[20:], ["not valid UTF-8", "0xff"]),
     "cp949_file": (json.dumps(SUBMISSION, ensure_ascii=False).encode("cp949", errors="replace"), ["not valid UTF-8"]),
+    "lone_surrogate_answer": (_dump(SUBMISSION).replace(b'"answer": "', b'"answer": "\\ud800', 1), ["item 1", "lone surrogate"]),
+    "absurd_nesting": (b"[" * 100_000, ["cannot be read as JSON"]),
+    "markup_like_unknown_id": (_with(2, lambda r, item: item.update(id="[/a]")), ["'[/a]'", "not in the gold"]),
     "bad_jsonl_line": (
         b"\n".join(json.dumps(item, ensure_ascii=False).encode() for item in SUBMISSION[:3]) + b"\n{broken\n",
         ["line 4", "invalid JSONL"],
@@ -112,6 +115,16 @@ def test_jsonl_submission_scores_like_json(tmp_path, cli):
     jsonl = json.loads(out)
     code2, out2, _ = cli("score", str(sample_path("submission")), "--gold", str(sample_path("gold")), "--metrics", "em", "--json", "-")
     assert code == code2 == 0 and jsonl["metrics"] == json.loads(out2)["metrics"]
+
+
+@pytest.mark.parametrize("device", ["toaster", "cuda:0"])
+def test_bad_device_is_one_line(device, cli):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible here")
+    code, _, err = cli("score", "--sample", "--metrics", "bleurt", "--device", device)
+    assert code == 2 and device in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_real_process_exit_status_and_no_traceback(tmp_path):

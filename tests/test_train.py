@@ -60,6 +60,8 @@ def test_yaml_config_with_lora_is_read(tmp_path):
         (["--eval-data", "/nonexistent/dev.json"], "evaluation data file not found"),
         (["--grpo", "per_device_train_batch_size=3", "--grpo", "num_generations=4", "--grpo", "gradient_accumulation_steps=1"], "invalid GRPO configuration"),
         (["--grpo", "nonsense"], "KEY=VALUE"),
+        (["--grpo", "learning_rate=abc"], "GRPOConfig field 'learning_rate' takes float"),
+        (["--use-vllm"], "--use-vllm needs"),
     ],
 )
 def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_path, cli):
@@ -68,6 +70,15 @@ def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_
     code, _, err = cli(*base, *args)
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
     assert "no-such-model" not in err  # the model was never touched
+
+
+@pytest.mark.parametrize("body", ["eval: foo\n", "lora: 5\n", "grpo: [1, 2]\n", "rewards: 5\n", "model: [a]\n",
+                                  "eval: {data: 5}\n", "reward_weights: [a, b]\n"])
+def test_wrongly_typed_yaml_is_one_line(body, tmp_path, cli):
+    config = tmp_path / "typed.yaml"
+    config.write_text(body, encoding="utf-8")
+    code, _, err = cli("train", "--config", str(config), "--data", str(sample_path("gold")))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
 def test_unknown_yaml_key(tmp_path, cli):

@@ -87,6 +87,9 @@ def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grp
         if unknown:
             raise MalpyeongError(f"{config_file}: unknown key {unknown[0]!r}; GRPOConfig fields go under 'grpo:'")
         values.update(loaded)
+        for key in ("lora", "eval", "grpo"):
+            if key in values and not isinstance(values[key], dict):
+                raise MalpyeongError(f"{config_file}: {key!r} must be a mapping of settings")
     for key, value in overrides.items():
         if value is None:
             continue
@@ -111,10 +114,49 @@ def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grp
     return TrainSettings(**values)
 
 
+_FIELD_TYPES = {
+    "model": str, "data": (str, type(None)), "output_dir": str, "rewards": list, "reward_weights": (list, type(None)),
+    "lora": dict, "eval": dict, "db": (str, type(None)), "bertscore_model": (str, type(None)),
+    "bertscore_layers": (int, type(None)), "bleurt_model": (str, type(None)), "prompt_file": (str, type(None)),
+    "resume": bool, "trust_remote_code": bool, "grpo": dict,
+}
+
+
+def _check_types(settings: TrainSettings) -> None:
+    for name, expected in _FIELD_TYPES.items():
+        value = getattr(settings, name)
+        if not isinstance(value, expected) or (name == "bertscore_layers" and isinstance(value, bool)):
+            raise MalpyeongError(f"training config: {name!r} is {type(value).__name__}, not what it should be "
+                                 f"({' or '.join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))})")
+    if not all(isinstance(name, str) for name in settings.rewards):
+        raise MalpyeongError("training config: 'rewards' must be a list of reward names")
+    if settings.reward_weights is not None and not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) for w in settings.reward_weights):
+        raise MalpyeongError("training config: 'reward_weights' must be numbers")
+    for key in ("data", "dataset_name", "metrics"):
+        if key in settings.eval and not isinstance(settings.eval[key], str):
+            raise MalpyeongError(f"training config: 'eval.{key}' must be text")
+
+
+def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A GRPOConfig value must have the type of the field's default where that default is a number or flag."""
+    for key, value in grpo.items():
+        default = defaults.get(key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            continue
+        if not ok:
+            raise MalpyeongError(f"GRPOConfig field {key!r} takes {type(default).__name__}, got {value!r}")
+
+
 def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
     from trl import GRPOConfig
 
+    _check_types(settings)
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
@@ -131,16 +173,25 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")
     if settings.eval.get("metrics"):
         parse_metrics(settings.eval["metrics"])
-    fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
-    unknown_fields = sorted(set(settings.grpo) - fields)
+    fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.init}
+    unknown_fields = sorted(set(settings.grpo) - set(fields))
     if unknown_fields:
         raise MalpyeongError(f"unknown GRPOConfig field {unknown_fields[0]!r} (see trl.GRPOConfig)")
+    _check_grpo_values(settings.grpo, fields)
     import torch
 
     options = {**RECIPE, "use_cpu": not torch.cuda.is_available(), **settings.grpo, "output_dir": settings.output_dir}
     if settings.reward_weights is not None:
         options["reward_weights"] = settings.reward_weights
     try:
-        return GRPOConfig(**options)
+        config = GRPOConfig(**options)
     except (ValueError, TypeError) as exc:
         raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None
+    if config.use_vllm:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise MalpyeongError("--use-vllm needs vLLM: pip install 'malpyeong-eval[vllm]' (on a CUDA machine)")
+        if not torch.cuda.is_available():
+            raise MalpyeongError("--use-vllm needs a CUDA GPU, and none is visible")
+    return config

@@ -49,7 +49,8 @@ def _encode_empty_text_as_special_tokens(tokenizer) -> None:
 class BertScoreScorer:
     """Keeps one BERT loaded and scores many (reference, prediction) pairs, batched.
 
-    ``cache_size`` texts keep their embeddings between calls (0 turns the cache off).
+    ``cache_size`` references keep their embeddings between calls (0 turns the cache off);
+    predictions are embedded once per call and not kept (in GRPO they rarely come back).
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class BertScoreScorer:
         num_layers: int | None = None,
         device: str | None = None,
         batch_size: int = 64,
-        cache_size: int = 4096,
+        cache_size: int = 2048,
     ) -> None:
         self.model = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
         self.num_layers = num_layers if num_layers is not None else default_layer(self.model)
@@ -80,6 +81,9 @@ class BertScoreScorer:
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
         tokenizer = self._scorer._tokenizer
         _encode_empty_text_as_special_tokens(tokenizer)
+        positions = getattr(self._scorer._model.config, "max_position_embeddings", None)
+        if positions and not tokenizer.model_max_length <= positions:  # unset (huge) limits would overflow
+            tokenizer.model_max_length = positions
         self._idf = defaultdict(lambda: 1.0)  # no idf: every token 1, [SEP] and [CLS] 0, as bert_score
         self._idf[tokenizer.sep_token_id] = 0
         self._idf[tokenizer.cls_token_id] = 0
@@ -90,11 +94,13 @@ class BertScoreScorer:
         """bert_score's own hash of the configuration (model, layer, idf, rescaling, versions)."""
         return f"bertscore({self._scorer.hash})"
 
-    def _embed(self, texts: Sequence[str]) -> dict[str, tuple]:
-        """(embedding, idf) of each text, unpadded, from the cache or in length-sorted batches."""
+    def _embed(self, references: Sequence[str], predictions: Sequence[str]) -> dict[str, tuple]:
+        """(embedding, idf) of each distinct text, unpadded: references from the cache when they are
+        there, the rest embedded in length-sorted batches; new references are cached."""
         from bert_score.utils import get_bert_embedding, sent_encode
 
-        found = {text: self._embeddings.get(text) for text in dict.fromkeys(texts)}
+        found = {text: self._embeddings.get(text) for text in dict.fromkeys([*references, *predictions])}
+        keep = set(references)
         missing = [text for text, value in found.items() if value is None]
         tokenizer = self._scorer._tokenizer
         missing.sort(key=lambda text: len(sent_encode(tokenizer, text)), reverse=True)
@@ -104,8 +110,10 @@ class BertScoreScorer:
             embeddings, masks, idf = embeddings.cpu(), masks.cpu(), idf.cpu()
             for row, text in enumerate(batch):
                 length = int(masks[row].sum())
-                found[text] = (embeddings[row, :length], idf[row, :length])
-                self._embeddings.put(text, found[text])
+                # copies, so that a cached text does not keep its whole batch alive
+                found[text] = (embeddings[row, :length].clone(), idf[row, :length].clone())
+                if text in keep:
+                    self._embeddings.put(text, found[text])
         return found
 
     def _padded(self, texts: Sequence[str], stats: dict[str, tuple]):
@@ -125,7 +133,7 @@ class BertScoreScorer:
 
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        stats = self._embed([*references, *predictions])
+        stats = self._embed(references, predictions)
         scores: list[float] = []
         with torch.inference_mode():
             for start in range(0, len(references), self.batch_size):

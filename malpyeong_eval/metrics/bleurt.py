@@ -9,6 +9,12 @@ so the weights are loaded into transformers' ``RemBertForSequenceClassification`
 by renaming keys. Inputs follow BLEURT's own encoder: sentencepiece pieces,
 ``[CLS] reference [SEP] candidate [SEP]`` with segment ids 0/1, the pair truncated
 longest-first to ``max_seq_length``. The score is the head's output.
+
+Open point: the activation is the checkpoint's ``hidden_act`` as transformers maps it
+("gelu" is the exact erf form, as in the PyTorch port). Google's TF BERT code uses
+the tanh approximation for "gelu"; whether the exported BLEURT-20 graph does could not
+be checked offline. The two differ by less than 1e-3 per activation; a check of the
+real checkpoint against published TF scores is still to do.
 """
 
 from __future__ import annotations
@@ -153,7 +159,7 @@ class BleurtScorer:
             raise
         except Exception as exc:  # any failure to find, read or fit the checkpoint
             raise load_error("BLEURT", self.model_name, "--bleurt-model", MODEL_VARIABLE, exc) from None
-        self.model.to(self.device)
+        self.model.to(self.device)  # the device was checked by resolve_device
         self._pair_scores: LRUCache[float] = LRUCache(size=cache_size)
 
     @property

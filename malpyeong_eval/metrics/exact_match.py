@@ -23,8 +23,11 @@ def exact_match_lenient(prediction: str, gold: str) -> float:
     """1.0 when the clauses match leniently, or every sentence the prediction's clause quotes
     is one of the gold alternatives (so text outside the quotes, like ``답변:``, is ignored).
 
-    A prediction without ``가/이 옳다`` never matches.
+    Whatever matches by the default rule matches here too; otherwise a prediction without
+    ``가/이 옳다`` does not match.
     """
+    if exact_match(prediction, gold):
+        return 1.0
     predicted, expected = split_answer(prediction), split_answer(gold)
     if not predicted.has_clause_end:
         return 0.0

@@ -9,16 +9,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ModelLoadError
+from ..errors import MalpyeongError, ModelLoadError
 
 
 def resolve_device(device: str | None = None) -> str:
-    """``device`` as given, else ``cuda`` when available, else ``cpu``."""
-    if device:
-        return device
+    """``device`` as given (checked), else ``cuda`` when available, else ``cpu``."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        raise MalpyeongError(f"--device {device!r} is not a device (cpu, cuda, cuda:1, mps ...)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise MalpyeongError(f"--device {device!r}: no CUDA device is visible here; use --device cpu")
+    return device
 
 
 def model_from_env(default: str, variable: str) -> str:
