@@ -48,6 +48,7 @@ class Run(SummaryColumns, Base):
     """One scored submission or checkpoint, with everything needed to reproduce its numbers."""
 
     __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_runs_fingerprint"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -60,7 +61,7 @@ class Run(SummaryColumns, Base):
     prompt_hash: Mapped[str | None] = mapped_column(String(64))
     generation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metric_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # same checkpoint, data, settings: one run
     tool_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     n: Mapped[int] = mapped_column(Integer)

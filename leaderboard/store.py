@@ -59,6 +59,14 @@ class RunRecord:
         return data
 
 
+class AlreadyRecorded(MalpyeongError):
+    """A run with the same fingerprint was recorded meanwhile (e.g. by a concurrent ``run``)."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__(f"run {run.name!r} (#{run.id}) already holds these results")
+        self.run = run
+
+
 class Leaderboard:
     """The leaderboard database at ``url`` (``--db``, ``$MALPYEONG_DB`` or the per-user SQLite file).
 
@@ -124,6 +132,8 @@ class Leaderboard:
                 session.flush()
                 record = RunRecord.from_row(run)
         except IntegrityError:
+            if fingerprint is not None and (stored := self.find(fingerprint)) is not None:
+                raise AlreadyRecorded(stored) from None
             raise MalpyeongError(f"a run named {name!r} is already on the leaderboard; choose another --name") from None
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot record run {name!r} in {self.where}: {str(exc.orig or exc).splitlines()[0]}") from None

@@ -270,13 +270,19 @@ class CheckpointRunner:
         submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
         outcome.result = self.scorer.evaluate(self.items, submitted)
         if self.board is not None:
-            record = self.board.record(
-                outcome.result, name=self._free_name(name or target.name, fingerprint), checkpoint=target.checkpoint,
-                base_model=target.model if target.adapter else None, step=target.step, dataset_name=self.dataset_name,
-                dataset_hash=self.data_hash, prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-                generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
-                fingerprint=fingerprint, tags=self.tags,
-            )
+            from leaderboard.store import AlreadyRecorded
+
+            try:
+                record = self.board.record(
+                    outcome.result, name=self._free_name(name or target.name, fingerprint),
+                    checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
+                    step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
+                    prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
+                    generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
+                    fingerprint=fingerprint, tags=self.tags,
+                )
+            except AlreadyRecorded as existing:  # a concurrent run of the same checkpoint got there first
+                record, outcome.already_recorded = existing.run, True
             outcome.run_id, outcome.run_name = record.id, record.name
         return outcome
 

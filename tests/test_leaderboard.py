@@ -258,3 +258,43 @@ def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, cli):
     assert "Final" in out and "steps 10 … 30 (3 checkpoints)" in out
     code, _, err = cli("plot", "--tag", "none", "--output", str(png), "--db", db_url)
     assert code == 2 and "no runs" in err
+
+
+def test_older_schema_is_upgraded_with_its_runs(tmp_path):
+    from alembic import command
+
+    from leaderboard.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0001")  # the first released schema
+        connection.exec_driver_sql(
+            "INSERT INTO runs (name, generation, metric_config, fingerprint, tool_version, created_at, n) "
+            "VALUES ('old-run', '{}', '{}', 'abc', '0.0.1', '2026-01-01 00:00:00', 3)"
+        )
+    engine.dispose()
+    board = Leaderboard(url)
+    assert schema_version(board.engine) == "0002"
+    assert board.get("old-run").n == 3
+
+
+def test_same_fingerprint_is_recorded_once(db_url):
+    from leaderboard.store import AlreadyRecorded
+
+    board = Leaderboard(db_url)
+    first = board.record(make_result(1), name="first", fingerprint="f" * 64)
+    with pytest.raises(AlreadyRecorded) as info:
+        board.record(make_result(1), name="second", fingerprint="f" * 64)
+    assert info.value.run.id == first.id and board.count() == 1
+
+
+def test_migrations_match_the_models(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from leaderboard.models import Base
+
+    board = Leaderboard(db_url)
+    with board.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
