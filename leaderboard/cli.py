@@ -15,7 +15,7 @@ from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL or SQLite path [env MALPYEONG_DB; default: per-user SQLite file].")]
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LEADERBOARD_COLUMNS = (
     ("exact_match", "EM"),
@@ -95,7 +95,11 @@ def register(app: typer.Typer) -> None:
         board = Leaderboard(db)
         record = board.get(run)
         groups, items = board.groups(record), board.items(record)
-        ranked = sorted(items, key=lambda row: (item_final(row) if item_final(row) is not None else row.get("rouge1") or 0.0, row["item_id"]))
+        def badness(row):  # Final of the item where all four metrics exist, else its ROUGE-1
+            final = item_final(row)
+            return (final if final is not None else row.get("rouge1") or 0.0, row["item_id"])
+
+        ranked = sorted(items, key=badness)
         if json_output:
             print(json.dumps({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}, ensure_ascii=False, indent=2, default=str))
             return

@@ -13,6 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from leaderboard.cli import DbOption
+from leaderboard.cli import register as register_leaderboard_commands
+
 from .errors import MalpyeongError
 from .report import make_console
 
@@ -52,6 +55,9 @@ BleurtModelOption = Annotated[
     ),
 ]
 DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
+NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
+TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
+DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]
 BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers.")]
 
 
@@ -68,10 +74,10 @@ def score(
     batch_size: BatchSizeOption = None,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write the full result as JSON to this file ('-': stdout).")] = None,
     record: Annotated[bool, typer.Option("--record", help="Record the scored run on the leaderboard (needs --name).")] = False,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run (repeatable).")] = None,
-    dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: gold file name).")] = None,
+    name: NameOption = None,
+    db: DbOption = None,
+    tag: TagOption = None,
+    dataset_name: DatasetNameOption = None,
 ) -> None:
     """Score a submission as the organizers do: overall and by question_type."""
     from .data import load_items, match_submission, sample_path
@@ -122,7 +128,7 @@ def run(
     checkpoint: Annotated[str, typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Items in the official format (default: the packaged sample).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
-    dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: file name).")] = None,
+    dataset_name: DatasetNameOption = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Base model of a LoRA adapter (default: from its adapter_config.json).")] = None,
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default').")] = None,
     backend: Annotated[str, typer.Option("--backend", help="transformers or vllm.")] = "transformers",
@@ -135,9 +141,9 @@ def run(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Submission file to write (default: in the run folder).")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders (generations, submissions) live.")] = Path("malpyeong-runs"),
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard (default: from the checkpoint).")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded runs (repeatable).")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
+    name: NameOption = None,
+    tag: TagOption = None,
+    db: DbOption = None,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Record on the leaderboard.")] = True,
     metrics: MetricsOption = "em,rouge1,bertscore,bleurt",
     bertscore_model: BertScoreModelOption = None,
@@ -231,7 +237,8 @@ def train(
     eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
     eval_metrics: Annotated[Optional[str], typer.Option("--eval-metrics", help="Metrics of the checkpoint evaluations.")] = None,
     eval_max_new_tokens: Annotated[Optional[int], typer.Option("--eval-max-new-tokens")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB].")] = None,
+    eval_start: Annotated[bool, typer.Option("--eval-start", help="Also score the policy before training (step 0).")] = False,
+    db: DbOption = None,
     lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="Train a LoRA adapter of this rank (PEFT).")] = None,
     lora_alpha: Annotated[Optional[int], typer.Option("--lora-alpha")] = None,
     lora_target_modules: Annotated[Optional[str], typer.Option("--lora-target-modules", help="Comma-separated, or all-linear.")] = None,
@@ -257,7 +264,8 @@ def train(
     lora = {k: v for k, v in {"r": lora_r, "alpha": lora_alpha,
                               "target_modules": lora_target_modules.split(",") if lora_target_modules and lora_target_modules != "all-linear" else lora_target_modules}.items() if v is not None}
     evaluation = {k: v for k, v in {"data": eval_data, "limit": eval_limit, "metrics": eval_metrics,
-                                    "max_new_tokens": eval_max_new_tokens}.items() if v is not None}
+                                    "max_new_tokens": eval_max_new_tokens, "start": eval_start or None}.items()
+                  if v is not None}
     settings = load_settings(config, {
         "model": model, "data": data, "output_dir": output_dir, "rewards": rewards, "reward_weights": reward_weights,
         "db": db, "bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers, "bleurt_model": bleurt_model,
@@ -289,7 +297,7 @@ def train(
 
 @app.command()
 def demo(
-    db: Annotated[Optional[str], typer.Option("--db", help="Leaderboard database [env MALPYEONG_DB; default: a demo database of its own].")] = None,
+    db: DbOption = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", help="Checkpoints, run folders and the training curve.")] = Path("malpyeong-demo"),
     steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
 ) -> None:
@@ -312,9 +320,7 @@ def demo(
                   highlight=False, markup=False)
 
 
-from leaderboard.cli import register as _register_leaderboard  # noqa: E402
-
-_register_leaderboard(app)
+register_leaderboard_commands(app)
 
 
 def main() -> None:

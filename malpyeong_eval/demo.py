@@ -1,10 +1,11 @@
-"""``malpyeong-eval demo``: the whole loop offline on CPU in a few minutes.
+"""``malpyeong-eval demo``: the whole loop offline on CPU in about a minute.
 
-Builds tiny local models (a Qwen2 chat policy, a BERT for BERTScore, a checkpoint in
-the BLEURT-20 layout) in a cache folder, scores the untrained policy, trains it with
-GRPO on the packaged sample, scores and records each saved checkpoint with all four
-metrics, and ends on the leaderboard and a PNG training curve. The tiny models'
-scores mean nothing; the machinery is the real one.
+Builds tiny local models (a Qwen2 chat policy warm-started on the sample, a BERT for
+BERTScore, a checkpoint in the BLEURT-20 layout) in a cache folder, then runs the same
+``train`` a user runs: the policy is scored before GRPO (step 0, ``eval.start``),
+trained on the packaged sample, and each saved checkpoint is scored with all four
+metrics and recorded. It ends on the leaderboard and a PNG training curve. The tiny
+models' scores mean nothing; the machinery is the real one.
 """
 
 from __future__ import annotations
@@ -77,10 +78,9 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     from leaderboard.plot import plot_training
     from leaderboard.store import Leaderboard, runs_of_training
     from train.config import TrainSettings, validate
-    from train.trainer import train
+    from train.trainer import train, training_name
 
-    from .data import load_items, sample_path
-    from .run import resolve_targets
+    from .data import sample_path
 
     db_url = resolve_url(db) if db else demo_db_url()
     board = Leaderboard(db_url)
@@ -88,7 +88,6 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
         shutil.rmtree(output_dir)  # a previous demo's checkpoints
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / DEMO_MARKER).write_text("made by malpyeong-eval demo\n")
-    training_name = output_dir.resolve().name
     quiet = StringIO()  # what the libraries print goes here; the progress display keeps the real stderr
     display = Console(file=sys.stderr, width=console.width)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -104,7 +103,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
             rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
             bleurt_model=models["bleurt"],
             eval={"data": str(sample_path("gold")), "metrics": "em,rouge1,bertscore,bleurt", "max_new_tokens": 96,
-                  "batch_size": 20, "dataset_name": "sample"},
+                  "batch_size": 20, "dataset_name": "sample", "start": True},
             grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
                   "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
                   "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
@@ -117,33 +116,10 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
                 eval_tasks[label] = progress.add_task(f"scoring {label}", total=total)
             progress.update(eval_tasks[label], completed=done)
 
-        base_task = progress.add_task("scoring the policy before GRPO (step 0)", total=1)
         train_task = progress.add_task("GRPO training", total=steps)
-        _score_base(models, settings, board, training_name, eval_progress, load_items, resolve_targets)
-        progress.advance(base_task)
         train(settings, grpo_config, progress=eval_progress,
               on_step=lambda step: progress.update(train_task, completed=step))
-    runs = runs_of_training(board.runs(tag=f"train:{training_name}"))
-    plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({training_name})")
+    name = training_name(settings)
+    runs = runs_of_training(board.runs(tag=f"train:{name}"))
+    plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
     return DemoResult(db=board.where, plot=plot, runs=len(runs))
-
-
-def _score_base(models, settings, board, training_name, progress, load_items, resolve_targets) -> None:
-    """Step 0 of the curve: the policy before training, scored like every checkpoint."""
-    from .evaluation import ContestScorer
-    from .generation import GenerationSettings
-    from .prompts import load_prompt
-    from .run import CheckpointRunner
-
-    eval_path = Path(settings.eval["data"])
-    scorer = ContestScorer(settings.eval["metrics"].split(","), bertscore_model=models["bert"], bertscore_layers=2,
-                           bleurt_model=models["bleurt"], device="cpu")
-    runner = CheckpointRunner(
-        load_items(eval_path, require_answer=True), data_path=eval_path, dataset_name="sample", prompt=load_prompt(),
-        settings=GenerationSettings(max_new_tokens=settings.eval["max_new_tokens"]), batch_size=20, scorer=scorer,
-        board=board, runs_root=Path(settings.output_dir) / "eval-runs", device="cpu",
-        tags=[f"train:{training_name}"], progress=progress,
-    )
-    (target,) = resolve_targets(models["policy"])
-    name = f"{training_name}/checkpoint-0"
-    runner.run(target.__class__(model=target.model, adapter=None, step=0, name=name), name=name)

@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +183,6 @@ class RunOutcome:
     run_name: str | None = None
     already_recorded: bool = False
     resumed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class CheckpointRunner:
@@ -227,7 +226,8 @@ class CheckpointRunner:
         return hashlib.sha256(json.dumps([key, metric_config], sort_keys=True).encode()).hexdigest()
 
     def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int]:
-        done = {k: v for k, v in store.load().items() if k in {item.id for item in self.items}}
+        wanted = {item.id for item in self.items}
+        done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
         if todo:
             generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,

@@ -19,6 +19,8 @@ from malpyeong_eval.parsing import FormatVerdict, check_format
 
 from .completions import completion_text, gold_texts
 
+MetricLogger = Callable[[str, float], None]
+
 FORMAT_CREDIT = {
     FormatVerdict.OK: 1.0,  # "문장"가 옳다. 이유
     FormatVerdict.NO_REASON: 0.6,  # "문장"가 옳다.   (nothing after it)
@@ -47,7 +49,8 @@ class Reward:
         self.__name__ = name
         self.gold_column = gold_column
 
-    def score(self, texts: list[str], golds: list[str]) -> list[float]:
+    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
+        """Rewards of valid texts against their golds; ``log_metric`` (TRL's) takes sub-metrics."""
         raise NotImplementedError
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
@@ -55,10 +58,11 @@ class Reward:
         golds = gold_texts(kwargs, self.gold_column, len(texts)) if self.needs_gold else [""] * len(texts)
         rewards: list[float | None] = [0.0 if text is None else None for text in texts]
         todo = [i for i, (text, gold) in enumerate(zip(texts, golds)) if text is not None and gold is not None]
+        log_metric: MetricLogger | None = kwargs.get("log_metric")
         if todo:
-            for index, value in zip(todo, self.score([texts[i] for i in todo], [golds[i] for i in todo])):
+            values = self.score([texts[i] for i in todo], [golds[i] for i in todo], log_metric)
+            for index, value in zip(todo, values):
                 rewards[index] = value
-        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
         if log_metric is not None and texts:
             log_metric(f"{self.__name__}/malformed", sum(text is None for text in texts) / len(texts))
         return rewards
@@ -80,7 +84,7 @@ class FormatReward(Reward):
         super().__init__("format_reward")
         self.credit = dict(credit or FORMAT_CREDIT)
 
-    def score(self, texts: list[str], golds: list[str]) -> list[float]:
+    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         return [self._credit(text) for text in texts]
 
     def _credit(self, text: str) -> float:
@@ -102,7 +106,7 @@ class MetricReward(Reward):
         self.clip = clip
         self.scorer = ContestScorer([metric], **scorer)
 
-    def score(self, texts: list[str], golds: list[str]) -> list[float]:
+    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         values = [row[self.key] for row in self.scorer.score_texts(texts, golds)]
         return [min(1.0, max(0.0, value)) for value in values] if self.clip else values
 
@@ -181,13 +185,8 @@ class ContestReward(Reward):
         if not self.descriptive:
             self.em_weight = 1.0
         self.clip = clip
-        self._log: Callable[[str, float], None] | None = None
 
-    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-        self._log = kwargs.get("log_metric")
-        return super().__call__(completions, **kwargs)
-
-    def score(self, texts: list[str], golds: list[str]) -> list[float]:
+    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         rows = self.scorer.score_texts(texts, golds)
         total = sum(self.weights.values())
         values = []
@@ -197,10 +196,10 @@ class ContestReward(Reward):
                 parts = {name: min(1.0, max(0.0, value)) for name, value in parts.items()}
             descriptive = sum(self.weights[name] * parts[name] for name in parts) / total if total else 0.0
             values.append(self.em_weight * (row.get("exact_match") or 0.0) + (1 - self.em_weight) * descriptive)
-        if self._log is not None and rows:
+        if log_metric is not None and rows:
             for key in ("exact_match", *self.descriptive):
                 if rows[0].get(key) is not None:
-                    self._log(f"contest/{key}", sum(row[key] for row in rows) / len(rows))
+                    log_metric(f"contest/{key}", sum(row[key] for row in rows) / len(rows))
         return values
 
 

@@ -217,6 +217,8 @@ def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, cli):
     assert code == 0 and "<script>alert" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     code, out, _ = cli("export", "--format", "html", "--run", "<script>alert(1)</script>", "--db", db_url)
     assert code == 0 and "<b>" not in out and "&lt;b&gt;" in out
+    code, out, _ = cli("export", "--format", "md", "--db", db_url)
+    assert code == 0 and "<script>" not in out and "&lt;script&gt;" in out
     for fmt in ("csv", "md", "json"):
         code, out, _ = cli("export", "--format", fmt, "--db", db_url)
         assert code == 0 and "sample-run" in out

@@ -18,19 +18,20 @@ def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_
         "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
         "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "40", "--save-steps", "20",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
-        "--eval-max-new-tokens", "12", "--db", db, "--json", *TINY_GRPO,
+        "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--json", *TINY_GRPO,
     )
     assert code == 0, err[-2000:]
     summary = json.loads(out)
-    assert [row["step"] for row in summary["evaluations"]] == [20, 40]
+    assert [row["step"] for row in summary["evaluations"]] == [0, 20, 40]  # --eval-start scores step 0
     runs = sorted(Leaderboard(db).runs(tag="train:grpo-run"), key=lambda run: run.step)
-    assert [(run.step, run.name) for run in runs] == [(20, "grpo-run/checkpoint-20"), (40, "grpo-run/checkpoint-40")]
+    assert [(run.step, run.name) for run in runs] == [
+        (0, "grpo-run/checkpoint-0"), (20, "grpo-run/checkpoint-20"), (40, "grpo-run/checkpoint-40")]
     assert all(run.n == 6 and run.metrics["rouge1"] is not None for run in runs)
     format_rewards = [row["rewards/format_reward/mean"] for row in summary["rewards"]]
     assert len(format_rewards) == 40
     assert sum(format_rewards[-10:]) / 10 > sum(format_rewards[:10]) / 10 + 0.05
     code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
-    assert code == 0 and "2 checkpoints" in out
+    assert code == 0 and "3 checkpoints" in out
 
 
 def test_yaml_config_with_lora_is_read(tmp_path):

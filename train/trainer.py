@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,61 +92,81 @@ class StepCallback(TrainerCallback):
         self.on_step(state.global_step)
 
 
-def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) -> dict[str, Any]:
-    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
+def evaluation_runner(settings: TrainSettings, grpo_config, reward_funcs: list[Any], prompt: ContestPrompt,
+                      device: str | None, progress=None):
+    """The ``run`` machinery that scores checkpoints on ``settings.eval``; ``None`` without eval data.
 
-    ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
+    Scorer models already loaded by the reward functions are shared, not loaded again.
     """
-    from transformers import AutoTokenizer
-    from trl import GRPOTrainer
-
+    if not settings.eval.get("data"):
+        return None
+    from leaderboard.store import Leaderboard
     from malpyeong_eval.evaluation import ContestScorer
     from malpyeong_eval.generation import GenerationSettings
     from malpyeong_eval.metrics.models import resolve_device
     from malpyeong_eval.run import CheckpointRunner
 
+    eval_path = Path(settings.eval["data"])
+    shared = {}
+    for reward in reward_funcs:
+        for name in ("bertscore", "bleurt"):
+            loaded = getattr(getattr(reward, "scorer", None), name, None)
+            if loaded is not None:
+                shared[name] = loaded
+    scorer = ContestScorer((settings.eval.get("metrics") or "em,rouge1,bertscore,bleurt").split(","), scorers=shared,
+                           bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
+                           bleurt_model=settings.bleurt_model, device=device)
+    max_new_tokens = int(settings.eval.get("max_new_tokens", grpo_config.max_completion_length))
+    return CheckpointRunner(
+        load_items(eval_path, require_answer=True)[: settings.eval.get("limit")], data_path=eval_path,
+        dataset_name=settings.eval.get("dataset_name") or eval_path.stem, prompt=prompt,
+        settings=GenerationSettings(max_new_tokens=max_new_tokens), batch_size=int(settings.eval.get("batch_size", 8)),
+        scorer=scorer, board=Leaderboard(settings.db), runs_root=Path(settings.output_dir) / "eval-runs",
+        device=device or resolve_device(None), trust_remote_code=settings.trust_remote_code,
+        tags=[f"train:{training_name(settings)}"], progress=progress,
+    )
+
+
+def training_name(settings: TrainSettings) -> str:
+    """Names a training's runs on the leaderboard (``NAME/checkpoint-N``, tag ``train:NAME``)."""
+    return Path(settings.output_dir).resolve().name
+
+
+def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) -> dict[str, Any]:
+    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
+
+    With ``eval.start``, the policy is scored before training too (step 0 of the curve).
+    ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
+    """
+    from transformers import AutoTokenizer
+    from trl import GRPOTrainer
+
+    from malpyeong_eval.run import resolve_targets
+
     prompt = load_prompt(settings.prompt_file)
     dataset = build_dataset(load_items(settings.data, require_answer=True), prompt)
-    device = None if grpo_config.use_cpu is False else "cpu"
+    device = "cpu" if grpo_config.use_cpu else None
     reward_funcs = build_rewards(settings, device)
     peft_config = None
     if settings.lora:
         from peft import LoraConfig
 
+        rank = int(settings.lora.get("r", 16))
         peft_config = LoraConfig(
-            r=int(settings.lora.get("r", 16)), lora_alpha=int(settings.lora.get("alpha", 2 * int(settings.lora.get("r", 16)))),
-            lora_dropout=float(settings.lora.get("dropout", 0.05)),
+            r=rank, lora_alpha=int(settings.lora.get("alpha", 2 * rank)), lora_dropout=float(settings.lora.get("dropout", 0.05)),
             target_modules=settings.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM",
         )
     tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
-    callbacks = []
+    callbacks: list[TrainerCallback] = []
+    runner = evaluation_runner(settings, grpo_config, reward_funcs, prompt, device, progress)
     evaluation = None
-    if settings.eval.get("data"):
-        from leaderboard.store import Leaderboard
-
-        eval_path = Path(settings.eval["data"])
-        eval_items = load_items(eval_path, require_answer=True)[: settings.eval.get("limit")]
-        metrics = settings.eval.get("metrics") or "em,rouge1,bertscore,bleurt"
-        shared = {}  # the reward functions' loaded scorer models serve the evaluation too
-        for reward in reward_funcs:
-            for name in ("bertscore", "bleurt"):
-                loaded = getattr(getattr(reward, "scorer", None), name, None)
-                if loaded is not None:
-                    shared[name] = loaded
-        scorer = ContestScorer(metrics.split(",") if isinstance(metrics, str) else metrics, scorers=shared,
-                               bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
-                               bleurt_model=settings.bleurt_model, device=device)
-        training_name = Path(settings.output_dir).resolve().name
-        runner = CheckpointRunner(
-            eval_items, data_path=eval_path, dataset_name=settings.eval.get("dataset_name") or eval_path.stem,
-            prompt=prompt, settings=GenerationSettings(max_new_tokens=int(settings.eval.get("max_new_tokens",
-                                                                                           grpo_config.max_completion_length))),
-            batch_size=int(settings.eval.get("batch_size", 8)), scorer=scorer, board=Leaderboard(settings.db),
-            runs_root=Path(settings.output_dir) / "eval-runs", device=device or resolve_device(None),
-            trust_remote_code=settings.trust_remote_code, tags=[f"train:{training_name}"], progress=progress,
-        )
-        evaluation = LeaderboardCallback(runner, training_name)
+    if runner is not None:
+        evaluation = LeaderboardCallback(runner, training_name(settings))
         callbacks.append(evaluation)
+        if settings.eval.get("start"):
+            (target,) = resolve_targets(settings.model)
+            name = f"{training_name(settings)}/checkpoint-0"
+            evaluation.outcomes.append(runner.run(replace(target, step=0, name=name), name=name))
     if on_step is not None:
         callbacks.append(StepCallback(on_step))
     trainer = GRPOTrainer(
