@@ -85,8 +85,8 @@ class TransformersGenerator:
         """Generate for every prompt; ``on_batch(indices, answers)`` after each batch."""
         import torch
 
-        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
+        token_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]  # tokenized once
+        order = sorted(range(len(prompts)), key=lambda i: len(token_ids[i]), reverse=True)
         options: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
                                    "pad_token_id": self.tokenizer.pad_token_id}
         if settings.do_sample:
@@ -98,8 +98,7 @@ class TransformersGenerator:
         torch.manual_seed(settings.seed)
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
-            encoded = self.tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True,
-                                     add_special_tokens=False).to(self.device)
+            encoded = self.tokenizer.pad({"input_ids": [token_ids[i] for i in indices]}, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 output = self.model.generate(**encoded, **options)
             texts = self.tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
