@@ -170,10 +170,20 @@ def _listed(ids: list[str]) -> str:
     return ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
 
 
-def match_submission(gold: list[Item], submission: list[Item], submission_path: str | Path = "submission") -> list[Item]:
-    """Check a submission against the gold items and return it in gold order.
+def in_gold_order(gold: list[Item], submission: list[Item]) -> bool:
+    """Whether the submission holds the gold's ids at the same positions."""
+    return [item.id for item in gold] == [item.id for item in submission]
 
-    The organizers' checks: the same number of items, every submitted id in the gold.
+
+def match_submission(
+    gold: list[Item], submission: list[Item], submission_path: str | Path = "submission", *, align_by_id: bool = False
+) -> list[Item]:
+    """Check a submission against the gold items as the organizers do and return it in gold order.
+
+    The organizers' checks: the same number of items, every submitted id in the gold, and the
+    gold's id at every position (they refuse a reordered submission: ``ID mismatch``).
+    ``align_by_id`` reorders such a submission by id instead; its scores are then not the
+    organizers' (see :func:`in_gold_order` to mark them).
     """
     gold_ids = {item.id for item in gold}
     submitted = {item.id: item for item in submission}
@@ -187,4 +197,12 @@ def match_submission(gold: list[Item], submission: list[Item], submission_path: 
     for index, item in enumerate(submission, start=1):
         if item.id not in gold_ids:
             raise SubmissionError(f"{submission_path}: item {index} has id {item.id!r}, which is not in the gold file")
+    if not align_by_id:
+        for index, (expected, item) in enumerate(zip(gold, submission), start=1):
+            if expected.id != item.id:
+                raise SubmissionError(
+                    f"{submission_path}: item {index} has id {item.id!r} where the gold file has {expected.id!r} "
+                    "(the organizers refuse a submission not in the gold's order; --align-by-id scores it by id, "
+                    "marked as not the organizers')"
+                )
     return [submitted[item.id] for item in gold]

@@ -9,11 +9,11 @@ from typing import Any
 
 from .data import Item
 from .errors import MalpyeongError
-from .metrics.aggregate import summarize
+from .metrics.aggregate import SCORING_RULES, summarize
 from .metrics.exact_match import CONFIG as EM_CONFIG
 from .metrics.exact_match import CONFIG_LENIENT as EM_LENIENT_CONFIG
 from .metrics.exact_match import exact_match, exact_match_lenient
-from .parsing import split_answer
+from .parsing import is_counted, split_answer
 
 METRICS = ("em", "rouge1", "bertscore", "bleurt")
 
@@ -38,6 +38,7 @@ class ItemScore:
     answer_clause: str
     reason: str
     gold: str
+    counted: bool = False  # both reasons non-empty: the item enters the reason metrics' means
     exact_match: float | None = None
     exact_match_lenient: float | None = None
     rouge1: float | None = None
@@ -47,17 +48,33 @@ class ItemScore:
 
 @dataclass
 class EvaluationResult:
-    """What ``score`` prints and writes: overall and per-type metrics, items, configuration."""
+    """What ``score`` prints and writes: overall and per-type metrics, items, configuration.
+
+    ``n_counted``: items that entered the reason metrics' means. ``aligned_by_id``: the
+    submission was not in the gold's order and was scored by id, which the organizers refuse.
+    """
 
     n: int
     metrics: dict[str, float | None]
     by_type: dict[str, dict[str, float | None]]
     items: list[ItemScore]
     config: dict[str, Any] = field(default_factory=dict)
+    n_counted: int = 0
+    aligned_by_id: bool = False
+    rules: str = SCORING_RULES
+
+    @property
+    def official(self) -> bool:
+        """Whether the organizers would have scored this submission as it is."""
+        return not self.aligned_by_id
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
+            "n_counted": self.n_counted,
+            "rules": self.rules,
+            "aligned_by_id": self.aligned_by_id,
+            "official": self.official,
             "metrics": self.metrics,
             "by_type": self.by_type,
             "items": [asdict(item) for item in self.items],
@@ -106,23 +123,32 @@ class ContestScorer:
 
     @property
     def config(self) -> dict[str, str]:
-        """One configuration string per metric computed, plus the tool's version."""
-        config = {"malpyeong_eval": version("malpyeong-eval")}
+        """One configuration string per metric computed, each naming the scoring rules' version,
+        plus the rules and the tool's version."""
+        config = {"malpyeong_eval": version("malpyeong-eval"), "rules": SCORING_RULES}
+        metric_configs = {}
         if "em" in self.metrics:
-            config.update(exact_match=EM_CONFIG, exact_match_lenient=EM_LENIENT_CONFIG)
+            metric_configs.update(exact_match=EM_CONFIG, exact_match_lenient=EM_LENIENT_CONFIG)
         for name in ("rouge1", "bertscore", "bleurt"):
             scorer = getattr(self, name)
             if scorer is not None:
-                config[name] = scorer.config
+                metric_configs[name] = scorer.config
+        config.update({name: f"{text} rules={SCORING_RULES}" for name, text in metric_configs.items()})
         return config
 
     def score_texts(self, predictions: Sequence[str], golds: Sequence[str]) -> list[dict[str, float | None]]:
-        """Per-item scores of full predicted answers against full gold answers."""
+        """Per-item scores of full predicted answers against full gold answers.
+
+        Each row says whether the item is ``counted`` (both reasons non-empty); the reason
+        metrics are computed for every item, as diagnostics where it is not counted.
+        """
         if len(predictions) != len(golds):
             raise ValueError("predictions and golds differ in length")
         reasons = [split_answer(text).reason for text in predictions]
         gold_reasons = [split_answer(text).reason for text in golds]
-        rows: list[dict[str, float | None]] = [{} for _ in predictions]
+        rows: list[dict[str, float | None]] = [
+            {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons)
+        ]
         if "em" in self.metrics:
             for row, prediction, gold in zip(rows, predictions, golds):
                 row["exact_match"] = exact_match(prediction, gold)
@@ -138,8 +164,11 @@ class ContestScorer:
                 row[name] = value
         return rows
 
-    def evaluate(self, gold: Sequence[Item], submission: Sequence[Item]) -> EvaluationResult:
-        """Score submission items against gold items of the same ids, in the same order."""
+    def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False) -> EvaluationResult:
+        """Score submission items against gold items of the same ids, in the same order.
+
+        ``aligned_by_id`` marks a submission that had to be reordered to the gold's order.
+        """
         if [item.id for item in gold] != [item.id for item in submission]:
             raise ValueError("submission is not aligned with gold; use data.match_submission first")
         predictions = [item.answer or "" for item in submission]
@@ -159,15 +188,17 @@ class ContestScorer:
                     **row,
                 )
             )
-        by_type = {
-            question_type: {"n": sum(1 for i in items if i.question_type == question_type),
-                            **summarize(asdict(i) for i in items if i.question_type == question_type)}
-            for question_type in sorted({item.question_type for item in items})
-        }
+        by_type = {}
+        for question_type in sorted({item.question_type for item in items}):
+            group = [item for item in items if item.question_type == question_type]
+            by_type[question_type] = {"n": len(group), "n_counted": sum(item.counted for item in group),
+                                      **summarize(asdict(item) for item in group)}
         return EvaluationResult(
             n=len(items),
             metrics=summarize(asdict(item) for item in items),
             by_type=by_type,
             items=items,
             config=self.config,
+            n_counted=sum(item.counted for item in items),
+            aligned_by_id=aligned_by_id,
         )

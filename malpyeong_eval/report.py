@@ -31,15 +31,51 @@ def format_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def scores_table(overall: Mapping[str, float | None], n: int, by_type: Mapping[str, Mapping], title: str) -> Table:
-    """Overall scores, then one row per question type; columns of metrics not computed are left out."""
+def scores_table(
+    overall: Mapping[str, float | None],
+    n: int,
+    by_type: Mapping[str, Mapping],
+    title: str,
+    *,
+    n_counted: int | None = None,
+    caption: str | None = None,
+) -> Table:
+    """Overall scores, then one row per question type; columns of metrics not computed are left out.
+
+    ``counted``: the items that entered ROUGE-1, BERTScore and BLEURT (both reasons non-empty).
+    """
     shown = [(key, label) for key, label in COLUMNS if overall.get(key) is not None]
-    table = Table(title=title)
+    table = Table(title=title, caption=caption)
     table.add_column("group")
     table.add_column("n", justify="right")
+    with_counts = n_counted is not None
+    if with_counts:
+        table.add_column("counted", justify="right")
     for key, label in shown:
         table.add_column(label, justify="right", style="bold" if key == "final_score" else None)
-    table.add_row("overall", str(n), *(format_score(overall.get(key)) for key, _ in shown), style="bold")
+
+    def counts(size: int, counted: int | None) -> list[str]:
+        return [str(size), "—" if counted is None else str(counted)] if with_counts else [str(size)]
+
+    table.add_row("overall", *counts(n, n_counted), *(format_score(overall.get(key)) for key, _ in shown), style="bold")
     for question_type, row in by_type.items():
-        table.add_row(escape(question_type), str(row["n"]), *(format_score(row.get(key)) for key, _ in shown))
+        table.add_row(escape(question_type), *counts(row["n"], row.get("n_counted")),
+                      *(format_score(row.get(key)) for key, _ in shown))
     return table
+
+
+def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_metrics: bool = True) -> str:
+    """The lines under a score table: the counted-items rule, and a warning for a reordered submission."""
+    lines = []
+    if reason_metrics and n_counted is not None:
+        lines.append(f"reason metrics: mean over the {n_counted} counted items (both reasons non-empty); EM: all {n}")
+    if aligned_by_id:
+        lines.append("NOT THE ORGANIZERS' SCORE: the submission was not in the gold's order and was aligned by id")
+    return "\n".join(lines)
+
+
+def result_table(result, title: str) -> Table:
+    """The table of an :class:`~malpyeong_eval.evaluation.EvaluationResult`, with counted items and marks."""
+    reason_metrics = any(result.metrics.get(key) is not None for key in ("rouge1", "bertscore", "bleurt"))
+    return scores_table(result.metrics, result.n, result.by_type, title, n_counted=result.n_counted,
+                        caption=result_caption(result.n, result.n_counted, result.aligned_by_id, reason_metrics))

@@ -5,6 +5,11 @@ Each reward is called as ``reward(completions, **kwargs) -> list[float | None]``
 column ``answer`` (the full official answer string) unless ``gold_column`` says
 otherwise. No metric is computed here: every value comes from ``malpyeong_eval``.
 A malformed completion scores 0.0; an item without a gold string gets ``None``.
+
+The reason metrics (ROUGE-1, BERTScore, BLEURT, and the reason part of the contest reward)
+give 0.0 to a completion the organizers would not count: one without a reason after
+``가 옳다`` / ``이 옳다`` (or whose gold has none). The organizers' mean skips such items
+instead; a reward that skipped them would make leaving out the reason attractive.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from .completions import completion_text, gold_texts
 MetricLogger = Callable[[str, float], None]
 
 FORMAT_CREDIT = {
-    FormatVerdict.OK: 1.0,  # "문장"가 옳다. 이유
-    FormatVerdict.NO_REASON: 0.6,  # "문장"가 옳다.   (nothing after it)
-    FormatVerdict.LOOSE_CLAUSE: 0.4,  # 가/이 옳다, but the clause is not quoted sentences (답변:, curly quotes, markdown)
+    FormatVerdict.OK: 1.0,  # the organizers' split finds 가/이 옳다 and a non-empty reason
+    FormatVerdict.NO_REASON: 0.6,  # "문장"가 옳다.   (nothing after it: the reason metrics would skip it)
+    FormatVerdict.LOOSE_CLAUSE_END: 0.4,  # only 가옳다 / 가\u00a0옳다: the organizers find no clause end
     FormatVerdict.NO_CLAUSE_END: 0.0,  # no 가/이 옳다: only the pieces below earn credit
     FormatVerdict.EMPTY: 0.0,
 }
-# Without 가/이 옳다, each piece of the format that is there earns this much (at most 0.3 together).
+# Without any clause end, each piece of the format that is there earns this much (at most 0.3 together).
 PIECE_CREDIT = 0.1
 _PIECES = (
     re.compile(r'^\s*"'),  # opens with a quote
@@ -69,13 +74,15 @@ class Reward:
 
 
 class FormatReward(Reward):
-    """1.0 for ``"…"가/이 옳다. {reason}``, partial credit for near misses so GRPO has signal early.
+    """1.0 exactly when the organizers' split finds ``가 옳다``/``이 옳다`` and a non-empty reason;
+    partial credit for near misses so GRPO has signal early.
 
-    ``FORMAT_CREDIT`` by verdict: no reason 0.6, 가/이 옳다 without a clean quoted clause 0.4;
-    without 가/이 옳다, 0.1 for each piece present (an opening quote, a quoted sentence, 옳다).
+    ``FORMAT_CREDIT`` by verdict: no reason 0.6, only a reader's ``가옳다``/``가\u00a0옳다`` 0.4;
+    without either, 0.1 for each piece present (an opening quote, a quoted sentence, 옳다). How the
+    clause is quoted is left to the Exact Match reward.
 
-    >>> format_reward(['"밥을 먹었다."가 옳다. 과거 시제이다.', '"밥을 먹었다."가 옳다.', '"밥을 먹었다." 설명', '설명만 있다.'])
-    [1.0, 0.6, 0.2, 0.0]
+    >>> format_reward(['"밥을 먹었다."가 옳다. 과거 시제이다.', '"밥을 먹었다."가 옳다.', '"밥을 먹었다."가옳다. 이유', '"밥을 먹었다." 설명', '설명만 있다.'])
+    [1.0, 0.6, 0.4, 0.2, 0.0]
     """
 
     needs_gold = False
@@ -97,7 +104,8 @@ class FormatReward(Reward):
 class MetricReward(Reward):
     """One contest metric per completion against its gold, through :class:`ContestScorer`.
 
-    ``clip`` keeps model-based scores in [0, 1] (BLEURT can leave it slightly).
+    ``clip`` keeps model-based scores in [0, 1] (BLEURT can leave it slightly). A reason metric
+    gives 0.0 where the item is not counted (no reason in the completion or the gold).
     """
 
     def __init__(self, metric: str, name: str, *, gold_column: str = "answer", clip: bool = True, **scorer: Any) -> None:
@@ -107,7 +115,8 @@ class MetricReward(Reward):
         self.scorer = ContestScorer([metric], **scorer)
 
     def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        values = [row[self.key] for row in self.scorer.score_texts(texts, golds)]
+        rows = self.scorer.score_texts(texts, golds)
+        values = [row[self.key] if row["counted"] or self.key not in DESCRIPTIVE else 0.0 for row in rows]
         return [min(1.0, max(0.0, value)) for value in values] if self.clip else values
 
 
@@ -123,10 +132,10 @@ class ExactMatchReward(MetricReward):
 
 
 class Rouge1Reward(MetricReward):
-    """ROUGE-1 F1 of the reason against the gold reason (the organizers' Mecab algorithm).
+    """ROUGE-1 F1 of the reason against the gold reason (the organizers' Mecab algorithm); 0.0 without a reason.
 
-    >>> rouge1_reward(['"가"가 옳다. 어간이 바뀐다.'], answer=['"가"가 옳다. 어간이 바뀐다.'])
-    [1.0]
+    >>> rouge1_reward(['"가"가 옳다. 어간이 바뀐다.', '"가"가 옳다.'], answer=['"가"가 옳다. 어간이 바뀐다.'] * 2)
+    [1.0, 0.0]
     """
 
     def __init__(self, *, gold_column: str = "answer") -> None:
@@ -154,7 +163,9 @@ class BleurtReward(MetricReward):
 class ContestReward(Reward):
     """The item-level analogue of Final Score: ``em_weight·EM + (1 − em_weight)·(weighted mean of the reasons' metrics)``.
 
-    Defaults (``em_weight=0.5``, equal weights) give exactly (EM + Descriptive Avg) / 2 per item.
+    Defaults (``em_weight=0.5``, equal weights) give exactly (EM + Descriptive Avg) / 2 per item,
+    with the reason part 0.0 where the item is not counted (no reason): the organizers' mean would
+    skip the item, a reward must not make skipping the reason pay.
     ``metrics`` chooses the descriptive metrics; pass loaded scorers in ``scorers`` to share
     them with other rewards (e.g. ``{"bertscore": bertscore_reward.scorer.bertscore}``).
 
@@ -191,15 +202,18 @@ class ContestReward(Reward):
         total = sum(self.weights.values())
         values = []
         for row in rows:
-            parts = {name: row[name] for name in self.descriptive}
+            parts = {name: row[name] if row["counted"] else 0.0 for name in self.descriptive}
             if self.clip:
                 parts = {name: min(1.0, max(0.0, value)) for name, value in parts.items()}
             descriptive = sum(self.weights[name] * parts[name] for name in parts) / total if total else 0.0
             values.append(self.em_weight * (row.get("exact_match") or 0.0) + (1 - self.em_weight) * descriptive)
         if log_metric is not None and rows:
-            for key in ("exact_match", *self.descriptive):
-                if rows[0].get(key) is not None:
-                    log_metric(f"contest/{key}", sum(row[key] for row in rows) / len(rows))
+            counted = [row for row in rows if row["counted"]]
+            log_metric("contest/counted", len(counted) / len(rows))
+            if "exact_match" in rows[0]:
+                log_metric("contest/exact_match", sum(row["exact_match"] for row in rows) / len(rows))
+            for key in self.descriptive:  # as the organizers average: over counted items
+                log_metric(f"contest/{key}", sum(row[key] for row in counted) / len(counted) if counted else 0.0)
         return values
 
 

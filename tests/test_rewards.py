@@ -35,19 +35,39 @@ def model_rewards(tiny_bert, tiny_bleurt):
     return bertscore, bleurt, contest
 
 
+COUNTED = [bool(split_answer(p).reason) and bool(split_answer(g).reason) for p, g in zip(PREDICTIONS, ANSWERS)]
+
+
+def counted_only(values):
+    """The reason part of a reward: the metric where the item is counted, 0.0 where it has no reason."""
+    return [value if counted else 0.0 for value, counted in zip(values, COUNTED)]
+
+
+def test_sample_has_items_without_reason():
+    assert 0 < COUNTED.count(False) < len(COUNTED)
+
+
 def test_em_and_rouge1_rewards_equal_the_metrics():
     assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(p, g) for p, g in zip(PREDICTIONS, ANSWERS)]
     plain = Rouge1Scorer()
     expected = [plain.score(split_answer(g).reason, split_answer(p).reason) for p, g in zip(PREDICTIONS, ANSWERS)]
-    assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == expected
+    assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == counted_only(expected)
+
+
+def test_reason_rewards_give_zero_without_reason_even_where_the_metric_would_not():
+    # an empty reason against an empty gold reason: ROUGE-1 0, but BLEURT would give some value
+    completions = ['"가"가 옳다. 어간이 바뀐다.', '"가"가 옳다.', '"가"가옳다. 어간이 바뀐다.']
+    assert rouge1_reward(completions, answer=['"가"가 옳다. 어간이 바뀐다.'] * 3) == [1.0, 0.0, 0.0]
 
 
 def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
     bertscore, bleurt, contest = model_rewards
     reasons, gold_reasons = [split_answer(p).reason for p in PREDICTIONS], [split_answer(g).reason for g in ANSWERS]
     expected = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(gold_reasons, reasons)
-    assert bertscore(PREDICTIONS, answer=ANSWERS) == pytest.approx([min(1, max(0, v)) for v in expected], abs=1e-6)
-    assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons), abs=1e-6)
+    assert bertscore(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only([min(1, max(0, v)) for v in expected]), abs=1e-6)
+    expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
+    assert any(value != 0.0 for value, counted in zip(expected, COUNTED) if not counted)  # the metric has a value there
+    assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
     rows = ContestScorer(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt}).evaluate(GOLD, SUBMISSION).items
     clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
     assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
@@ -73,7 +93,9 @@ def test_sub_metrics_logged_through_log_metric():
     logged = {}
     contest = ContestReward(metrics=("em", "rouge1"))
     contest(PREDICTIONS + [None], answer=ANSWERS + [ANSWERS[0]], log_metric=lambda name, value: logged.__setitem__(name, value))
-    assert set(logged) == {"contest/exact_match", "contest/rouge1", "contest_reward/malformed"}
+    assert set(logged) == {"contest/exact_match", "contest/rouge1", "contest/counted", "contest_reward/malformed"}
+    counted = [row for row in ContestScorer(("em", "rouge1")).score_texts(PREDICTIONS, ANSWERS) if row["counted"]]
+    assert logged["contest/rouge1"] == pytest.approx(sum(row["rouge1"] for row in counted) / len(counted))  # organizers' mean
     assert logged["contest_reward/malformed"] == pytest.approx(1 / 41)
 
 

@@ -46,8 +46,12 @@ def test_json_has_all_fields(full_result):
 
 def test_overall_is_mean_of_items_and_final_formula(full_result):
     items, metrics = full_result["items"], full_result["metrics"]
-    for key in ("exact_match", "rouge1", "bertscore", "bleurt"):
-        assert metrics[key] == pytest.approx(sum(item[key] for item in items) / len(items))
+    counted = [item for item in items if item["counted"]]
+    assert full_result["n_counted"] == len(counted) and 0 < len(counted) < len(items)
+    assert metrics["exact_match"] == pytest.approx(sum(item["exact_match"] for item in items) / len(items))
+    for key in ("rouge1", "bertscore", "bleurt"):  # over counted items only
+        assert metrics[key] == pytest.approx(sum(item[key] for item in counted) / len(counted))
+        assert metrics[key] != pytest.approx(sum(item[key] for item in items) / len(items))
     desc = (metrics["rouge1"] + metrics["bertscore"] + metrics["bleurt"]) / 3
     assert metrics["descriptive_avg"] == pytest.approx(desc)
     assert metrics["final_score"] == pytest.approx((metrics["exact_match"] + desc) / 2)
@@ -59,11 +63,56 @@ def test_scores_text_as_submitted_no_prefix_stripping(full_result):
     assert prefixed and all(item["exact_match"] == 0.0 for item in prefixed)
 
 
+def test_by_type_counts_counted_items(full_result):
+    for question_type, row in full_result["by_type"].items():
+        group = [item for item in full_result["items"] if item["question_type"] == question_type]
+        assert row["n_counted"] == sum(item["counted"] for item in group)
+    assert sum(row["n_counted"] for row in full_result["by_type"].values()) == full_result["n_counted"]
+    assert full_result["rules"] == "organizers-2025" and full_result["official"] is True
+    assert all(value.endswith("rules=organizers-2025") for key, value in full_result["config"].items()
+               if key in METRIC_KEYS)
+    assert "activation=gelu-exact-erf" in full_result["config"]["bleurt"]
+
+
 def test_table_lists_overall_and_types(cli):
     code, out, _ = cli("score", "--sample", "--metrics", "em,rouge1")
     assert code == 0
     assert "overall" in out and "선택형" in out and "교정형" in out and "ROUGE-1" in out
     assert "BLEURT" not in out and "Final" not in out
+    assert "counted" in out and "37 counted items" in out
+
+
+def _reordered(tmp_path):
+    records = json.loads(sample_path("submission").read_text(encoding="utf-8"))
+    records[3], records[7] = records[7], records[3]
+    path = tmp_path / "reordered.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return path, records[3]["id"], records[7]["id"]
+
+
+def test_reordered_submission_is_refused_as_the_organizers_do(tmp_path, cli):
+    path, at_4, at_8 = _reordered(tmp_path)
+    code, out, err = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "item 4" in err and repr(at_4) in err and repr(at_8) in err and "--align-by-id" in err
+
+
+def test_align_by_id_scores_and_marks_the_result(tmp_path, cli):
+    path, _, _ = _reordered(tmp_path)
+    out_json = tmp_path / "aligned.json"
+    code, out, _ = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em,rouge1",
+                       "--align-by-id", "--json", str(out_json))
+    assert code == 0
+    aligned = json.loads(out_json.read_text(encoding="utf-8"))
+    assert aligned["aligned_by_id"] is True and aligned["official"] is False
+    code, _, _ = cli("score", "--sample", "--metrics", "em,rouge1", "--json", str(tmp_path / "plain.json"))
+    plain = json.loads((tmp_path / "plain.json").read_text(encoding="utf-8"))
+    assert aligned["metrics"] == plain["metrics"] and plain["aligned_by_id"] is False
+    code, out, _ = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em", "--align-by-id")
+    assert code == 0 and "NOT THE ORGANIZERS' SCORE" in out
+    code, out, _ = cli("score", "--sample", "--metrics", "em", "--align-by-id")  # in order already: not marked
+    assert code == 0 and "NOT THE ORGANIZERS" not in out
 
 
 def test_unloadable_model_is_one_line_exit_2(cli):

@@ -1,45 +1,95 @@
-"""From per-item scores to the contest's table: means, Descriptive Avg and Final Score."""
+"""From per-item scores to the contest's table, the organizers' way (SCORING.md §3).
+
+- Exact Match (and the lenient diagnostic): mean over **all** items.
+- ROUGE-1, BERTScore, BLEURT: mean over the **counted** items only, those whose gold
+  reason and predicted reason are both non-empty; with no counted item they are 0.
+- Descriptive Avg = mean of the three (0 with no counted item); Final = (EM + Desc) / 2.
+
+:func:`aggregate` is the one implementation of these rules. It works on the last axis of
+its arrays, so the same code gives one table (arrays of shape ``(n,)``) or one table per
+bootstrap resample (shape ``(resamples, n)``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from statistics import fmean
+from typing import Any
 
+import numpy as np
+
+SCORING_RULES = "organizers-2025"  # the version of these rules; part of every metric's configuration string
+CLAUSE_METRICS = ("exact_match", "exact_match_lenient")
 DESCRIPTIVE = ("rouge1", "bertscore", "bleurt")
-PER_ITEM = ("exact_match", "exact_match_lenient", *DESCRIPTIVE)
+PER_ITEM = (*CLAUSE_METRICS, *DESCRIPTIVE)
 SUMMARY_KEYS = (*PER_ITEM, "descriptive_avg", "final_score")
 
 
-def descriptive_avg(rouge1: float, bertscore: float, bleurt: float) -> float:
+def descriptive_avg(rouge1, bertscore, bleurt):
     """Mean of the three reason metrics."""
     return (rouge1 + bertscore + bleurt) / 3
 
 
-def final_score(exact_match: float, descriptive: float) -> float:
+def final_score(exact_match, descriptive):
     """Mean of Exact Match and Descriptive Avg."""
     return (exact_match + descriptive) / 2
 
 
-def item_final_score(row: Mapping[str, float | None]) -> float | None:
-    """Final Score of one item, (EM + Descriptive Avg) / 2; its mean over items is the run's Final."""
-    parts = [row.get(key) for key in DESCRIPTIVE]
-    if row.get("exact_match") is None or None in parts:
-        return None
-    return final_score(row["exact_match"], descriptive_avg(*parts))
+def aggregate(columns: Mapping[str, np.ndarray | None], counted: np.ndarray) -> dict[str, Any]:
+    """The contest's means over the last axis; a metric given as ``None`` (not computed) stays ``None``.
 
+    ``counted`` is boolean; values of items that are not counted are ignored (they may be NaN).
 
-def summarize(items: Iterable[Mapping[str, float | None]]) -> dict[str, float | None]:
-    """Mean of each per-item metric; Descriptive Avg and Final only when all their parts exist.
-
-    The strict Exact Match enters Final Score; the lenient one never does.
+    >>> aggregate({"exact_match": np.array([1.0, 0.0]), "rouge1": np.array([0.5, 0.0])}, np.array([True, False]))["rouge1"]
+    0.5
     """
-    rows = list(items)
-    summary: dict[str, float | None] = {}
-    for key in PER_ITEM:
-        values = [row[key] for row in rows if row.get(key) is not None]
-        summary[key] = fmean(values) if values and len(values) == len(rows) else None
+    counted = np.asarray(counted, dtype=bool)
+    n_counted = counted.sum(axis=-1)
+    summary: dict[str, Any] = {}
+    for key in CLAUSE_METRICS:
+        values = columns.get(key)
+        summary[key] = None if values is None else np.asarray(values, dtype=float).mean(axis=-1)
+    for key in DESCRIPTIVE:
+        values = columns.get(key)
+        if values is None:
+            summary[key] = None
+            continue
+        total = np.where(counted, np.asarray(values, dtype=float), 0.0).sum(axis=-1)
+        summary[key] = np.where(n_counted > 0, total / np.maximum(n_counted, 1), 0.0)
     parts = [summary[key] for key in DESCRIPTIVE]
-    summary["descriptive_avg"] = descriptive_avg(*parts) if None not in parts else None
+    summary["descriptive_avg"] = None if any(part is None for part in parts) else descriptive_avg(*parts)
     em, desc = summary["exact_match"], summary["descriptive_avg"]
     summary["final_score"] = final_score(em, desc) if em is not None and desc is not None else None
-    return summary
+    return {key: value if value is None or np.ndim(value) else float(value) for key, value in summary.items()}
+
+
+def summarize(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
+    """The contest's table from per-item rows (keys of :data:`PER_ITEM` and ``counted``).
+
+    A metric is computed when every row has it (EM) or every counted row has it (the reason
+    metrics, which are only diagnostics on the other rows); otherwise it is ``None``.
+    """
+    rows = list(items)
+    if not rows:
+        return {key: None for key in SUMMARY_KEYS}
+    counted = np.array([bool(row.get("counted")) for row in rows])
+    columns: dict[str, np.ndarray | None] = {}
+    for key in PER_ITEM:
+        needed = rows if key in CLAUSE_METRICS else [row for row, c in zip(rows, counted) if c]
+        present = [row.get(key) is not None for row in rows]
+        if any(row.get(key) is None for row in needed) or not any(present):
+            columns[key] = None
+        else:
+            columns[key] = np.array([np.nan if row.get(key) is None else row[key] for row in rows], dtype=float)
+    return aggregate(columns, counted)
+
+
+def item_final_score(row: Mapping[str, Any]) -> float | None:
+    """One item's (EM + Descriptive Avg) / 2 with the reason part 0 when the item is not counted.
+
+    Not the organizers' number (they average the reason metrics over counted items only): an
+    item-level score for ranking items and for rewards, where skipping the reason must not pay.
+    """
+    em, parts = row.get("exact_match"), [row.get(key) for key in DESCRIPTIVE]
+    if em is None or None in parts:
+        return None
+    return final_score(em, descriptive_avg(*parts) if row.get("counted") else 0.0)

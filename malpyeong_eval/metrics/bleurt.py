@@ -169,8 +169,15 @@ class BleurtScorer:
 
         return (
             f"bleurt(model={self.model_name},max_length={self.tokenizer.max_length},arch=rembert,"
-            f"torch={torch.__version__},transformers={version('transformers')})"
+            f"activation={self.activation},torch={torch.__version__},transformers={version('transformers')})"
         )
+
+    @property
+    def activation(self) -> str:
+        """The feed-forward activation as run here: the config's ``gelu`` is the exact (erf) GELU, as in
+        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (SCORING.md §3)."""
+        name = self.model.config.hidden_act
+        return {"gelu": "gelu-exact-erf", "gelu_new": "gelu-tanh", "gelu_pytorch_tanh": "gelu-tanh"}.get(name, str(name))
 
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """BLEURT score of each prediction (candidate) against its reference."""

@@ -1,38 +1,55 @@
-"""Exact Match on the answer clause (SCORING.md §3).
+"""Exact Match on the answer clause, the organizers' rule (SCORING.md §3).
 
-The organizers do not publish their normalization. The default rule compares the
-clauses after NBSP→space, collapsing whitespace runs and stripping. The lenient
-variant also accepts any one of the gold alternatives (``"A" 혹은 "B"가 옳다``), curly
-quotes and spaces around quotes; it is reported apart and never enters Final Score.
+Both clauses (split by :func:`~malpyeong_eval.parsing.split_answer`) lose every ``"``
+and ``'`` and are stripped; the gold clause may list ``#``-separated alternatives, each
+stripped; the item scores 1 when the prediction equals any of them. Nothing else: no
+whitespace collapsing, no NBSP or curly-quote mapping, no Unicode normalization.
+
+The lenient variant is a diagnostic of what that rule punishes (curly quotes, spacing,
+NBSP, ``가옳다``, a ``답변:`` prefix or markdown around the quoted sentence, gold
+alternatives written ``"A" 혹은 "B"``); it is reported apart and never enters Final Score.
 """
 
 from __future__ import annotations
 
-from ..parsing import normalize_clause, normalize_clause_lenient, quoted_sentences, split_answer
+from ..parsing import (
+    clause_alternatives,
+    normalize_clause,
+    normalize_clause_lenient,
+    quoted_sentences,
+    split_answer,
+    split_answer_loosely,
+)
 
-CONFIG = "exact_match(rule=nbsp+collapse-whitespace+strip)"
-CONFIG_LENIENT = "exact_match_lenient(rule=default+straight-quotes+quote-spacing+any-gold-alternative)"
+CONFIG = "exact_match(delete-quotes+strip,gold-#-alternatives)"
+CONFIG_LENIENT = ("exact_match_lenient(strict-or:straight-quotes+nbsp+collapse-whitespace+quote-spacing,"
+                  "loose-clause-end,any-quoted-gold-alternative)")
 
 
 def exact_match(prediction: str, gold: str) -> float:
-    """1.0 when the answer clauses of two full answers are equal under the default rule."""
-    return float(normalize_clause(split_answer(prediction).clause) == normalize_clause(split_answer(gold).clause))
+    """1.0 when the answer clause of ``prediction`` equals one alternative of the gold clause.
+
+    >>> exact_match("'우동이 불을 것 같다.'가 옳다. 이유.", '"우동이 불을 것 같다."가 옳다. 다른 이유.')
+    1.0
+    >>> exact_match('“우동이 불을 것 같다.”가 옳다. 이유.', '"우동이 불을 것 같다."가 옳다. 다른 이유.')
+    0.0
+    """
+    predicted = normalize_clause(split_answer(prediction).clause)
+    return float(predicted in clause_alternatives(split_answer(gold).clause))
 
 
 def exact_match_lenient(prediction: str, gold: str) -> float:
-    """1.0 when the clauses match leniently, or every sentence the prediction's clause quotes
-    is one of the gold alternatives (so text outside the quotes, like ``답변:``, is ignored).
-
-    Whatever matches by the default rule matches here too; otherwise a prediction without
-    ``가/이 옳다`` does not match.
+    """1.0 when the clauses match by the strict rule, or after lenient normalization (reader's
+    clause end, straight quotes, whitespace), or when every sentence the prediction's clause
+    quotes is one the gold clause quotes. Never below :func:`exact_match`.
     """
     if exact_match(prediction, gold):
         return 1.0
-    predicted, expected = split_answer(prediction), split_answer(gold)
+    predicted, expected = split_answer_loosely(prediction), split_answer_loosely(gold)
     if not predicted.has_clause_end:
         return 0.0
-    if normalize_clause_lenient(predicted.clause) == normalize_clause_lenient(expected.clause):
+    alternatives = {normalize_clause_lenient(alternative) for alternative in expected.clause.split("#")}
+    if normalize_clause_lenient(predicted.clause) in alternatives:
         return 1.0
     chosen = quoted_sentences(predicted.clause)
-    alternatives = set(quoted_sentences(expected.clause))
-    return float(bool(chosen) and all(sentence in alternatives for sentence in chosen))
+    return float(bool(chosen) and set(chosen) <= set(quoted_sentences(expected.clause)))
