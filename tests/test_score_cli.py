@@ -140,6 +140,7 @@ def test_evaluate_module_gives_same_numbers(full_result, tiny_bert, tiny_bleurt)
     )
     for key, value in full_result["metrics"].items():
         assert result[key] == pytest.approx(value, abs=1e-9), key
+    assert result["n_counted"] == full_result["n_counted"]
 
 
 def test_library_scorer_matches_cli(full_result):

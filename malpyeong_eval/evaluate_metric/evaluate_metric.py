@@ -22,7 +22,9 @@ Args:
     metrics: comma-separated subset of em,rouge1,bertscore,bleurt (default all four).
     bertscore_model, bertscore_layers, bleurt_model, device, batch_size: as the command line's flags.
 Returns:
-    exact_match, exact_match_lenient, rouge1, bertscore, bleurt, descriptive_avg, final_score (None if not computed).
+    exact_match, exact_match_lenient, rouge1, bertscore, bleurt, descriptive_avg, final_score (None if not computed),
+    and n_counted: the items whose gold and predicted reasons are both non-empty, the only ones the
+    reason metrics average over (the organizers' rule).
 """
 
 
@@ -62,4 +64,5 @@ class MalpyeongEval(evaluate.Metric):
                 device=device,
                 batch_size=batch_size,
             )
-        return summarize(self._scorers[key].score_texts(list(predictions), list(references)))
+        rows = self._scorers[key].score_texts(list(predictions), list(references))
+        return {**summarize(rows), "n_counted": sum(row["counted"] for row in rows)}
