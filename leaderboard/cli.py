@@ -1,8 +1,9 @@
-"""The leaderboard's commands (``leaderboard``, ``show``, ``compare``, ``export``, ``plot``) on the app."""
+"""The leaderboard's commands (``leaderboard``, ``show``, ``compare``, ``export``, ``plot``, ``rescore``) on the app."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,12 +11,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from malpyeong_eval.cli_options import (
+    BatchSizeOption,
+    BertScoreLayersOption,
+    BertScoreModelOption,
+    BleurtModelOption,
+    DbOption,
+    DeviceOption,
+)
 from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path [env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
+__all__ = ["DbOption", "leaderboard_table", "register"]
+
+AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LEADERBOARD_COLUMNS = (
     ("exact_match", "EM"),
@@ -25,16 +37,38 @@ LEADERBOARD_COLUMNS = (
     ("descriptive_avg", "Desc. Avg"),
     ("final_score", "Final"),
 )
+OLD_RULES_MARK = " (old rules)"
+ALIGNED_MARK = "†"
+RESCORE_HINT = "malpyeong-eval rescore"
 console = make_console()
+err_console = make_console(stderr=True)
+
+
+def hidden_runs_note(hidden: int) -> str:
+    """The line under a leaderboard that hides runs scored under the old rules."""
+    runs = "run" if hidden == 1 else "runs"
+    return (f"{hidden} {runs} scored under the old (pre-2025) rules hidden: see them with --all-rules; "
+            f"rescore them: {RESCORE_HINT}")
 
 
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
-    """Rank, name, step, the metrics (best of each column highlighted), n and date."""
+    """Rank, name, step, the metrics (best of each column highlighted), n and date.
+
+    A run scored under the old rules is dimmed and named ``NAME (old rules)``; a run whose
+    submission was aligned by id is marked ``†``; the caption says what the marks mean. The best
+    values are those of runs scored under the current rules.
+    """
+    current = [run for run in runs if run.current_rules]
     best = {
-        key: max((run.metrics[key] for run in runs if run.metrics.get(key) is not None), default=None)
+        key: max((run.metrics[key] for run in current if run.metrics.get(key) is not None), default=None)
         for key, _ in LEADERBOARD_COLUMNS
     }
-    table = Table(title=title)
+    notes = []
+    if any(not run.current_rules for run in runs):
+        notes.append(f"(old rules): scored before the {SCORING_RULES} rules, not comparable; rescore them: {RESCORE_HINT}")
+    if any(run.aligned_by_id for run in runs):
+        notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
+    table = Table(title=title, caption="\n".join(notes) or None)
     for header, justify in (("#", "right"), ("name", "left"), ("step", "right")):
         table.add_column(header, justify=justify)
     for _, label in LEADERBOARD_COLUMNS:
@@ -46,10 +80,12 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         for key, _ in LEADERBOARD_COLUMNS:
             value = run.metrics.get(key)
             text = format_score(value)
-            cells.append(f"[bold green]{text}[/]" if value is not None and value == best[key] else text)
+            best_value = run.current_rules and value is not None and value == best[key]
+            cells.append(f"[bold green]{text}[/]" if best_value else text)
+        name = escape(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
         table.add_row(
-            str(rank), escape(run.name), "" if run.step is None else str(run.step), *cells, str(run.n),
-            run.created_at.strftime("%Y-%m-%d %H:%M"),
+            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n),
+            run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
         )
     return table
 
@@ -64,23 +100,29 @@ def register(app: typer.Typer) -> None:
         model: Annotated[Optional[str], typer.Option("--model", help="Only runs of this base model or checkpoint (or name containing it).")] = None,
         tag: Annotated[Optional[str], typer.Option("--tag", help="Only runs with this tag.")] = None,
         top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show the best N runs.")] = None,
+        all_rules: AllRulesFlag = False,
         json_output: JsonFlag = False,
         where: Annotated[bool, typer.Option("--where", help="Print the database location and exit.")] = False,
     ) -> None:
-        """Every recorded run, best Final Score first."""
+        """Every recorded run scored under the current rules, best Final Score first (--all-rules: every run)."""
         if where:
             from .db import mask_url, resolve_url
 
             print(mask_url(resolve_url(db)))
             return
         board = Leaderboard(db)
-        runs = board.runs(dataset=dataset, model=model, tag=tag, top=top)
+        runs = board.runs(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules)
+        hidden = 0 if all_rules else board.old_rules_count(dataset=dataset, model=model, tag=tag)
         if json_output:
             from .export import run_rows
 
             print(json.dumps(run_rows(runs), ensure_ascii=False, indent=2, default=str))
+            if hidden:  # stdout stays JSON
+                err_console.print(hidden_runs_note(hidden), highlight=False, markup=False)
             return
         console.print(leaderboard_table(runs, title=f"malpyeong-eval leaderboard ({board.where})"))
+        if hidden:
+            console.print(hidden_runs_note(hidden), highlight=False, markup=False)
 
     @app.command("show")
     def show(
@@ -89,36 +131,50 @@ def register(app: typer.Typer) -> None:
         worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst items to show.")] = 5,
         json_output: JsonFlag = False,
     ) -> None:
-        """One run: metrics by question_type, its worst items, its configuration."""
-        from .compare import item_final
+        """One run: metrics by question_type (with the counted items), its worst items, its configuration."""
+        from .compare import item_final, old_rules_rows
 
         board = Leaderboard(db)
         record = board.get(run)
         groups, items = board.groups(record), board.items(record)
-        def badness(row):  # Final of the item where all four metrics exist, else its ROUGE-1
+        scored = old_rules_rows(items) if record.scoring_rules is None else items  # old rules: every item counted
+
+        def badness(pair):  # Final of the item where all four metrics exist, else its ROUGE-1
+            row = pair[1]
             final = item_final(row)
             return (final if final is not None else row.get("rouge1") or 0.0, row["item_id"])
 
-        ranked = sorted(items, key=badness)
+        ranked = [item for item, _ in sorted(zip(items, scored), key=badness)]
         if json_output:
             print(json.dumps({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}, ensure_ascii=False, indent=2, default=str))
             return
-        from malpyeong_eval.report import scores_table
+        from malpyeong_eval.report import result_caption, scores_table
 
-        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(f"run {record.name}")))
+        reason_metrics = any(record.metrics.get(key) is not None for key in ("rouge1", "bertscore", "bleurt"))
+        caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics)
+        title = f"run {record.name}" + ALIGNED_MARK * record.aligned_by_id + ("" if record.current_rules else OLD_RULES_MARK)
+        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(title),
+                                   n_counted=record.n_counted, caption=escape(caption) or None))
+        if not record.current_rules:
+            console.print(f"scored under {record.scoring_rules or 'the old (pre-2025) rules'}, not {SCORING_RULES}: not "
+                          f"comparable with current runs; rescore it: {RESCORE_HINT} {shlex.quote(record.name)}",
+                          highlight=False, markup=False)
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
-            for header in ("id", "type", "EM", "ROUGE-1", "gold", "prediction"):
+            for header in ("id", "type", "EM", "ROUGE-1", "counted", "gold", "prediction"):
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
+                counted = {True: "yes", False: "no"}.get(row.get("counted"), "—")
                 table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
-                              format_score(row["rouge1"]), escape(row["gold"]), escape(row["prediction"]))
+                              format_score(row["rouge1"]), counted, escape(row["gold"]), escape(row["prediction"]))
             console.print(table)
         config = Table(title="configuration", show_header=False)
         for key, value in {
             "checkpoint": record.checkpoint, "base model": record.base_model, "step": record.step,
             "dataset": f"{record.dataset_name or ''} {record.dataset_hash or ''}".strip(), "prompt": record.prompt_id,
-            "tags": ", ".join(record.tags), "tool version": record.tool_version, **record.metric_config,
+            "tags": ", ".join(record.tags), "tool version": record.tool_version,
+            "scoring rules": record.scoring_rules or "old (pre-2025) rules",
+            **{key: value for key, value in record.metric_config.items() if key != "rules"},
         }.items():
             if value not in (None, ""):
                 config.add_row(key, escape(str(value)))
@@ -148,6 +204,8 @@ def register(app: typer.Typer) -> None:
             table.add_row(metric, format_score(a.metrics.get(metric)), format_score(b.metrics.get(metric)),
                           f"[{style}]{delta:+.4f}[/]" if style else f"{delta:+.4f}", f"[{low:+.4f}, {high:+.4f}]")
         console.print(table)
+        if a.scoring_rules is None:
+            console.print(f"both runs were scored under the old (pre-2025) rules; rescore them: {RESCORE_HINT}", highlight=False, markup=False)
         console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied}")
         for flip in result.em_flips:
             console.print(
@@ -160,9 +218,11 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="csv, md, html or json.")] = "csv",
         run: Annotated[Optional[str], typer.Option("--run", help="Export this run's items instead of the leaderboard.")] = None,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+        all_rules: AllRulesFlag = False,
         db: DbOption = None,
     ) -> None:
-        """The leaderboard, or one run's items, as CSV, Markdown, HTML (escaped) or JSON."""
+        """The leaderboard (runs scored under the current rules; --all-rules: every run), or one run's items,
+        as CSV, Markdown, HTML (escaped) or JSON."""
         from .export import FORMATS, render, run_rows
 
         if fmt not in FORMATS:
@@ -171,7 +231,7 @@ def register(app: typer.Typer) -> None:
         if run:
             rows, title = board.items(board.get(run)), f"malpyeong-eval run {run}"
         else:
-            rows, title = run_rows(board.runs()), "malpyeong-eval leaderboard"
+            rows, title = run_rows(board.runs(all_rules=all_rules)), "malpyeong-eval leaderboard"
         text = render(rows, fmt, title)
         if output:
             output.write_text(text, encoding="utf-8")
@@ -195,10 +255,82 @@ def register(app: typer.Typer) -> None:
             run for run in board.runs(dataset=dataset, tag=tag) if not prefix or run.name.startswith(prefix)
         )
         if len(runs) < 1:
-            raise MalpyeongError("no runs with a training step match; record checkpoints with a step, or change --tag/--prefix")
+            hidden = board.old_rules_count(dataset=dataset, tag=tag)
+            raise MalpyeongError("no runs with a training step match; record checkpoints with a step, or change --tag/--prefix"
+                                 + (f" ({hidden} scored under the old rules are left out; rescore them: {RESCORE_HINT})" if hidden else ""))
         path = plot_training(runs, output, title=tag or prefix or "training")
         for key, label in CURVE_METRICS:
             values = [run.metrics.get(key) for run in runs]
             if all(value is not None for value in values):
                 console.print(f"{label:>9} {sparkline(values)}  {values[0]:.4f} → {values[-1]:.4f}", highlight=False)
         console.print(f"steps {runs[0].step} … {runs[-1].step} ({len(runs)} checkpoints); plot: {path}", highlight=False)
+
+    @app.command("rescore")
+    def rescore(
+        runs: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN]...", help="Run names or #ids (default: every run not scored under the current rules).", show_default=False)] = None,
+        db: DbOption = None,
+        bertscore_model: BertScoreModelOption = None,
+        bertscore_layers: BertScoreLayersOption = None,
+        bleurt_model: BleurtModelOption = None,
+        device: DeviceOption = None,
+        batch_size: BatchSizeOption = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Recompute stored runs under the current scoring rules from their stored predictions and gold.
+
+        Without RUN arguments: every run scored under older rules (those the leaderboard hides). Each run gets the metrics it had: EM and ROUGE-1 need no model; BERTScore and BLEURT load the models named as for score (give the ones the run was scored with).
+
+        A run keeps its id, name, tags, checkpoint and step. Each run is updated in one transaction: an interrupted rescore leaves every run either rescored or exactly as it was.
+        """
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .rescore import NothingToRescore, Rescorer
+
+        board = Leaderboard(db)
+        if runs:
+            chosen = list({record.id: record for record in (board.get(reference) for reference in runs)}.values())
+        else:
+            chosen = board.old_rules_runs()
+        rescorer = Rescorer(board, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
+                            bleurt_model=bleurt_model, device=device, batch_size=batch_size)
+        done, skipped = [], []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=json_output, disable=not chosen) as bar:
+            task = bar.add_task("rescoring", total=len(chosen))
+            for record in chosen:
+                bar.update(task, description=f"rescoring {escape(record.name)}")
+                try:
+                    done.append(rescorer.rescore(record))
+                except NothingToRescore as exc:
+                    if runs:  # a run asked for by name must be rescored
+                        raise
+                    skipped.append(exc)
+                bar.advance(task)
+        if json_output:
+            print(json.dumps({
+                "scoring_rules": SCORING_RULES,
+                "rescored": [entry.to_json() for entry in done],
+                "skipped": [{"id": exc.run.id, "name": exc.run.name, "reason": exc.why} for exc in skipped],
+            }, ensure_ascii=False, indent=2))
+            return
+        if not chosen:
+            console.print(f"nothing to rescore: every run in {board.where} is scored under {SCORING_RULES}",
+                          highlight=False, markup=False)
+            return
+        if done:
+            table = Table(title=f"rescored under {SCORING_RULES} ({board.where})")
+            for header, justify in (("#", "right"), ("run", "left"), ("metrics", "left"), ("Final", "right"),
+                                    ("EM", "right"), ("ROUGE-1", "right"), ("counted", "right")):
+                table.add_column(header, justify=justify)
+            for entry in done:
+                def change(key):
+                    return f"{format_score(entry.before.metrics.get(key))} → {format_score(entry.after.metrics.get(key))}"
+
+                table.add_row(str(entry.after.id), escape(entry.after.name), ",".join(entry.metrics), change("final_score"),
+                              change("exact_match"), change("rouge1"), f"{entry.after.n_counted}/{entry.after.n}")
+            console.print(table)
+        for entry in done:
+            for note in entry.notes:
+                err_console.print(f"{entry.after.name}: {note}", highlight=False, markup=False)
+        for exc in skipped:
+            err_console.print(f"skipped: {exc}", highlight=False, markup=False)

@@ -130,20 +130,39 @@ _MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time c
 
 
 def _migrate(engine: Engine, shown: str) -> None:
-    with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE serializes this already
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        script = ScriptDirectory.from_config(_alembic_config(connection))
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
-            raise DatabaseError(
-                f"database {shown} has schema version {current!r}, newer than this malpyeong-eval knows "
-                f"({script.get_current_head()!r}): upgrade malpyeong-eval"
-            )
-        if current is None and inspect(connection).has_table("runs"):
-            raise DatabaseError(f"database {shown} has a 'runs' table without a schema version: not a malpyeong-eval leaderboard")
-        if current != script.get_current_head():
-            command.upgrade(_alembic_config(connection), "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table (copy, DROP, rename); with foreign keys on, dropping
+            # 'runs' would cascade to every run's tags, by-type metrics and items. The pragma only takes
+            # effect outside a transaction, so it is set on the driver's connection before BEGIN.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with connection.begin():  # SQLite: BEGIN IMMEDIATE serializes this already
+                _migrate_in_transaction(connection, shown)
+        finally:
+            if sqlite:
+                try:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                except Exception:  # never back to the pool with foreign keys off
+                    connection.invalidate()
+
+
+def _migrate_in_transaction(connection, shown: str) -> None:
+    """Check the schema version and upgrade to the head, on a connection inside its transaction."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+    script = ScriptDirectory.from_config(_alembic_config(connection))
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise DatabaseError(
+            f"database {shown} has schema version {current!r}, newer than this malpyeong-eval knows "
+            f"({script.get_current_head()!r}): upgrade malpyeong-eval"
+        )
+    if current is None and inspect(connection).has_table("runs"):
+        raise DatabaseError(f"database {shown} has a 'runs' table without a schema version: not a malpyeong-eval leaderboard")
+    if current != script.get_current_head():
+        command.upgrade(_alembic_config(connection), "head")
 
 
 def schema_version(engine: Engine) -> str | None:

@@ -10,7 +10,8 @@ import pandas as pd
 
 FORMATS = ("csv", "md", "html", "json")
 RUN_COLUMNS = ("rank", "name", "step", "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt",
-               "descriptive_avg", "final_score", "n", "dataset_name", "created_at")
+               "descriptive_avg", "final_score", "n", "n_counted", "scoring_rules", "aligned_by_id", "dataset_name",
+               "created_at")
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 METRIC_COLUMNS = (
@@ -66,6 +66,11 @@ class Run(SummaryColumns, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     n: Mapped[int] = mapped_column(Integer)
     final_score: Mapped[float | None] = mapped_column(Float, index=True)  # the leaderboard's sort key
+    # The scoring rules' version (metrics.aggregate.SCORING_RULES); NULL: the pre-2025 rules (reason
+    # metrics over every item), recorded before schema 0003; such runs wait for ``rescore``.
+    scoring_rules: Mapped[str | None] = mapped_column(String(64), index=True)
+    n_counted: Mapped[int | None] = mapped_column(Integer)  # items in the reason metrics' means
+    aligned_by_id: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # not the organizers' score
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -95,6 +100,7 @@ class GroupMetric(SummaryColumns, Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     question_type: Mapped[str] = mapped_column(String(255))
     n: Mapped[int] = mapped_column(Integer)
+    n_counted: Mapped[int | None] = mapped_column(Integer)
     run: Mapped[Run] = relationship(back_populates="groups")
 
 
@@ -113,4 +119,5 @@ class ItemResult(ItemScoreColumns, Base):
     answer_clause: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     gold: Mapped[str] = mapped_column(Text)
+    counted: Mapped[bool | None] = mapped_column(Boolean)  # both reasons non-empty; NULL under the old rules
     run: Mapped[Run] = relationship(back_populates="items")

@@ -8,12 +8,13 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.evaluation import EvaluationResult
+from malpyeong_eval.metrics.aggregate import SCORING_RULES
 
 from .db import DatabaseError, mask_url, open_engine, resolve_url
 from .models import METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
@@ -40,6 +41,14 @@ class RunRecord:
     metric_config: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     metrics: dict[str, float | None] = field(default_factory=dict)
+    scoring_rules: str | None = None  # None: the pre-2025 rules (recorded before schema 0003)
+    n_counted: int | None = None
+    aligned_by_id: bool = False
+
+    @property
+    def current_rules(self) -> bool:
+        """Whether the run was scored under this version's rules (else: ``malpyeong-eval rescore``)."""
+        return self.scoring_rules == SCORING_RULES
 
     @classmethod
     def from_row(cls, run: Run) -> RunRecord:
@@ -49,6 +58,7 @@ class RunRecord:
             dataset_hash=run.dataset_hash, prompt_id=run.prompt_id, prompt_hash=run.prompt_hash,
             fingerprint=run.fingerprint, tool_version=run.tool_version, generation=dict(run.generation or {}),
             metric_config=dict(run.metric_config or {}), tags=sorted(tag.tag for tag in run.tags), metrics=run.metrics(),
+            scoring_rules=run.scoring_rules, n_counted=run.n_counted, aligned_by_id=bool(run.aligned_by_id),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +66,7 @@ class RunRecord:
         data.update(self.metrics)
         del data["metrics"]
         data["created_at"] = self.created_at.isoformat()
+        data["current_rules"] = self.current_rules
         return data
 
 
@@ -110,19 +121,15 @@ class Leaderboard:
             name=name, checkpoint=checkpoint, base_model=base_model, step=step, dataset_name=dataset_name,
             dataset_hash=dataset_hash, prompt_id=prompt_id, prompt_hash=prompt_hash, generation=generation or {},
             metric_config=result.config, fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
+            scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
         run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(tags)]
-        run.groups = [
-            GroupMetric(question_type=question_type, n=row["n"], **{c: row.get(c) for c in METRIC_COLUMNS})
-            for question_type, row in result.by_type.items()
-        ]
+        run.groups = [GroupMetric(**group) for group in _group_rows(result)]
         run.items = [
             ItemResult(
                 position=position, item_id=item.id, question_type=item.question_type, prediction=item.prediction,
-                answer_clause=item.answer_clause, reason=item.reason, gold=item.gold, exact_match=item.exact_match,
-                exact_match_lenient=item.exact_match_lenient, rouge1=item.rouge1, bertscore=item.bertscore,
-                bleurt=item.bleurt,
+                gold=item.gold, **_item_scores(item),
             )
             for position, item in enumerate(result.items)
         ]
@@ -139,6 +146,51 @@ class Leaderboard:
             raise DatabaseError(f"cannot record run {name!r} in {self.where}: {str(exc.orig or exc).splitlines()[0]}") from None
         return record
 
+    def update_scores(self, run: RunRecord, result: EvaluationResult) -> RunRecord:
+        """Replace a run's scores with ``result`` (its own items, rescored) in one transaction.
+
+        The run row's metrics, ``metric_config``, ``scoring_rules``, ``n_counted`` and
+        ``tool_version`` change, its by-type metrics are replaced, and each item's parts, scores
+        and ``counted`` are updated; id, name, tags, checkpoint, step and fingerprint stay. A
+        failure (or a killed process) leaves the run exactly as it was. ``result`` must hold the
+        run's items in position order with the stored predictions and golds.
+        """
+        try:
+            with self._session() as session, session.begin():
+                row = session.get(Run, run.id)
+                if row is None:
+                    raise MalpyeongError(f"run {run.name!r} (#{run.id}) is no longer in {self.where}")
+                items = list(session.scalars(
+                    select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position)
+                ))
+                stored = [(item.item_id, item.prediction, item.gold) for item in items]
+                if stored != [(item.id, item.prediction, item.gold) for item in result.items]:
+                    raise MalpyeongError(f"run {run.name!r} (#{run.id}): its items changed while it was rescored; run again")
+                for column in METRIC_COLUMNS:
+                    setattr(row, column, result.metrics.get(column))
+                row.metric_config = dict(result.config)
+                row.scoring_rules, row.n_counted = result.rules, result.n_counted
+                row.tool_version = version("malpyeong-eval")
+                session.execute(delete(GroupMetric).where(GroupMetric.run_id == run.id))
+                session.add_all(GroupMetric(run_id=run.id, **group) for group in _group_rows(result))
+                for item_row, item in zip(items, result.items):
+                    for key, value in _item_scores(item).items():
+                        setattr(item_row, key, value)
+                session.flush()
+                record = RunRecord.from_row(row)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot update run {run.name!r} in {self.where}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from None
+        return record
+
+    def _filtered(self, query, dataset: str | None, model: str | None, tag: str | None):
+        if dataset:
+            query = query.where(Run.dataset_name == dataset)
+        if model:
+            query = query.where((Run.base_model == model) | (Run.checkpoint == model) | Run.name.contains(model))
+        if tag:
+            query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+        return query
+
     def runs(
         self,
         *,
@@ -146,16 +198,16 @@ class Leaderboard:
         model: str | None = None,
         tag: str | None = None,
         top: int | None = None,
+        all_rules: bool = False,
     ) -> list[RunRecord]:
         """Runs by Final Score, best first; runs without a Final after those with one, by
-        Descriptive Avg, then Exact Match."""
-        query = select(Run)
-        if dataset:
-            query = query.where(Run.dataset_name == dataset)
-        if model:
-            query = query.where((Run.base_model == model) | (Run.checkpoint == model) | Run.name.contains(model))
-        if tag:
-            query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+        Descriptive Avg, then Exact Match.
+
+        Only runs scored under this version's rules unless ``all_rules`` (see :meth:`old_rules_count`).
+        """
+        query = self._filtered(select(Run), dataset, model, tag)
+        if not all_rules:
+            query = query.where(Run.scoring_rules == SCORING_RULES)
         query = query.order_by(
             Run.final_score.is_(None), Run.final_score.desc(),  # runs without a Final go after those with one
             Run.descriptive_avg.is_(None), Run.descriptive_avg.desc(),
@@ -167,8 +219,20 @@ class Leaderboard:
             return [RunRecord.from_row(run) for run in session.scalars(query)]
 
     def count(self) -> int:
+        """Every run, whatever its rules."""
         with self._session() as session:
             return session.scalar(select(func.count(Run.id))) or 0
+
+    def old_rules_count(self, *, dataset: str | None = None, model: str | None = None, tag: str | None = None) -> int:
+        """How many runs (matching the filters) :meth:`runs` hides: scored under other rules."""
+        query = self._filtered(select(func.count(Run.id)).where(_old_rules()), dataset, model, tag)
+        with self._session() as session:
+            return session.scalar(query) or 0
+
+    def old_rules_runs(self) -> list[RunRecord]:
+        """The runs not scored under this version's rules, oldest first (what ``rescore`` does by default)."""
+        with self._session() as session:
+            return [RunRecord.from_row(run) for run in session.scalars(select(Run).where(_old_rules()).order_by(Run.id))]
 
     def get(self, reference: str) -> RunRecord:
         """A run by name, or by id written ``#12`` or ``12``."""
@@ -190,15 +254,38 @@ class Leaderboard:
         """The run's metrics by question_type."""
         with self._session() as session:
             rows = session.scalars(select(GroupMetric).where(GroupMetric.run_id == run.id).order_by(GroupMetric.question_type))
-            return [{"question_type": g.question_type, "n": g.n, **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
+            return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted,
+                     **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
 
     def items(self, run: RunRecord) -> list[dict[str, Any]]:
         """The run's items in their original order."""
-        columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold",
+        columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
                    "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt")
         with self._session() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [{column: getattr(row, column) for column in columns} for row in rows]
+
+
+def _old_rules():
+    """Runs scored under rules other than this version's (NULL: before schema 0003)."""
+    return or_(Run.scoring_rules.is_(None), Run.scoring_rules != SCORING_RULES)
+
+
+def _group_rows(result: EvaluationResult) -> list[dict[str, Any]]:
+    """The column values of the result's by-type metrics."""
+    return [
+        {"question_type": question_type, "n": row["n"], "n_counted": row.get("n_counted"),
+         **{c: row.get(c) for c in METRIC_COLUMNS}}
+        for question_type, row in result.by_type.items()
+    ]
+
+
+ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt")
+
+
+def _item_scores(item) -> dict[str, Any]:
+    """What scoring sets on an item row: its parsed parts, ``counted`` and its scores."""
+    return {key: getattr(item, key) for key in ITEM_SCORE_FIELDS}
 
 
 def runs_of_training(runs: Sequence[RunRecord]) -> list[RunRecord]:

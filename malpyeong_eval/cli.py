@@ -13,9 +13,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from leaderboard.cli import DbOption
 from leaderboard.cli import register as register_leaderboard_commands
 
+from .cli_options import (
+    BatchSizeOption,
+    BertScoreLayersOption,
+    BertScoreModelOption,
+    BleurtModelOption,
+    DatasetNameOption,
+    DbOption,
+    DeviceOption,
+    MetricsOption,
+    NameOption,
+    TagOption,
+)
 from .errors import MalpyeongError
 from .report import make_console
 
@@ -33,32 +44,6 @@ err_console = make_console(stderr=True)
 @app.callback()
 def _root() -> None:
     """Score submissions, run checkpoints, train with GRPO and keep a leaderboard."""
-
-MetricsOption = Annotated[
-    str, typer.Option("--metrics", help="Comma-separated: em,rouge1,bertscore,bleurt (Final needs all four).")
-]
-BertScoreModelOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--bertscore-model",
-        help="BERTScore model id or local directory [env MALPYEONG_BERTSCORE_MODEL; default bert-base-multilingual-cased].",
-    ),
-]
-BertScoreLayersOption = Annotated[
-    Optional[int], typer.Option("--bertscore-layers", help="Layer for BERTScore (default: bert_score's, 9 for mBERT).")
-]
-BleurtModelOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--bleurt-model",
-        help="BLEURT checkpoint (lucadiliello/* layout) id or directory [env MALPYEONG_BLEURT_MODEL; default lucadiliello/BLEURT-20].",
-    ),
-]
-DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
-NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
-TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
-DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]
-BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers.")]
 
 
 @app.command()
@@ -78,11 +63,12 @@ def score(
     db: DbOption = None,
     tag: TagOption = None,
     dataset_name: DatasetNameOption = None,
+    align_by_id: Annotated[bool, typer.Option("--align-by-id", help="Score a submission that is not in the gold's order by id (the organizers refuse it; the result is marked as not theirs).")] = False,
 ) -> None:
     """Score a submission as the organizers do: overall and by question_type."""
-    from .data import load_items, match_submission, sample_path
+    from .data import in_gold_order, load_items, match_submission, sample_path
     from .evaluation import ContestScorer, parse_metrics
-    from .report import scores_table
+    from .report import result_table
 
     if sample:
         prediction, gold = prediction or sample_path("submission"), gold or sample_path("gold")
@@ -97,7 +83,8 @@ def score(
 
         board = Leaderboard(db)  # open (and check) the database before the scoring work
     gold_items = load_items(gold, require_answer=True)
-    submission = match_submission(gold_items, load_items(prediction, require_answer=True), prediction)
+    submitted = load_items(prediction, require_answer=True)
+    submission = match_submission(gold_items, submitted, prediction, align_by_id=align_by_id)
     scorer = ContestScorer(
         chosen,
         bertscore_model=bertscore_model,
@@ -106,7 +93,7 @@ def score(
         device=device,
         batch_size=batch_size,
     )
-    result = scorer.evaluate(gold_items, submission)
+    result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
     if board is not None:
         from .data import file_sha256
 
@@ -120,7 +107,7 @@ def score(
         return
     if json_out:
         Path(json_out).write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    console.print(scores_table(result.metrics, result.n, result.by_type, title=f"{prediction.name} vs {gold.name}"))
+    console.print(result_table(result, title=f"{prediction.name} vs {gold.name}"))
 
 
 @app.command()
@@ -161,7 +148,7 @@ def run(
     from .evaluation import ContestScorer, parse_metrics
     from .generation import BACKENDS, GenerationSettings
     from .prompts import load_prompt
-    from .report import scores_table
+    from .report import result_table
     from .run import CheckpointRunner, resolve_targets
 
     if backend not in BACKENDS:
@@ -210,8 +197,7 @@ def run(
                  f"recorded as {outcome.run_name!r}" if outcome.run_name else "not recorded")
         if not json_output:
             if outcome.result is not None:
-                console.print(scores_table(outcome.result.metrics, outcome.result.n, outcome.result.by_type,
-                                           title=outcome.target.name))
+                console.print(result_table(outcome.result, title=outcome.target.name))
             err_console.print(f"{outcome.target.name}: {state}; submission {outcome.submission}"
                               + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""),
                               highlight=False, markup=False)

@@ -38,7 +38,7 @@ class ItemScore:
     answer_clause: str
     reason: str
     gold: str
-    counted: bool = False  # both reasons non-empty: the item enters the reason metrics' means
+    counted: bool  # both reasons non-empty: the item enters the reason metrics' means
     exact_match: float | None = None
     exact_match_lenient: float | None = None
     rouge1: float | None = None
@@ -67,6 +67,17 @@ class EvaluationResult:
     def official(self) -> bool:
         """Whether the organizers would have scored this submission as it is."""
         return not self.aligned_by_id
+
+    @classmethod
+    def from_items(cls, items: list[ItemScore], config: dict[str, Any], *, aligned_by_id: bool = False) -> EvaluationResult:
+        """The result of scored items: overall and per question_type, the organizers' aggregation."""
+        by_type = {}
+        for question_type in sorted({item.question_type for item in items}):
+            group = [item for item in items if item.question_type == question_type]
+            by_type[question_type] = {"n": len(group), "n_counted": sum(item.counted for item in group),
+                                      **summarize(asdict(item) for item in group)}
+        return cls(n=len(items), metrics=summarize(asdict(item) for item in items), by_type=by_type, items=items,
+                   config=config, n_counted=sum(item.counted for item in items), aligned_by_id=aligned_by_id)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,17 +199,4 @@ class ContestScorer:
                     **row,
                 )
             )
-        by_type = {}
-        for question_type in sorted({item.question_type for item in items}):
-            group = [item for item in items if item.question_type == question_type]
-            by_type[question_type] = {"n": len(group), "n_counted": sum(item.counted for item in group),
-                                      **summarize(asdict(item) for item in group)}
-        return EvaluationResult(
-            n=len(items),
-            metrics=summarize(asdict(item) for item in items),
-            by_type=by_type,
-            items=items,
-            config=self.config,
-            n_counted=sum(item.counted for item in items),
-            aligned_by_id=aligned_by_id,
-        )
+        return EvaluationResult.from_items(items, self.config, aligned_by_id=aligned_by_id)

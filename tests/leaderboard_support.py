@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import create_engine
 
 from malpyeong_eval.evaluation import EvaluationResult, ItemScore
-from malpyeong_eval.metrics.aggregate import summarize
 
 POSTGRES_VARIABLE = "MALPYEONG_TEST_POSTGRES_URL"
 
@@ -35,17 +34,23 @@ def make_result(seed: int, n: int = 12, types=("선택형", "교정형")) -> Eva
     items = []
     for index in range(n):
         em = float(rng.random() < 0.5)
+        counted = index % 5 != 4  # every fifth prediction has no reason: out of the reason metrics' means
+        reason = f"이유 {rng.random():.3f} <b>굵게</b>" if counted else ""
         items.append(
             ItemScore(
                 id=str(index + 1), question_type=types[index % len(types)],
-                prediction=f'"문장 {index}"가 옳다. 이유 {rng.random():.3f} <b>굵게</b>',
-                answer_clause=f'"문장 {index}"가 옳다', reason="이유", gold=f'"문장 {index}"가 옳다. 정답 이유',
+                prediction=f'"문장 {index}"가 옳다. {reason}'.strip(), counted=counted,
+                answer_clause=f'"문장 {index}"가 옳다', reason=reason, gold=f'"문장 {index}"가 옳다. 정답 이유',
                 exact_match=em, exact_match_lenient=max(em, float(rng.random() < 0.3)),
                 rouge1=rng.random(), bertscore=0.5 + rng.random() / 2, bleurt=rng.random(),
             )
         )
-    by_type = {t: {"n": sum(i.question_type == t for i in items), **summarize(vars(i) for i in items if i.question_type == t)} for t in types}
-    return EvaluationResult(n=n, metrics=summarize(vars(i) for i in items), by_type=by_type, items=items, config={"rouge1": "rouge1(test)"})
+    return result_of(items, config={"rouge1": "rouge1(test)"})
+
+
+def result_of(items: list[ItemScore], config: dict | None = None, aligned_by_id: bool = False) -> EvaluationResult:
+    """The result of scored items, aggregated as ContestScorer.evaluate does (by type, counted items)."""
+    return EvaluationResult.from_items(items, config or {}, aligned_by_id=aligned_by_id)
 
 
 def record_many(url: str, worker: int, count: int) -> int:

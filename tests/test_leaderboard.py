@@ -15,7 +15,8 @@ from sqlalchemy import create_engine
 from leaderboard.db import DatabaseError, default_url, mask_url, resolve_url, schema_version
 from leaderboard.store import Leaderboard
 from malpyeong_eval.errors import MalpyeongError
-from tests.leaderboard_support import make_result, postgres_url, record_many
+from malpyeong_eval.metrics.aggregate import SCORING_RULES, summarize
+from tests.leaderboard_support import make_result, postgres_url, record_many, result_of
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,6 +38,23 @@ def test_record_and_read_back(db_url):
     assert [row["item_id"] for row in items] == [item.id for item in result.items]
     assert items[3]["rouge1"] == pytest.approx(result.items[3].rouge1)
     assert board.get(f"#{stored.id}").name == "run-a"
+
+
+def test_record_keeps_rules_counted_items_and_alignment(db_url):
+    board = Leaderboard(db_url)
+    result = make_result(1)
+    assert 0 < result.n_counted < result.n  # some predictions have no reason
+    stored = board.record(result, name="run-a")
+    again = board.get("run-a")
+    assert again.scoring_rules == SCORING_RULES and again.current_rules and stored.current_rules
+    assert again.n_counted == result.n_counted and again.aligned_by_id is False
+    assert {g["question_type"]: g["n_counted"] for g in board.groups(again)} == {
+        t: row["n_counted"] for t, row in result.by_type.items()}
+    assert [row["counted"] for row in board.items(again)] == [item.counted for item in result.items]
+    aligned = result_of(make_result(2).items, aligned_by_id=True)
+    assert board.record(aligned, name="aligned").aligned_by_id is True
+    assert board.get("aligned").aligned_by_id is True
+    assert {"scoring_rules", "n_counted", "aligned_by_id", "current_rules"} <= set(again.to_json())
 
 
 def test_order_by_final_with_unfinished_runs_last(db_url):
@@ -208,11 +226,27 @@ def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, cli):
     code, out, _ = cli("leaderboard", "--db", db_url, "--json")
     rows = json.loads(out)
     assert code == 0 and {row["name"] for row in rows} == {"sample-run", "<script>alert(1)</script>"}
-    assert {"name", "step", "exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"} <= set(rows[0])
+    assert {"name", "step", "exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score",
+            "scoring_rules", "aligned_by_id", "n_counted"} <= set(rows[0])
+    sample = next(row for row in rows if row["name"] == "sample-run")
+    assert sample["scoring_rules"] == SCORING_RULES and sample["aligned_by_id"] is False and 0 < sample["n_counted"] < 40
     code, out, _ = cli("leaderboard", "--db", db_url, "--tag", "t1")
-    assert code == 0 and "sample-run" in out and "script" not in out
+    assert code == 0 and "sample-run" in out and "script" not in out and "hidden" not in out and "old rules" not in out
     code, out, _ = cli("show", "sample-run", "--db", db_url)
-    assert code == 0 and "선택형" in out and "worst" in out and "rouge1(" in out
+    assert code == 0 and "선택형" in out and "worst" in out and "rouge1(" in out and "counted" in out
+    assert f"mean over the {sample['n_counted']} counted items" in out and "organizers-2025" in out
+    code, out, _ = cli("show", "sample-run", "--db", db_url, "--json")
+    shown = json.loads(out)
+    assert shown["run"]["n_counted"] == sample["n_counted"] and all("n_counted" in group for group in shown["by_type"])
+    assert all(isinstance(item["counted"], bool) for item in shown["worst_items"])
+    assert any(not item["counted"] for item in shown["worst_items"])  # no reason: among the worst items
+    board.record(result_of(make_result(8).items, aligned_by_id=True), name="reordered")
+    code, out, _ = cli("leaderboard", "--db", db_url)
+    assert code == 0 and "reordered†" in out and "aligned by id: not the organizers' score" in out
+    code, out, _ = cli("show", "reordered", "--db", db_url)
+    assert code == 0 and "NOT THE ORGANIZERS' SCORE" in out
+    code, out, _ = cli("export", "--format", "csv", "--db", db_url)
+    assert code == 0 and "scoring_rules" in out.splitlines()[0] and "aligned_by_id" in out.splitlines()[0]
     code, out, _ = cli("export", "--format", "html", "--db", db_url)
     assert code == 0 and "<script>alert" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     code, out, _ = cli("export", "--format", "html", "--run", "<script>alert(1)</script>", "--db", db_url)
@@ -272,13 +306,81 @@ def test_older_schema_is_upgraded_with_its_runs(tmp_path):
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), "0001")  # the first released schema
         connection.exec_driver_sql(
-            "INSERT INTO runs (name, generation, metric_config, fingerprint, tool_version, created_at, n) "
-            "VALUES ('old-run', '{}', '{}', 'abc', '0.0.1', '2026-01-01 00:00:00', 3)"
+            "INSERT INTO runs (id, name, generation, metric_config, fingerprint, tool_version, created_at, n) "
+            "VALUES (1, 'old-run', '{}', '{}', 'abc', '0.0.1', '2026-01-01 00:00:00', 3)"
+        )
+        connection.exec_driver_sql("INSERT INTO run_tags (run_id, tag) VALUES (1, 'kept')")
+        connection.exec_driver_sql("INSERT INTO group_metrics (run_id, question_type, n) VALUES (1, '선택형', 1)")
+        connection.exec_driver_sql(
+            "INSERT INTO item_results (run_id, position, item_id, question_type, prediction, answer_clause, reason, gold) "
+            "VALUES (1, 0, 'a', '선택형', 'p', 'c', 'r', 'g')"
         )
     engine.dispose()
     board = Leaderboard(url)
-    assert schema_version(board.engine) == "0002"
-    assert board.get("old-run").n == 3
+    assert schema_version(board.engine) == "0003"
+    old = board.get("old-run")
+    assert old.n == 3 and old.scoring_rules is None and not old.current_rules and old.aligned_by_id is False
+    # the upgrades rebuild the runs table on SQLite: its tags, groups and items must survive (no cascade)
+    assert old.tags == ["kept"] and len(board.groups(old)) == 1 and [row["item_id"] for row in board.items(old)] == ["a"]
+    with board.engine.connect() as connection:  # and foreign keys are enforced again afterwards
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_schema_0002_database_with_runs_is_upgraded_to_old_rules_runs(db_url, cli):
+    """Runs recorded before schema 0003 were scored under the old rules: they stay readable,
+    get scoring_rules NULL, and the leaderboard hides them unless asked."""
+    from alembic import command
+
+    from leaderboard.db import _alembic_config
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0002")
+        connection.exec_driver_sql(
+            "INSERT INTO runs (id, name, generation, metric_config, fingerprint, tool_version, created_at, n, "
+            "exact_match, rouge1, final_score) VALUES (7, 'old-run', '{}', '{\"rouge1\": \"rouge1(old)\"}', 'abc', "
+            "'0.1.0', '2026-01-01 00:00:00', 2, 0.5, 0.25, NULL)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO group_metrics (run_id, question_type, n, exact_match, rouge1) VALUES (7, '선택형', 2, 0.5, 0.25)"
+        )
+        for position, (item_id, em, rouge) in enumerate([("a", 1.0, 0.5), ("b", 0.0, 0.0)]):
+            connection.exec_driver_sql(
+                "INSERT INTO item_results (run_id, position, item_id, question_type, prediction, answer_clause, reason, "
+                f"gold, exact_match, rouge1) VALUES (7, {position}, '{item_id}', '선택형', '\"가\"가 옳다. 이유', "
+                f"'\"가\"가 옳다', '이유', '\"가\"가 옳다. 이유', {em}, {rouge})"
+            )
+    engine.dispose()
+    board = Leaderboard(db_url)
+    assert schema_version(board.engine) == "0003"
+    old = board.get("old-run")
+    assert (old.id, old.n, old.metrics["rouge1"], old.metric_config) == (7, 2, 0.25, {"rouge1": "rouge1(old)"})
+    assert old.scoring_rules is None and old.n_counted is None and old.aligned_by_id is False and not old.current_rules
+    assert board.groups(old)[0]["n_counted"] is None and board.groups(old)[0]["rouge1"] == 0.25
+    assert [(row["item_id"], row["counted"], row["rouge1"]) for row in board.items(old)] == [("a", None, 0.5), ("b", None, 0.0)]
+    assert board.runs() == [] and [run.name for run in board.runs(all_rules=True)] == ["old-run"]
+    assert board.old_rules_count() == 1 and board.old_rules_count(dataset="other") == 0
+    board.record(make_result(1), name="new-run")
+    assert [run.name for run in board.runs()] == ["new-run"]
+    code, out, _ = cli("leaderboard", "--db", db_url)
+    assert code == 0 and "new-run" in out and "old-run" not in out
+    assert "1 run scored under the old (pre-2025) rules hidden" in out and "malpyeong-eval rescore" in out
+    code, out, _ = cli("leaderboard", "--db", db_url, "--all-rules")
+    assert code == 0 and "old-run (old rules)" in out and "rescore them: malpyeong-eval rescore" in out
+    code, out, err = cli("leaderboard", "--db", db_url, "--json")
+    assert code == 0 and [row["name"] for row in json.loads(out)] == ["new-run"] and "hidden" in err
+    code, out, _ = cli("leaderboard", "--db", db_url, "--json", "--all-rules")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["old-run"]["scoring_rules"] is None and rows["new-run"]["scoring_rules"] == SCORING_RULES
+    code, out, _ = cli("show", "old-run", "--db", db_url)
+    assert code == 0 and "old rules" in out and "rescore it: malpyeong-eval rescore old-run" in out
+    code, out, _ = cli("export", "--format", "json", "--db", db_url)
+    assert code == 0 and [row["name"] for row in json.loads(out)] == ["new-run"]
+    code, out, _ = cli("export", "--format", "json", "--all-rules", "--db", db_url)
+    assert code == 0 and {row["name"] for row in json.loads(out)} == {"new-run", "old-run"}
+    code, _, err = cli("compare", "old-run", "new-run", "--db", db_url)
+    assert code == 2 and "different rules" in err and "rescore first: malpyeong-eval rescore old-run" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_same_fingerprint_is_recorded_once(db_url):
@@ -300,3 +402,67 @@ def test_migrations_match_the_models(db_url):
     board = Leaderboard(db_url)
     with board.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def _counted_differently(seed: int, n: int):
+    """B: other per-item numbers and other items without a reason than make_result's, stored in reverse order."""
+    result = make_result(seed, n=n)
+    for index, item in enumerate(result.items):
+        item.counted = index % 3 != 1
+        item.reason = "이유" if item.counted else ""
+    return result_of(list(reversed(result.items)), config=result.config)
+
+
+def test_compare_point_deltas_are_the_stored_metrics_differences(db_url, cli):
+    board = Leaderboard(db_url)
+    a, b = make_result(1, n=30), _counted_differently(2, n=30)
+    assert {i.id for i in a.items if i.counted} != {i.id for i in b.items if i.counted}
+    board.record(a, name="A", dataset_hash="same")
+    board.record(b, name="B", dataset_hash="same")
+    code, out, _ = cli("compare", "A", "B", "--db", db_url, "--json")
+    result = json.loads(out)
+    stored_a, stored_b = board.get("A").metrics, board.get("B").metrics
+    assert code == 0 and set(result["deltas"]) == {"exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"}
+    for metric, delta in result["deltas"].items():
+        assert delta["delta"] == pytest.approx(stored_b[metric] - stored_a[metric], abs=1e-12)
+        assert delta["ci_low"] <= delta["ci_high"]
+    code, out, _ = cli("compare", "A", "B", "--db", db_url)
+    assert code == 0 and "descriptive_avg" in out and "items won" in out
+
+
+def test_compare_bootstrap_recomputes_each_resample_with_counted_items(db_url):
+    import numpy as np
+
+    from leaderboard.compare import RESAMPLES, bootstrap_deltas, compare_runs
+
+    board = Leaderboard(db_url)
+    n = 30
+    a, b = make_result(1, n=n), _counted_differently(2, n=n)
+    run_a, run_b = board.record(a, name="A"), board.record(b, name="B")
+    rows_a, rows_b = board.items(run_a), board.items(run_b)
+    by_id = {row["item_id"]: row for row in rows_b}
+    paired_b = [by_id[row["item_id"]] for row in rows_a]  # B is stored in reverse order: paired by id
+    points, samples = bootstrap_deltas(rows_a, paired_b)
+    indices = np.random.default_rng(0).integers(0, n, size=(RESAMPLES, n))
+    for r in range(5):  # brute force: the contest's table of each resampled run
+        table_a = summarize(rows_a[i] for i in indices[r])
+        table_b = summarize(paired_b[i] for i in indices[r])
+        for metric in points:
+            assert samples[metric][r] == pytest.approx(table_b[metric] - table_a[metric], abs=1e-12)
+        everything = [{**paired_b[i], "counted": True} for i in indices[r]]  # not the rule: every item counted
+        assert summarize(everything)["rouge1"] != pytest.approx(table_b["rouge1"], abs=1e-9)
+    comparison = compare_runs(run_a, rows_a, run_b, rows_b)
+    for metric, (delta, low, high) in comparison.deltas.items():
+        assert (low, high) == tuple(np.percentile(samples[metric], [2.5, 97.5]))
+        assert delta == points[metric]
+    assert len(samples["final_score"]) == RESAMPLES
+
+
+def test_compare_refuses_runs_scored_under_different_rules(db_url):
+    from leaderboard.compare import compare_runs
+
+    board = Leaderboard(db_url)
+    old, new = board.record(make_result(1), name="old"), board.record(make_result(2), name="new")
+    old.scoring_rules = None
+    with pytest.raises(MalpyeongError, match=r"different rules \(old pre-2025 rules, organizers-2025\); rescore first: malpyeong-eval rescore old$"):
+        compare_runs(old, board.items(old), new, board.items(new))

@@ -1,0 +1,108 @@
+"""Rescoring stored runs under this version's scoring rules, from their stored predictions and gold.
+
+A run keeps its id, name, tags, checkpoint, step and fingerprint; its metrics, by-type
+metrics, per-item scores and ``counted`` flags, ``metric_config``, ``scoring_rules``,
+``n_counted`` and ``tool_version`` are replaced in one transaction
+(:meth:`~leaderboard.store.Leaderboard.update_scores`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from malpyeong_eval.data import Item
+from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.evaluation import METRICS, ContestScorer
+
+from .store import Leaderboard, RunRecord
+
+# The metric names of ``--metrics`` and the run columns / metric_config keys that show a run had them.
+METRIC_KEYS = {
+    "em": ("exact_match", "exact_match_lenient"),
+    "rouge1": ("rouge1",),
+    "bertscore": ("bertscore",),
+    "bleurt": ("bleurt",),
+}
+MODEL_METRICS = ("bertscore", "bleurt")
+_RULES_SUFFIX = re.compile(r" rules=\S+$")
+
+
+def metrics_of(run: RunRecord) -> tuple[str, ...]:
+    """The metrics a run was scored with: its non-null metric columns and its metric_config keys."""
+    return tuple(
+        name for name in METRICS
+        if any(run.metrics.get(key) is not None or key in run.metric_config for key in METRIC_KEYS[name])
+    )
+
+
+class NothingToRescore(MalpyeongError):
+    """A run without stored items or metrics: there is nothing to recompute."""
+
+    def __init__(self, run: RunRecord, why: str) -> None:
+        super().__init__(f"run {run.name!r} (#{run.id}) cannot be rescored: {why}")
+        self.run, self.why = run, why
+
+
+@dataclass
+class Rescored:
+    """One rescored run: its numbers before and after."""
+
+    before: RunRecord
+    after: RunRecord
+    metrics: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        def numbers(run: RunRecord) -> dict[str, Any]:
+            return {"scoring_rules": run.scoring_rules, "n_counted": run.n_counted, **run.metrics}
+
+        return {"id": self.after.id, "name": self.after.name, "metrics": list(self.metrics),
+                "old": numbers(self.before), "new": numbers(self.after), "notes": self.notes}
+
+
+class Rescorer:
+    """Recomputes runs on one leaderboard; model-based scorers are loaded once, when first needed."""
+
+    def __init__(
+        self,
+        board: Leaderboard,
+        *,
+        bertscore_model: str | None = None,
+        bertscore_layers: int | None = None,
+        bleurt_model: str | None = None,
+        device: str | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        self.board = board
+        self.options = {"bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers,
+                        "bleurt_model": bleurt_model, "device": device, "batch_size": batch_size}
+        self._loaded: dict[str, Any] = {}  # scorer name -> loaded scorer, shared by every run
+
+    def scorer(self, metrics: tuple[str, ...]) -> ContestScorer:
+        scorer = ContestScorer(metrics, scorers=self._loaded, **self.options)
+        for name in ("rouge1", "bertscore", "bleurt"):
+            if getattr(scorer, name) is not None:
+                self._loaded.setdefault(name, getattr(scorer, name))
+        return scorer
+
+    def rescore(self, run: RunRecord) -> Rescored:
+        """Score the run's stored predictions against its stored gold and store the new numbers."""
+        metrics = metrics_of(run)
+        if not metrics:
+            raise NothingToRescore(run, "it records no metric")
+        rows = self.board.items(run)
+        if not rows:
+            raise NothingToRescore(run, "it has no stored items")
+        gold = [Item(row["item_id"], row["question_type"], "", row["gold"]) for row in rows]
+        submission = [Item(row["item_id"], row["question_type"], "", row["prediction"]) for row in rows]
+        scorer = self.scorer(metrics)
+        result = scorer.evaluate(gold, submission, aligned_by_id=run.aligned_by_id)
+        notes = []
+        for name in MODEL_METRICS:
+            old, new = run.metric_config.get(name), result.config.get(name)
+            if old and new and _RULES_SUFFIX.sub("", old) != _RULES_SUFFIX.sub("", new):
+                notes.append(f"{name} configuration differs from the recorded one (was {old}; now {new})")
+        after = self.board.update_scores(run, result)
+        return Rescored(before=run, after=after, metrics=metrics, notes=notes)
