@@ -1,30 +1,45 @@
 """The contest metrics as GRPO reward functions, following TRL's protocol.
 
 Each reward is called as ``reward(completions, **kwargs) -> list[float | None]``
-(kwargs: the dataset's columns, and TRL's ``log_metric``); the gold answer is the
-column ``answer`` (the full official answer string) unless ``gold_column`` says
-otherwise. No metric is computed here: every value comes from ``malpyeong_eval``.
-A malformed completion scores 0.0; an item without a gold string gets ``None``.
+(kwargs: the dataset's columns, and TRL's ``log_metric`` and ``log_extra``); the gold answer is
+the column ``answer`` (the full official answer string) unless ``gold_column`` says otherwise.
+No metric is computed here: every value comes from ``malpyeong_eval``. A malformed completion
+scores 0.0; an item without a gold string gets ``None``.
+
+Every reward scores a completion as ``malpyeong-eval run`` records it: ``clean_output`` strips
+a leading ``답변:`` and surrounding whitespace first, so training and evaluation see one text.
 
 The reason metrics (ROUGE-1, BERTScore, BLEURT, and the reason part of the contest reward)
 give 0.0 to a completion the organizers would not count: one without a reason after
 ``가 옳다`` / ``이 옳다`` (or whose gold has none). The organizers' mean skips such items
 instead; a reward that skipped them would make leaving out the reason attractive.
+
+Rewards hold only their configuration: importing this module and constructing a reward load
+nothing. A reward's scorers are built on its first call (or ``.scorer`` / ``.load()``) and
+come from one pool per process (:mod:`rewards.scorers`), so rewards with the same configuration
+share one loaded model. A reward pickles without its loaded scorers (TRL's async trainer, worker
+processes) and takes them from the pool again, or loads them, where it is unpickled.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import types
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.evaluation import ContestScorer, parse_metrics
 from malpyeong_eval.metrics.aggregate import DESCRIPTIVE
-from malpyeong_eval.parsing import FormatVerdict, check_format
+from malpyeong_eval.parsing import FormatVerdict, check_format, split_answer
+from malpyeong_eval.prompts import clean_output
 
 from .completions import completion_text, gold_texts
+from .scorers import REASON_METRICS, check_options, metric_options, register, shared_scorer
 
 MetricLogger = Callable[[str, float], None]
+ExtraLogger = Callable[[str, list], None]
 
 FORMAT_CREDIT = {
     FormatVerdict.OK: 1.0,  # the organizers' split finds 가/이 옳다 and a non-empty reason
@@ -40,15 +55,64 @@ _PIECES = (
     re.compile(r'"[^"\n]+"'),  # holds a quoted sentence
     re.compile(r"옳다"),  # says 옳다
 )
+EXTRA_COLUMNS = ("answer_clause", "reason")  # what rewards log per completion through ``log_extra``
+
+
+class _PartsLog:
+    """Logs each batch's answer clauses and reasons through ``log_extra`` once, whichever rewards run.
+
+    TRL hands every reward function of one step the same ``completions`` list and the same
+    ``log_extra``; the first reward called logs, the others find the batch already logged (TRL
+    appends a column's values per call, so a second reward logging would double the column).
+    Only the last batch is remembered: the completions list, and the logger weakly where it can be.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batch: Any = None
+        self._logger: tuple[Callable[[], Any], Any] | None = None
+
+    @staticmethod
+    def _identity(log_extra: Any) -> tuple[Callable[[], Any], Any]:
+        # a bound method is made afresh on each attribute access: identify it by its object and function
+        owner, func = getattr(log_extra, "__self__", None), getattr(log_extra, "__func__", None)
+        if owner is None or isinstance(owner, types.ModuleType):  # a plain or builtin function
+            subject, extra = log_extra, None
+        else:
+            subject, extra = owner, func if func is not None else getattr(log_extra, "__name__", None)
+        try:
+            return weakref.ref(subject), extra
+        except TypeError:
+            return (lambda: subject), extra
+
+    def __call__(self, log_extra: ExtraLogger, completions: Any, texts: list[str | None]) -> None:
+        ref, extra = self._identity(log_extra)
+        with self._lock:
+            if self._batch is completions and self._logger is not None:
+                known_ref, known_extra = self._logger
+                if known_ref() is ref() and known_extra == extra:
+                    return
+            self._batch, self._logger = completions, (ref, extra)
+        parts = [None if text is None else split_answer(text) for text in texts]  # None: malformed
+        clause_column, reason_column = EXTRA_COLUMNS
+        log_extra(clause_column, [None if part is None else part.clause for part in parts])
+        log_extra(reason_column, [None if part is None else part.reason for part in parts])
+
+
+_log_parts = _PartsLog()
 
 
 class Reward:
-    """Base of the reward callables: completion parsing, gold lookup, logging.
+    """Base of the reward callables: completion parsing and clean-up, gold lookup, logging.
 
-    Subclasses implement :meth:`score` on valid texts and their golds.
+    Subclasses implement :meth:`score` on valid (cleaned) texts and their golds. With TRL's
+    ``log_extra``, the clause and reason of each completion go to the completions table as
+    ``answer_clause`` and ``reason``, once per batch however many rewards run
+    (``log_parts = False`` on a reward keeps it from logging them).
     """
 
     needs_gold = True
+    log_parts = True
 
     def __init__(self, name: str, *, gold_column: str = "answer") -> None:
         self.__name__ = name
@@ -58,19 +122,72 @@ class Reward:
         """Rewards of valid texts against their golds; ``log_metric`` (TRL's) takes sub-metrics."""
         raise NotImplementedError
 
+    def load(self) -> Reward:
+        """Load whatever the reward scores with now (e.g. to fail early on a missing model); returns it."""
+        return self
+
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         texts = [completion_text(completion) for completion in completions]
+        texts = [None if text is None else clean_output(text) for text in texts]  # as `run` records it
         golds = gold_texts(kwargs, self.gold_column, len(texts)) if self.needs_gold else [""] * len(texts)
         rewards: list[float | None] = [0.0 if text is None else None for text in texts]
         todo = [i for i, (text, gold) in enumerate(zip(texts, golds)) if text is not None and gold is not None]
         log_metric: MetricLogger | None = kwargs.get("log_metric")
+        log_extra: ExtraLogger | None = kwargs.get("log_extra")
         if todo:
             values = self.score([texts[i] for i in todo], [golds[i] for i in todo], log_metric)
             for index, value in zip(todo, values):
                 rewards[index] = value
         if log_metric is not None and texts:
             log_metric(f"{self.__name__}/malformed", sum(text is None for text in texts) / len(texts))
+        if log_extra is not None and self.log_parts and texts:
+            _log_parts(log_extra, completions, texts)
         return rewards
+
+
+class ScorerReward(Reward):
+    """A reward scored through a :class:`ContestScorer` of ``metrics``, built lazily from the pool.
+
+    The reward keeps its configuration (``metrics``, ContestScorer's ``scorer_options``); the
+    loaded scorer is built on first use, is shared through :mod:`rewards.scorers`, and is never
+    pickled. ``scorers`` (deprecated: the pool shares models by itself) passes loaded scorers as
+    ContestScorer takes them; they are pooled under their own configuration, which a pickled copy
+    uses to find or load them again.
+    """
+
+    def __init__(self, name: str, metrics: Sequence[str], *, gold_column: str = "answer",
+                 scorers: Mapping[str, Any] | None = None, **scorer_options: Any) -> None:
+        super().__init__(name, gold_column=gold_column)
+        check_options(scorer_options)
+        self.metrics = parse_metrics(metrics)
+        self.scorer_options = dict(scorer_options)
+        self._options = {name: metric_options(name, scorer_options) for name in self.metrics if name in REASON_METRICS}
+        self._given: dict[str, Any] = {}
+        for name, loaded in (scorers or {}).items():
+            if name in self._options and loaded is not None:
+                self._given[name] = loaded
+                options = register(name, loaded)
+                if options is not None:
+                    self._options[name] = options
+        self._scorer: ContestScorer | None = None
+
+    @property
+    def scorer(self) -> ContestScorer:
+        """The ContestScorer of this reward, its models taken from the pool (loaded on first use)."""
+        if self._scorer is None:
+            loaded = {name: self._given.get(name) or shared_scorer(name, **options)
+                      for name, options in self._options.items()}
+            self._scorer = ContestScorer(self.metrics, scorers=loaded)
+        return self._scorer
+
+    def load(self) -> ScorerReward:
+        _ = self.scorer
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_scorer"], state["_given"] = None, {}  # loaded models stay out of the pickle
+        return state
 
 
 class FormatReward(Reward):
@@ -101,18 +218,19 @@ class FormatReward(Reward):
         return self.credit[verdict]
 
 
-class MetricReward(Reward):
+class MetricReward(ScorerReward):
     """One contest metric per completion against its gold, through :class:`ContestScorer`.
 
     ``clip`` keeps model-based scores in [0, 1] (BLEURT can leave it slightly). A reason metric
     gives 0.0 where the item is not counted (no reason in the completion or the gold).
+    ``scorer_options`` are ContestScorer's (``bertscore_model``, ``device``, ...).
     """
 
-    def __init__(self, metric: str, name: str, *, gold_column: str = "answer", clip: bool = True, **scorer: Any) -> None:
-        super().__init__(name, gold_column=gold_column)
+    def __init__(self, metric: str, name: str, *, gold_column: str = "answer", clip: bool = True,
+                 **scorer_options: Any) -> None:
+        super().__init__(name, [metric], gold_column=gold_column, **scorer_options)
         self.key = {"em": "exact_match"}.get(metric, metric)
         self.clip = clip
-        self.scorer = ContestScorer([metric], **scorer)
 
     def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         rows = self.scorer.score_texts(texts, golds)
@@ -143,7 +261,8 @@ class Rouge1Reward(MetricReward):
 
 
 class BertScoreReward(MetricReward):
-    """BERTScore F1 of the reason; keeps one BERT loaded and reference embeddings cached across steps."""
+    """BERTScore F1 of the reason; one BERT per configuration (loaded on first call, shared with
+    every reward of the same model, layer, device and batch size), reference embeddings cached."""
 
     def __init__(self, model: str | None = None, num_layers: int | None = None, device: str | None = None,
                  batch_size: int = 64, *, gold_column: str = "answer", clip: bool = True) -> None:
@@ -152,7 +271,8 @@ class BertScoreReward(MetricReward):
 
 
 class BleurtReward(MetricReward):
-    """BLEURT of the reason (candidate) against the gold reason; one checkpoint kept loaded."""
+    """BLEURT of the reason (candidate) against the gold reason; one checkpoint per configuration,
+    loaded on first call and shared."""
 
     def __init__(self, model: str | None = None, device: str | None = None, batch_size: int = 32, *,
                  gold_column: str = "answer", clip: bool = True) -> None:
@@ -160,14 +280,17 @@ class BleurtReward(MetricReward):
                          device=device, batch_size=batch_size)
 
 
-class ContestReward(Reward):
+class ContestReward(ScorerReward):
     """The item-level analogue of Final Score: ``em_weight·EM + (1 − em_weight)·(weighted mean of the reasons' metrics)``.
 
     Defaults (``em_weight=0.5``, equal weights) give exactly (EM + Descriptive Avg) / 2 per item,
     with the reason part 0.0 where the item is not counted (no reason): the organizers' mean would
     skip the item, a reward must not make skipping the reason pay.
-    ``metrics`` chooses the descriptive metrics; pass loaded scorers in ``scorers`` to share
-    them with other rewards (e.g. ``{"bertscore": bertscore_reward.scorer.bertscore}``).
+    ``metrics`` chooses the metrics; only their scorers are ever loaded (``("em", "rouge1")``
+    loads no model). ``scorer_options`` are ContestScorer's (``bertscore_model``,
+    ``bertscore_layers``, ``bleurt_model``, ``device``, ``batch_size``); a model of the same
+    configuration as another reward's is shared through the pool, so ``scorers`` is no longer
+    needed (deprecated, still accepted: loaded scorers to use, as ContestScorer takes them).
 
     >>> contest = ContestReward(metrics=("em", "rouge1"))
     >>> contest(['"가"가 옳다. 어간이 바뀐다.'], answer=['"가"가 옳다. 어간이 바뀐다.'])
@@ -185,14 +308,13 @@ class ContestReward(Reward):
         scorers: Mapping[str, Any] | None = None,
         **scorer_options: Any,
     ) -> None:
-        super().__init__("contest_reward", gold_column=gold_column)
-        self.scorer = ContestScorer(metrics, scorers=dict(scorers or {}), **scorer_options)
-        self.descriptive = [name for name in DESCRIPTIVE if name in self.scorer.metrics]
+        super().__init__("contest_reward", metrics, gold_column=gold_column, scorers=scorers, **scorer_options)
+        self.descriptive = [name for name in DESCRIPTIVE if name in self.metrics]
         self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.descriptive}
         unknown = set(weights or {}) - set(self.descriptive)
         if unknown:
             raise ValueError(f"weights for metrics not chosen: {sorted(unknown)}")
-        self.em_weight = em_weight if "em" in self.scorer.metrics else 0.0
+        self.em_weight = em_weight if "em" in self.metrics else 0.0
         if not self.descriptive:
             self.em_weight = 1.0
         self.clip = clip

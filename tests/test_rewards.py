@@ -1,7 +1,13 @@
 """The reward functions: equal to the metrics, robust to anything, and they train a real policy."""
 
+import json
 import math
+import pickle
 import random
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -11,11 +17,13 @@ from malpyeong_eval.metrics.bertscore import BertScoreScorer
 from malpyeong_eval.metrics.bleurt import BleurtScorer
 from malpyeong_eval.metrics.exact_match import exact_match
 from malpyeong_eval.metrics.rouge import Rouge1Scorer
+from malpyeong_eval.prompts import clean_output
 from rewards import (
     BertScoreReward,
     BleurtReward,
     ContestReward,
     MAX_COMPLETION_CHARS,
+    completion_text,
     exact_match_reward,
     format_reward,
     rouge1_reward,
@@ -23,7 +31,10 @@ from rewards import (
 
 GOLD = load_items(sample_path("gold"), require_answer=True)
 SUBMISSION = match_submission(GOLD, load_items(sample_path("submission"), require_answer=True))
-PREDICTIONS = [item.answer for item in SUBMISSION]
+PREDICTIONS = [item.answer for item in SUBMISSION]  # two open with "답변:", which `run` strips
+# what `malpyeong-eval run` records for these outputs, hence what the rewards score
+RECORDED_SUBMISSION = [replace(item, answer=clean_output(item.answer)) for item in SUBMISSION]
+RECORDED = [item.answer for item in RECORDED_SUBMISSION]
 ANSWERS = [item.answer for item in GOLD]
 
 
@@ -35,7 +46,7 @@ def model_rewards(tiny_bert, tiny_bleurt):
     return bertscore, bleurt, contest
 
 
-COUNTED = [bool(split_answer(p).reason) and bool(split_answer(g).reason) for p, g in zip(PREDICTIONS, ANSWERS)]
+COUNTED = [bool(split_answer(p).reason) and bool(split_answer(g).reason) for p, g in zip(RECORDED, ANSWERS)]
 
 
 def counted_only(values):
@@ -48,9 +59,9 @@ def test_sample_has_items_without_reason():
 
 
 def test_em_and_rouge1_rewards_equal_the_metrics():
-    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(p, g) for p, g in zip(PREDICTIONS, ANSWERS)]
+    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(p, g) for p, g in zip(RECORDED, ANSWERS)]
     plain = Rouge1Scorer()
-    expected = [plain.score(split_answer(g).reason, split_answer(p).reason) for p, g in zip(PREDICTIONS, ANSWERS)]
+    expected = [plain.score(split_answer(g).reason, split_answer(p).reason) for p, g in zip(RECORDED, ANSWERS)]
     assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == counted_only(expected)
 
 
@@ -62,13 +73,13 @@ def test_reason_rewards_give_zero_without_reason_even_where_the_metric_would_not
 
 def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
     bertscore, bleurt, contest = model_rewards
-    reasons, gold_reasons = [split_answer(p).reason for p in PREDICTIONS], [split_answer(g).reason for g in ANSWERS]
+    reasons, gold_reasons = [split_answer(p).reason for p in RECORDED], [split_answer(g).reason for g in ANSWERS]
     expected = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(gold_reasons, reasons)
     assert bertscore(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only([min(1, max(0, v)) for v in expected]), abs=1e-6)
     expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
     assert any(value != 0.0 for value, counted in zip(expected, COUNTED) if not counted)  # the metric has a value there
     assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
-    rows = ContestScorer(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt}).evaluate(GOLD, SUBMISSION).items
+    rows = ContestScorer(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt}).evaluate(GOLD, RECORDED_SUBMISSION).items
     clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
     assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
 
@@ -94,7 +105,7 @@ def test_sub_metrics_logged_through_log_metric():
     contest = ContestReward(metrics=("em", "rouge1"))
     contest(PREDICTIONS + [None], answer=ANSWERS + [ANSWERS[0]], log_metric=lambda name, value: logged.__setitem__(name, value))
     assert set(logged) == {"contest/exact_match", "contest/rouge1", "contest/counted", "contest_reward/malformed"}
-    counted = [row for row in ContestScorer(("em", "rouge1")).score_texts(PREDICTIONS, ANSWERS) if row["counted"]]
+    counted = [row for row in ContestScorer(("em", "rouge1")).score_texts(RECORDED, ANSWERS) if row["counted"]]
     assert logged["contest/rouge1"] == pytest.approx(sum(row["rouge1"] for row in counted) / len(counted))  # organizers' mean
     assert logged["contest_reward/malformed"] == pytest.approx(1 / 41)
 
@@ -104,6 +115,105 @@ def test_contest_reward_weights():
     assert only_em(PREDICTIONS, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
     with pytest.raises(ValueError, match="bleurt"):
         ContestReward(metrics=("em", "rouge1"), weights={"bleurt": 2.0})
+
+
+# -- clean-up as `run` records, pickling, the shared scorer pool, log_extra ---------------------------------
+
+PREFIXED = [prefix + text for prefix, text in zip(["답변: ", "답변:", "  답변 ： ", "답변:\n"] * len(RECORDED), RECORDED)]
+
+
+def test_answer_prefix_is_stripped_as_run_does():
+    assert [clean_output(text) for text in PREFIXED] == RECORDED
+    for reward in (format_reward, exact_match_reward, rouge1_reward, ContestReward(metrics=("em", "rouge1"))):
+        assert reward(PREFIXED, answer=ANSWERS) == reward(RECORDED, answer=ANSWERS), reward.__name__
+    # what `malpyeong-eval run` records: the scorer on clean_output(text)
+    rows = ContestScorer(("em", "rouge1")).score_texts([clean_output(text) for text in PREFIXED], ANSWERS)
+    assert exact_match_reward(PREFIXED, answer=ANSWERS) == [row["exact_match"] for row in rows]
+    assert rouge1_reward(PREFIXED, answer=ANSWERS) == [row["rouge1"] if row["counted"] else 0.0 for row in rows]
+    assert sum(exact_match(raw, gold) for raw, gold in zip(PREFIXED, ANSWERS)) < sum(row["exact_match"] for row in rows)
+    assert format_reward(['답변: "가"가 옳다. 이유이다.', '답변: "가"가 옳다.']) == [1.0, 0.6]
+
+
+def _all_rewards(model_rewards):
+    return [format_reward, exact_match_reward, rouge1_reward, ContestReward(metrics=("em", "rouge1")), *model_rewards]
+
+
+def test_every_reward_pickles_before_and_after_use_without_its_models(model_rewards):
+    for reward in _all_rewards(model_rewards):
+        before = pickle.loads(pickle.dumps(reward))
+        values = reward(PREDICTIONS, answer=ANSWERS)
+        data = pickle.dumps(reward)
+        assert len(data) < 5000, reward.__name__  # configuration only, no model or tagger
+        copy = pickle.loads(data)
+        assert copy(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
+        assert before(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
+        if hasattr(reward, "scorer"):  # in the same process, the copy finds the same loaded models in the pool
+            for name in ("rouge1", "bertscore", "bleurt"):
+                assert getattr(copy.scorer, name) is getattr(reward.scorer, name), (reward.__name__, name)
+
+
+def test_a_pickled_reward_works_in_a_fresh_process(model_rewards):
+    bertscore, _, _ = model_rewards
+    chosen = [format_reward, exact_match_reward, rouge1_reward, ContestReward(metrics=("em", "rouge1")), bertscore]
+    expected = [reward(PREDICTIONS, answer=ANSWERS) for reward in chosen]
+    code = (
+        "import json, pickle, sys\n"
+        "rewards, predictions, answers = pickle.load(sys.stdin.buffer)\n"
+        "print(json.dumps([reward(predictions, answer=answers) for reward in rewards]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((chosen, PREDICTIONS, ANSWERS)),
+                          capture_output=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    got = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert got[:4] == expected[:4]
+    assert got[4] == pytest.approx(expected[4], abs=1e-6)
+
+
+def test_rewards_of_one_configuration_share_one_loaded_model(model_rewards, tiny_bert, tiny_bleurt):
+    bertscore, bleurt, contest = model_rewards
+    same = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+    assert same.scorer.bertscore is bertscore.scorer.bertscore is contest.scorer.bertscore
+    assert same.scorer.bleurt is bleurt.scorer.bleurt is contest.scorer.bleurt
+    assert same.scorer.rouge1 is rouge1_reward.scorer.rouge1
+    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu").scorer.bertscore is bertscore.scorer.bertscore
+    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu", batch_size=8).scorer.bertscore is not bertscore.scorer.bertscore
+    assert same(PREDICTIONS, answer=ANSWERS) == contest(PREDICTIONS, answer=ANSWERS)
+
+
+class ExtraSink:
+    """Stands in for GRPOTrainer: ``log_extra`` appends a column's values, as its _log_completion_extra does."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list]] = []
+
+    def log_extra(self, column: str, values: list) -> None:
+        self.calls.append((column, list(values)))
+
+
+def test_clause_and_reason_logged_once_per_batch_through_log_extra():
+    batch = ['답변: "가"가 옳다. 어간이 바뀐다.', '"나"가 옳다.', None, "설명만 있다."]
+    golds = [ANSWERS[0]] * len(batch)
+    sink = ExtraSink()
+    contest = ContestReward(metrics=("em", "rouge1"))
+    for reward in (format_reward, exact_match_reward, rouge1_reward, contest):  # as TRL calls them in one step
+        reward(batch, answer=golds, log_extra=sink.log_extra)  # a new bound method each time, as in TRL
+    assert sink.calls == [
+        ("answer_clause", ['"가"가 옳다', '"나"가 옳다', None, "설명만 있다."]),
+        ("reason", ["어간이 바뀐다.", "", None, ""]),
+    ]
+    contest(list(batch), answer=golds, log_extra=sink.log_extra)  # the next step's batch is logged again
+    assert [column for column, _ in sink.calls] == ["answer_clause", "reason"] * 2
+    other = ExtraSink()  # another trainer on the same batch logs too
+    rouge1_reward(batch, answer=golds, log_extra=other.log_extra)
+    assert len(other.calls) == 2
+    seen = []
+    quiet = ContestReward(metrics=("em",))
+    quiet.log_parts = False
+    quiet(['"가"가 옳다. 이유'], answer=[ANSWERS[0]], log_extra=lambda column, values: seen.append(column))
+    assert seen == []
+    plain = []  # a plain function works as well
+    format_reward(['"가"가 옳다. 이유'], log_extra=lambda column, values: plain.append((column, values)))
+    assert plain == [("answer_clause", ['"가"가 옳다']), ("reason", ["이유"])]
 
 
 def _malformed(rng: random.Random, index: int):
@@ -171,8 +281,20 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
         model=tiny_policy, reward_funcs=[format_reward, rouge1_reward], args=args, train_dataset=dataset,
         processing_class=AutoTokenizer.from_pretrained(tiny_policy),
     )
+    log_extra_calls = []
+    trl_log_extra = trainer._log_completion_extra
+
+    def counting_log_extra(column, values):
+        log_extra_calls.append((column, len(values)))
+        trl_log_extra(column, values)
+
+    trainer._log_completion_extra = counting_log_extra
     trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     assert len(rewards) == 50
+    # two rewards, but each step's clauses and reasons logged once: one column value per completion
+    assert log_extra_calls == [("answer_clause", 16), ("reason", 16)] * 50
+    last = [clean_output(completion_text(c)) for c in trainer._logs["completion"]]
+    assert list(trainer._logs["extra"]["reason"]) == [split_answer(text).reason for text in last]
     first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
     assert last > first + 0.05, (first, last)
