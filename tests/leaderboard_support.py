@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import uuid
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from malpyeong_eval.evaluation import EvaluationResult, ItemScore
 
 POSTGRES_VARIABLE = "MALPYEONG_TEST_POSTGRES_URL"
 
 
+_created_schemas: list[str] = []
+
+
 def postgres_url() -> str:
-    """A clean PostgreSQL database for one test; skipped locally without one, required in CI."""
+    """A fresh schema of the test PostgreSQL database for one test, as a URL whose search_path is
+    that schema; skipped locally without a server, required in CI. Only schemas created here are
+    dropped (when the test process exits): nothing else in the database is touched."""
     url = os.environ.get(POSTGRES_VARIABLE)
     if not url:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must provide {POSTGRES_VARIABLE} (see .ci/run)")
         pytest.skip(f"set {POSTGRES_VARIABLE} to run the leaderboard tests on PostgreSQL")
+    schema = f"malpyeong_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-        connection.exec_driver_sql("CREATE SCHEMA public")
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     engine.dispose()
-    return url
+    if not _created_schemas:
+        atexit.register(_drop_created_schemas, url)
+    _created_schemas.append(schema)
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def _drop_created_schemas(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for schema in _created_schemas:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
 
 
 def make_result(seed: int, n: int = 12, types=("선택형", "교정형")) -> EvaluationResult:
