@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from malpyeong_eval.cli_options import (
+from malpyeong_eval.cli.options import (
     BatchSizeOption,
     BertScoreLayersOption,
     BertScoreModelOption,
@@ -21,6 +21,7 @@ from malpyeong_eval.cli_options import (
 )
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
+from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
 from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
@@ -29,14 +30,7 @@ __all__ = ["DbOption", "leaderboard_table", "register"]
 
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LEADERBOARD_COLUMNS = (
-    ("exact_match", "EM"),
-    ("rouge1", "ROUGE-1"),
-    ("bertscore", "BERTScore"),
-    ("bleurt", "BLEURT"),
-    ("descriptive_avg", "Desc. Avg"),
-    ("final_score", "Final"),
-)
+LEADERBOARD_COLUMNS = labelled((*FINAL_METRICS, *SUMMARY_NAMES))  # the metrics of Final, Desc. Avg, Final
 OLD_RULES_MARK = " (old rules)"
 ALIGNED_MARK = "†"
 RESCORE_HINT = "malpyeong-eval rescore"
@@ -150,7 +144,7 @@ def register(app: typer.Typer) -> None:
             return
         from malpyeong_eval.report import result_caption, scores_table
 
-        reason_metrics = any(record.metrics.get(key) is not None for key in ("rouge1", "bertscore", "bleurt"))
+        reason_metrics = any(record.metrics.get(key) is not None for key in REASON_METRICS)
         caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics)
         title = f"run {record.name}" + ALIGNED_MARK * record.aligned_by_id + ("" if record.current_rules else OLD_RULES_MARK)
         console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(title),
@@ -161,7 +155,7 @@ def register(app: typer.Typer) -> None:
                           highlight=False, markup=False)
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
-            for header in ("id", "type", "EM", "ROUGE-1", "counted", "gold", "prediction"):
+            for header in ("id", "type", LABELS["exact_match"], LABELS["rouge1"], "counted", "gold", "prediction"):
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
                 counted = {True: "yes", False: "no"}.get(row.get("counted"), "—")
@@ -319,8 +313,8 @@ def register(app: typer.Typer) -> None:
             return
         if done:
             table = Table(title=f"rescored under {SCORING_RULES} ({board.where})")
-            for header, justify in (("#", "right"), ("run", "left"), ("metrics", "left"), ("Final", "right"),
-                                    ("EM", "right"), ("ROUGE-1", "right"), ("counted", "right")):
+            for header, justify in (("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
+                                    (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right")):
                 table.add_column(header, justify=justify)
             for entry in done:
                 def change(key):

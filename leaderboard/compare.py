@@ -19,10 +19,11 @@ import numpy as np
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, summarize
 from malpyeong_eval.metrics.aggregate import item_final_score as item_final
+from malpyeong_eval.metrics.registry import FINAL_METRICS, SUMMARY_NAMES
 
 from .store import RunRecord
 
-DELTA_METRICS = ("exact_match", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score")
+DELTA_METRICS = (*FINAL_METRICS, *SUMMARY_NAMES)  # the metrics of Final, Desc. Avg and Final
 RESAMPLES = 2000
 SEED = 0
 _CHUNK = 250  # resamples gathered at once: bounds the memory of (resamples, items) arrays

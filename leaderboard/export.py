@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from malpyeong_eval.metrics.registry import COLUMN_NAMES
+
 FORMATS = ("csv", "md", "html", "json")
-RUN_COLUMNS = ("rank", "name", "step", "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt",
-               "descriptive_avg", "final_score", "n", "n_counted", "scoring_rules", "aligned_by_id", "dataset_name",
+RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "scoring_rules", "aligned_by_id", "dataset_name",
                "created_at")
 
 

@@ -8,15 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-METRIC_COLUMNS = (
-    "exact_match",
-    "exact_match_lenient",
-    "rouge1",
-    "bertscore",
-    "bleurt",
-    "descriptive_avg",
-    "final_score",
-)
+from malpyeong_eval.metrics.registry import COLUMN_NAMES, METRIC_NAMES
+
+METRIC_COLUMNS = COLUMN_NAMES  # a run's and a group's metric columns: the registry's metrics, Desc. Avg, Final
+ITEM_METRIC_COLUMNS = METRIC_NAMES  # an item's metric columns
 
 
 class Base(DeclarativeBase):
@@ -24,7 +19,11 @@ class Base(DeclarativeBase):
 
 
 class ItemScoreColumns:
-    """The per-item metrics (``None``: not computed)."""
+    """The per-item metrics (``None``: not computed): one column per metric of the registry
+    (:data:`malpyeong_eval.metrics.registry.METRIC_SPECS`). A new metric needs its column here and an
+    Alembic migration adding it to the three tables; ``tests/test_leaderboard.py`` checks that a
+    migrated database's metric columns equal the registry's.
+    """
 
     exact_match: Mapped[float | None] = mapped_column(Float)
     exact_match_lenient: Mapped[float | None] = mapped_column(Float)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from malpyeong_eval.metrics.registry import FINAL_METRICS, labelled
+
 from .store import RunRecord
 
-CURVE_METRICS = (
-    ("exact_match", "EM"),
-    ("rouge1", "ROUGE-1"),
-    ("bertscore", "BERTScore"),
-    ("bleurt", "BLEURT"),
-    ("final_score", "Final"),
-)
+CURVE_METRICS = labelled((*FINAL_METRICS, "final_score"))  # (key, label): the metrics of Final, then Final
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 

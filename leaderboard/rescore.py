@@ -14,25 +14,22 @@ from typing import Any
 
 from malpyeong_eval.data import Item
 from malpyeong_eval.errors import MalpyeongError
-from malpyeong_eval.evaluation import METRICS, ContestScorer
+from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, names_of
 
 from .store import Leaderboard, RunRecord
 
 # The metric names of ``--metrics`` and the run columns / metric_config keys that show a run had them.
-METRIC_KEYS = {
-    "em": ("exact_match", "exact_match_lenient"),
-    "rouge1": ("rouge1",),
-    "bertscore": ("bertscore",),
-    "bleurt": ("bleurt",),
-}
-MODEL_METRICS = ("bertscore", "bleurt")
+METRIC_KEYS = {alias: names_of(alias) for alias in ALIASES}
+# Metrics whose configuration names a model: a rescore with another model says so.
+MODEL_METRICS = tuple(spec.name for spec in METRIC_SPECS if spec.takes_options)
 _RULES_SUFFIX = re.compile(r" rules=\S+$")
 
 
 def metrics_of(run: RunRecord) -> tuple[str, ...]:
     """The metrics a run was scored with: its non-null metric columns and its metric_config keys."""
     return tuple(
-        name for name in METRICS
+        name for name in ALIASES
         if any(run.metrics.get(key) is not None or key in run.metric_config for key in METRIC_KEYS[name])
     )
 
@@ -63,7 +60,8 @@ class Rescored:
 
 
 class Rescorer:
-    """Recomputes runs on one leaderboard; model-based scorers are loaded once, when first needed."""
+    """Recomputes runs on one leaderboard; model-based scorers are loaded when first needed, from the
+    per-process pool (:func:`malpyeong_eval.metrics.pool.shared_scorer`), so once for every run."""
 
     def __init__(
         self,
@@ -78,14 +76,10 @@ class Rescorer:
         self.board = board
         self.options = {"bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers,
                         "bleurt_model": bleurt_model, "device": device, "batch_size": batch_size}
-        self._loaded: dict[str, Any] = {}  # scorer name -> loaded scorer, shared by every run
 
     def scorer(self, metrics: tuple[str, ...]) -> ContestScorer:
-        scorer = ContestScorer(metrics, scorers=self._loaded, **self.options)
-        for name in ("rouge1", "bertscore", "bleurt"):
-            if getattr(scorer, name) is not None:
-                self._loaded.setdefault(name, getattr(scorer, name))
-        return scorer
+        """A ContestScorer of ``metrics`` with this rescore's options (its scorers from the pool)."""
+        return ContestScorer(metrics, **self.options)
 
     def rescore(self, run: RunRecord) -> Rescored:
         """Score the run's stored predictions against its stored gold and store the new numbers."""

@@ -12,12 +12,12 @@ from sqlalchemy import Engine, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.errors import AlreadyRecorded, MalpyeongError
 from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 
 from .db import DatabaseError, mask_url, open_engine, resolve_url
-from .models import METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
+from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 
 @dataclass
@@ -70,16 +70,11 @@ class RunRecord:
         return data
 
 
-class AlreadyRecorded(MalpyeongError):
-    """A run with the same fingerprint was recorded meanwhile (e.g. by a concurrent ``run``)."""
-
-    def __init__(self, run: RunRecord) -> None:
-        super().__init__(f"run {run.name!r} (#{run.id}) already holds these results")
-        self.run = run
-
-
 class Leaderboard:
     """The leaderboard database at ``url`` (``--db``, ``$MALPYEONG_DB`` or the per-user SQLite file).
+
+    It is the core's :class:`~malpyeong_eval.recording.RunRecorder` (``find``, ``record``,
+    ``items``, ``get``): ``run`` and ``train`` record through it without importing it.
 
     >>> board = Leaderboard("sqlite://")   # in memory
     >>> board.runs()
@@ -260,7 +255,7 @@ class Leaderboard:
     def items(self, run: RunRecord) -> list[dict[str, Any]]:
         """The run's items in their original order."""
         columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
-                   "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt")
+                   *ITEM_METRIC_COLUMNS)
         with self._session() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [{column: getattr(row, column) for column in columns} for row in rows]
@@ -280,7 +275,7 @@ def _group_rows(result: EvaluationResult) -> list[dict[str, Any]]:
     ]
 
 
-ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt")
+ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", *ITEM_METRIC_COLUMNS)
 
 
 def _item_scores(item) -> dict[str, Any]:

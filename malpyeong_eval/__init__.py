@@ -1,12 +1,14 @@
 """malpyeong-eval: the NIKL AI 말평 RAG task's metrics exactly as the organizers compute them."""
 
 from .data import Item, evaluate_metric_path, load_items, match_submission, sample_path
-from .errors import MalpyeongError, ModelLoadError, SubmissionError
+from .errors import AlreadyRecorded, MalpyeongError, ModelLoadError, SubmissionError
 from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore
 from .parsing import FormatVerdict, ParsedAnswer, check_format, split_answer
+from .recording import RunRecorder
 
 __all__ = [
     "METRICS",
+    "AlreadyRecorded",
     "ContestScorer",
     "EvaluationResult",
     "FormatVerdict",
@@ -15,6 +17,7 @@ __all__ = [
     "MalpyeongError",
     "ModelLoadError",
     "ParsedAnswer",
+    "RunRecorder",
     "SubmissionError",
     "check_format",
     "evaluate_metric_path",

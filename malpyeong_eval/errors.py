@@ -16,3 +16,14 @@ class SubmissionError(MalpyeongError):
 
 class ModelLoadError(MalpyeongError):
     """A scorer or policy model that cannot be loaded."""
+
+
+class AlreadyRecorded(MalpyeongError):
+    """A run with the same fingerprint is already recorded (e.g. by a concurrent ``run``).
+
+    ``run`` is the stored run (whatever the recorder returns: it has ``id`` and ``name``).
+    """
+
+    def __init__(self, run) -> None:
+        super().__init__(f"run {run.name!r} (#{run.id}) already holds these results")
+        self.run = run

@@ -1,37 +1,30 @@
-"""Scoring a submission against gold items: per-item scores, overall and by question type."""
+"""Scoring a submission against gold items: per-item scores, overall and by question type.
+
+The metrics, their order and their scorers come from the registry (:mod:`.metrics.registry`);
+the scorers themselves from the per-process pool (:mod:`.metrics.pool`), so a model is loaded once
+per configuration however many ContestScorers (or rewards) use it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 from importlib.metadata import version
 from typing import Any
 
 from .data import Item
-from .errors import MalpyeongError
 from .metrics.aggregate import SCORING_RULES, summarize
-from .metrics.exact_match import CONFIG as EM_CONFIG
-from .metrics.exact_match import CONFIG_LENIENT as EM_LENIENT_CONFIG
-from .metrics.exact_match import exact_match, exact_match_lenient
+from .metrics.pool import shared_scorer
+from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, METRIC_NAMES, Scorer, parse_metrics, specs_of
 from .parsing import is_counted, split_answer
 
-METRICS = ("em", "rouge1", "bertscore", "bleurt")
+METRICS = ALIASES  # what --metrics takes: em, rouge1, bertscore, bleurt
 
-
-def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
-    """``"em,rouge1"`` → ``("em", "rouge1")`` in canonical order; unknown names are refused."""
-    names = [name.strip().lower() for name in (text.split(",") if isinstance(text, str) else text) if name.strip()]
-    unknown = [name for name in names if name not in METRICS]
-    if unknown or not names:
-        problem = f"unknown metric {unknown[0]!r}" if unknown else "no metric given"
-        raise MalpyeongError(f"{problem}; choose from {','.join(METRICS)}")
-    return tuple(name for name in METRICS if name in names)
+__all__ = ["DEFAULT_METRICS_TEXT", "METRICS", "ContestScorer", "EvaluationResult", "ItemScore", "parse_metrics"]
 
 
 @dataclass
-class ItemScore:
-    """One item's prediction, its parts and its scores (``None``: metric not computed)."""
-
+class _ItemParts:
     id: str
     question_type: str
     prediction: str
@@ -39,11 +32,15 @@ class ItemScore:
     reason: str
     gold: str
     counted: bool  # both reasons non-empty: the item enters the reason metrics' means
-    exact_match: float | None = None
-    exact_match_lenient: float | None = None
-    rouge1: float | None = None
-    bertscore: float | None = None
-    bleurt: float | None = None
+
+
+ItemScore = make_dataclass(
+    "ItemScore",
+    [(name, float | None, field(default=None)) for name in METRIC_NAMES],  # one field per registry metric
+    bases=(_ItemParts,),
+    namespace={"__doc__": "One item's prediction, its parts and its scores: one field per metric of the "
+                          "registry (``None``: metric not computed).", "__module__": __name__},
+)
 
 
 @dataclass
@@ -94,7 +91,7 @@ class EvaluationResult:
 
 
 class ContestScorer:
-    """Holds the scorers of the chosen metrics (models loaded once) and scores many submissions.
+    """The scorers of the chosen metrics (taken from the pool: models loaded once) scoring many submissions.
 
     >>> scorer = ContestScorer(metrics=("em", "rouge1"))
     >>> scorer.score_texts(['"가"가 옳다. 이유이다.'], ['"가"가 옳다. 이유이다.'])[0]["rouge1"]
@@ -103,76 +100,48 @@ class ContestScorer:
 
     def __init__(
         self,
-        metrics: Sequence[str] = METRICS,
+        metrics: str | Sequence[str] = METRICS,
         *,
         bertscore_model: str | None = None,
         bertscore_layers: int | None = None,
         bleurt_model: str | None = None,
         device: str | None = None,
         batch_size: int | None = None,
-        scorers: dict[str, Any] | None = None,
     ) -> None:
-        """Load the scorers of ``metrics``; ``scorers`` passes ready ones (``rouge1``, ``bertscore``,
-        ``bleurt``) to share a loaded model, e.g. between reward functions."""
+        """Take the scorers of ``metrics`` (``--metrics`` names) from the pool, loading those not loaded
+        yet; the options are the command line's (``batch_size``: the model-based scorers')."""
         self.metrics = parse_metrics(metrics)
-        given = scorers or {}
-        self.rouge1 = self.bertscore = self.bleurt = None
-        if "rouge1" in self.metrics:
-            from .metrics.rouge import Rouge1Scorer
-
-            self.rouge1 = given.get("rouge1") or Rouge1Scorer()
-        if "bertscore" in self.metrics:
-            from .metrics.bertscore import BertScoreScorer
-
-            self.bertscore = given.get("bertscore") or BertScoreScorer(
-                bertscore_model, bertscore_layers, device, batch_size or 64
-            )
-        if "bleurt" in self.metrics:
-            from .metrics.bleurt import BleurtScorer
-
-            self.bleurt = given.get("bleurt") or BleurtScorer(bleurt_model, device, batch_size or 32)
+        self.options = {"bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers,
+                        "bleurt_model": bleurt_model, "device": device, "batch_size": batch_size}
+        self.specs = specs_of(self.metrics)
+        self.scorers: dict[str, Scorer] = {spec.name: shared_scorer(spec.name, **self.options) for spec in self.specs}
 
     @property
     def config(self) -> dict[str, str]:
         """One configuration string per metric computed, each naming the scoring rules' version,
         plus the rules and the tool's version."""
         config = {"malpyeong_eval": version("malpyeong-eval"), "rules": SCORING_RULES}
-        metric_configs = {}
-        if "em" in self.metrics:
-            metric_configs.update(exact_match=EM_CONFIG, exact_match_lenient=EM_LENIENT_CONFIG)
-        for name in ("rouge1", "bertscore", "bleurt"):
-            scorer = getattr(self, name)
-            if scorer is not None:
-                metric_configs[name] = scorer.config
-        config.update({name: f"{text} rules={SCORING_RULES}" for name, text in metric_configs.items()})
+        config.update({name: f"{scorer.config} rules={SCORING_RULES}" for name, scorer in self.scorers.items()})
         return config
 
-    def score_texts(self, predictions: Sequence[str], golds: Sequence[str]) -> list[dict[str, float | None]]:
-        """Per-item scores of full predicted answers against full gold answers.
+    def score_texts(self, references: Sequence[str], predictions: Sequence[str]) -> list[dict[str, float | None]]:
+        """Per-item scores of full predicted answers against full gold answers (``references``).
 
         Each row says whether the item is ``counted`` (both reasons non-empty); the reason
-        metrics are computed for every item, as diagnostics where it is not counted.
+        metrics are computed for every item, as diagnostics where it is not counted. Clause
+        metrics score the full answers, reason metrics the reasons the organizers' split finds.
         """
-        if len(predictions) != len(golds):
-            raise ValueError("predictions and golds differ in length")
+        if len(predictions) != len(references):
+            raise ValueError("predictions and references differ in length")
+        gold_reasons = [split_answer(text).reason for text in references]
         reasons = [split_answer(text).reason for text in predictions]
-        gold_reasons = [split_answer(text).reason for text in golds]
         rows: list[dict[str, float | None]] = [
             {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons)
         ]
-        if "em" in self.metrics:
-            for row, prediction, gold in zip(rows, predictions, golds):
-                row["exact_match"] = exact_match(prediction, gold)
-                row["exact_match_lenient"] = exact_match_lenient(prediction, gold)
-        for name in ("rouge1", "bertscore", "bleurt"):
-            scorer = getattr(self, name)
-            if scorer is None:
-                continue
-            values = (
-                scorer.score_batch(gold_reasons, reasons) if name == "rouge1" else scorer.score(gold_reasons, reasons)
-            )
-            for row, value in zip(rows, values):
-                row[name] = value
+        texts = {"clause": (references, predictions), "reason": (gold_reasons, reasons)}
+        for spec in self.specs:
+            for row, value in zip(rows, self.scorers[spec.name].score(*texts[spec.part]), strict=True):
+                row[spec.name] = value
         return rows
 
     def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False) -> EvaluationResult:
@@ -184,7 +153,7 @@ class ContestScorer:
             raise ValueError("submission is not aligned with gold; use data.match_submission first")
         predictions = [item.answer or "" for item in submission]
         golds = [item.answer or "" for item in gold]
-        rows = self.score_texts(predictions, golds)
+        rows = self.score_texts(golds, predictions)
         items = []
         for gold_item, prediction, row in zip(gold, predictions, rows):
             parsed = split_answer(prediction)

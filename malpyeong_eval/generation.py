@@ -59,7 +59,7 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from .metrics.models import quiet_hub_logs, resolve_device
+        from .metrics.loading import quiet_hub_logs, resolve_device
 
         self.device = resolve_device(device)
         try:

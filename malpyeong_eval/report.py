@@ -8,15 +8,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-COLUMNS = (
-    ("exact_match", "EM"),
-    ("exact_match_lenient", "EM (lenient)"),
-    ("rouge1", "ROUGE-1"),
-    ("bertscore", "BERTScore"),
-    ("bleurt", "BLEURT"),
-    ("descriptive_avg", "Desc. Avg"),
-    ("final_score", "Final"),
-)
+from .metrics.registry import COLUMN_NAMES, REASON_METRICS, labelled
+
+COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, then Desc. Avg and Final
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -76,6 +70,6 @@ def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_me
 
 def result_table(result, title: str) -> Table:
     """The table of an :class:`~malpyeong_eval.evaluation.EvaluationResult`, with counted items and marks."""
-    reason_metrics = any(result.metrics.get(key) is not None for key in ("rouge1", "bertscore", "bleurt"))
+    reason_metrics = any(result.metrics.get(key) is not None for key in REASON_METRICS)
     return scores_table(result.metrics, result.n, result.by_type, title, n_counted=result.n_counted,
                         caption=result_caption(result.n, result.n_counted, result.aligned_by_id, reason_metrics))

@@ -4,8 +4,11 @@
     trainer = GRPOTrainer(..., reward_funcs=[format_reward, exact_match_reward, rouge1_reward])
 
 Importing this package loads no model, tagger or framework: each reward builds its scorers on
-first use from one per-process pool (``rewards.scorers``), and pickles without them.
+first use from the core's per-process pool (:mod:`malpyeong_eval.metrics.pool`, re-exported here:
+``shared_scorer``, ``loaded_scorers``, ``clear_scorers``), and pickles without them.
 """
+
+from malpyeong_eval.metrics.pool import clear_scorers, loaded_scorers, shared_scorer
 
 from .completions import MAX_COMPLETION_CHARS, completion_text
 from .functions import (
@@ -21,9 +24,9 @@ from .functions import (
     ScorerReward,
     exact_match_reward,
     format_reward,
+    metric_reward,
     rouge1_reward,
 )
-from .scorers import clear_scorers, contest_scorer, loaded_scorers, shared_scorer
 
 __all__ = [
     "EXTRA_COLUMNS",
@@ -39,10 +42,10 @@ __all__ = [
     "ScorerReward",
     "clear_scorers",
     "completion_text",
-    "contest_scorer",
     "exact_match_reward",
     "format_reward",
     "loaded_scorers",
+    "metric_reward",
     "rouge1_reward",
     "shared_scorer",
 ]

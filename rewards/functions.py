@@ -14,11 +14,16 @@ give 0.0 to a completion the organizers would not count: one without a reason af
 ``가 옳다`` / ``이 옳다`` (or whose gold has none). The organizers' mean skips such items
 instead; a reward that skipped them would make leaving out the reason attractive.
 
+The metric rewards are named from the metric registry (``<metric>_reward``:
+``exact_match_reward``, ``rouge1_reward``, ``bertscore_reward``, ``bleurt_reward``);
+:func:`metric_reward` builds the reward of a ``--metrics`` name.
+
 Rewards hold only their configuration: importing this module and constructing a reward load
 nothing. A reward's scorers are built on its first call (or ``.scorer`` / ``.load()``) and
-come from one pool per process (:mod:`rewards.scorers`), so rewards with the same configuration
-share one loaded model. A reward pickles without its loaded scorers (TRL's async trainer, worker
-processes) and takes them from the pool again, or loads them, where it is unpickled.
+come from the core's per-process pool (:mod:`malpyeong_eval.metrics.pool`), so rewards with the
+same configuration share one loaded model, with each other and with any ContestScorer of the
+process. A reward pickles without its loaded scorers (TRL's async trainer, worker processes) and
+takes them from the pool again, or loads them, where it is unpickled.
 """
 
 from __future__ import annotations
@@ -30,13 +35,12 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from malpyeong_eval.evaluation import ContestScorer, parse_metrics
-from malpyeong_eval.metrics.aggregate import DESCRIPTIVE
+from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.metrics.registry import ALIASES, check_options, parse_metrics, spec, specs_of
 from malpyeong_eval.parsing import FormatVerdict, check_format, split_answer
 from malpyeong_eval.prompts import clean_output
 
 from .completions import completion_text, gold_texts
-from .scorers import REASON_METRICS, check_options, metric_options, register, shared_scorer
 
 MetricLogger = Callable[[str, float], None]
 ExtraLogger = Callable[[str, list], None]
@@ -105,7 +109,7 @@ _log_parts = _PartsLog()
 class Reward:
     """Base of the reward callables: completion parsing and clean-up, gold lookup, logging.
 
-    Subclasses implement :meth:`score` on valid (cleaned) texts and their golds. With TRL's
+    Subclasses implement :meth:`score` on the golds and the valid (cleaned) texts. With TRL's
     ``log_extra``, the clause and reason of each completion go to the completions table as
     ``answer_clause`` and ``reason``, once per batch however many rewards run
     (``log_parts = False`` on a reward keeps it from logging them).
@@ -118,8 +122,9 @@ class Reward:
         self.__name__ = name
         self.gold_column = gold_column
 
-    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        """Rewards of valid texts against their golds; ``log_metric`` (TRL's) takes sub-metrics."""
+    def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
+        """Rewards of valid texts against their golds (references first, as every scorer);
+        ``log_metric`` (TRL's) takes sub-metrics."""
         raise NotImplementedError
 
     def load(self) -> Reward:
@@ -135,7 +140,7 @@ class Reward:
         log_metric: MetricLogger | None = kwargs.get("log_metric")
         log_extra: ExtraLogger | None = kwargs.get("log_extra")
         if todo:
-            values = self.score([texts[i] for i in todo], [golds[i] for i in todo], log_metric)
+            values = self.score([golds[i] for i in todo], [texts[i] for i in todo], log_metric)
             for index, value in zip(todo, values):
                 rewards[index] = value
         if log_metric is not None and texts:
@@ -146,38 +151,26 @@ class Reward:
 
 
 class ScorerReward(Reward):
-    """A reward scored through a :class:`ContestScorer` of ``metrics``, built lazily from the pool.
+    """A reward scored through a :class:`ContestScorer` of ``metrics``, built lazily.
 
     The reward keeps its configuration (``metrics``, ContestScorer's ``scorer_options``); the
-    loaded scorer is built on first use, is shared through :mod:`rewards.scorers`, and is never
-    pickled. ``scorers`` (deprecated: the pool shares models by itself) passes loaded scorers as
-    ContestScorer takes them; they are pooled under their own configuration, which a pickled copy
-    uses to find or load them again.
+    ContestScorer is built on first use, takes its loaded scorers from the core's pool (shared with
+    every reward and scorer of the same configuration), and is never pickled.
     """
 
-    def __init__(self, name: str, metrics: Sequence[str], *, gold_column: str = "answer",
-                 scorers: Mapping[str, Any] | None = None, **scorer_options: Any) -> None:
+    def __init__(self, name: str, metrics: str | Sequence[str], *, gold_column: str = "answer",
+                 **scorer_options: Any) -> None:
         super().__init__(name, gold_column=gold_column)
         check_options(scorer_options)
         self.metrics = parse_metrics(metrics)
         self.scorer_options = dict(scorer_options)
-        self._options = {name: metric_options(name, scorer_options) for name in self.metrics if name in REASON_METRICS}
-        self._given: dict[str, Any] = {}
-        for name, loaded in (scorers or {}).items():
-            if name in self._options and loaded is not None:
-                self._given[name] = loaded
-                options = register(name, loaded)
-                if options is not None:
-                    self._options[name] = options
         self._scorer: ContestScorer | None = None
 
     @property
     def scorer(self) -> ContestScorer:
-        """The ContestScorer of this reward, its models taken from the pool (loaded on first use)."""
+        """The ContestScorer of this reward, its scorers taken from the pool (loaded on first use)."""
         if self._scorer is None:
-            loaded = {name: self._given.get(name) or shared_scorer(name, **options)
-                      for name, options in self._options.items()}
-            self._scorer = ContestScorer(self.metrics, scorers=loaded)
+            self._scorer = ContestScorer(self.metrics, **self.scorer_options)
         return self._scorer
 
     def load(self) -> ScorerReward:
@@ -186,7 +179,7 @@ class ScorerReward(Reward):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_scorer"], state["_given"] = None, {}  # loaded models stay out of the pickle
+        state["_scorer"] = None  # loaded models stay out of the pickle
         return state
 
 
@@ -208,7 +201,7 @@ class FormatReward(Reward):
         super().__init__("format_reward")
         self.credit = dict(credit or FORMAT_CREDIT)
 
-    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
+    def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         return [self._credit(text) for text in texts]
 
     def _credit(self, text: str) -> float:
@@ -219,22 +212,26 @@ class FormatReward(Reward):
 
 
 class MetricReward(ScorerReward):
-    """One contest metric per completion against its gold, through :class:`ContestScorer`.
+    """One registry metric (``exact_match``, ``rouge1``, ...) per completion against its gold, through
+    :class:`ContestScorer`; named ``<metric>_reward`` unless ``name`` says otherwise.
 
     ``clip`` keeps model-based scores in [0, 1] (BLEURT can leave it slightly). A reason metric
     gives 0.0 where the item is not counted (no reason in the completion or the gold).
     ``scorer_options`` are ContestScorer's (``bertscore_model``, ``device``, ...).
     """
 
-    def __init__(self, metric: str, name: str, *, gold_column: str = "answer", clip: bool = True,
+    def __init__(self, metric: str, name: str | None = None, *, gold_column: str = "answer", clip: bool = True,
                  **scorer_options: Any) -> None:
-        super().__init__(name, [metric], gold_column=gold_column, **scorer_options)
-        self.key = {"em": "exact_match"}.get(metric, metric)
+        metric_spec = spec(metric)
+        super().__init__(name or f"{metric_spec.name}_reward", [metric_spec.alias], gold_column=gold_column,
+                         **scorer_options)
+        self.key = metric_spec.name
+        self.reason_part = metric_spec.part == "reason"
         self.clip = clip
 
-    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        rows = self.scorer.score_texts(texts, golds)
-        values = [row[self.key] if row["counted"] or self.key not in DESCRIPTIVE else 0.0 for row in rows]
+    def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
+        rows = self.scorer.score_texts(golds, texts)
+        values = [row[self.key] if row["counted"] or not self.reason_part else 0.0 for row in rows]
         return [min(1.0, max(0.0, value)) for value in values] if self.clip else values
 
 
@@ -246,7 +243,7 @@ class ExactMatchReward(MetricReward):
     """
 
     def __init__(self, *, gold_column: str = "answer") -> None:
-        super().__init__("em", "exact_match_reward", gold_column=gold_column)
+        super().__init__("exact_match", gold_column=gold_column)
 
 
 class Rouge1Reward(MetricReward):
@@ -257,7 +254,7 @@ class Rouge1Reward(MetricReward):
     """
 
     def __init__(self, *, gold_column: str = "answer") -> None:
-        super().__init__("rouge1", "rouge1_reward", gold_column=gold_column)
+        super().__init__("rouge1", gold_column=gold_column)
 
 
 class BertScoreReward(MetricReward):
@@ -266,7 +263,7 @@ class BertScoreReward(MetricReward):
 
     def __init__(self, model: str | None = None, num_layers: int | None = None, device: str | None = None,
                  batch_size: int = 64, *, gold_column: str = "answer", clip: bool = True) -> None:
-        super().__init__("bertscore", "bertscore_reward", gold_column=gold_column, clip=clip, bertscore_model=model,
+        super().__init__("bertscore", gold_column=gold_column, clip=clip, bertscore_model=model,
                          bertscore_layers=num_layers, device=device, batch_size=batch_size)
 
 
@@ -276,7 +273,7 @@ class BleurtReward(MetricReward):
 
     def __init__(self, model: str | None = None, device: str | None = None, batch_size: int = 32, *,
                  gold_column: str = "answer", clip: bool = True) -> None:
-        super().__init__("bleurt", "bleurt_reward", gold_column=gold_column, clip=clip, bleurt_model=model,
+        super().__init__("bleurt", gold_column=gold_column, clip=clip, bleurt_model=model,
                          device=device, batch_size=batch_size)
 
 
@@ -286,11 +283,10 @@ class ContestReward(ScorerReward):
     Defaults (``em_weight=0.5``, equal weights) give exactly (EM + Descriptive Avg) / 2 per item,
     with the reason part 0.0 where the item is not counted (no reason): the organizers' mean would
     skip the item, a reward must not make skipping the reason pay.
-    ``metrics`` chooses the metrics; only their scorers are ever loaded (``("em", "rouge1")``
-    loads no model). ``scorer_options`` are ContestScorer's (``bertscore_model``,
-    ``bertscore_layers``, ``bleurt_model``, ``device``, ``batch_size``); a model of the same
-    configuration as another reward's is shared through the pool, so ``scorers`` is no longer
-    needed (deprecated, still accepted: loaded scorers to use, as ContestScorer takes them).
+    ``metrics`` (``--metrics`` names, default all) chooses the metrics; only their scorers are ever
+    loaded (``("em", "rouge1")`` loads no model). ``scorer_options`` are ContestScorer's
+    (``bertscore_model``, ``bertscore_layers``, ``bleurt_model``, ``device``, ``batch_size``); a
+    model of the same configuration as another reward's is shared through the pool.
 
     >>> contest = ContestReward(metrics=("em", "rouge1"))
     >>> contest(['"가"가 옳다. 어간이 바뀐다.'], answer=['"가"가 옳다. 어간이 바뀐다.'])
@@ -299,44 +295,57 @@ class ContestReward(ScorerReward):
 
     def __init__(
         self,
-        metrics: Sequence[str] = ("em", "rouge1", "bertscore", "bleurt"),
+        metrics: str | Sequence[str] = ALIASES,
         *,
         em_weight: float = 0.5,
         weights: Mapping[str, float] | None = None,
         gold_column: str = "answer",
         clip: bool = True,
-        scorers: Mapping[str, Any] | None = None,
         **scorer_options: Any,
     ) -> None:
-        super().__init__("contest_reward", metrics, gold_column=gold_column, scorers=scorers, **scorer_options)
-        self.descriptive = [name for name in DESCRIPTIVE if name in self.metrics]
+        super().__init__("contest_reward", metrics, gold_column=gold_column, **scorer_options)
+        chosen = [metric_spec for metric_spec in specs_of(self.metrics) if metric_spec.in_final]
+        self.clause = [metric_spec.name for metric_spec in chosen if metric_spec.part == "clause"]  # exact_match
+        self.descriptive = [metric_spec.name for metric_spec in chosen if metric_spec.part == "reason"]
         self.weights = {name: float((weights or {}).get(name, 1.0)) for name in self.descriptive}
         unknown = set(weights or {}) - set(self.descriptive)
         if unknown:
             raise ValueError(f"weights for metrics not chosen: {sorted(unknown)}")
-        self.em_weight = em_weight if "em" in self.metrics else 0.0
+        self.em_weight = em_weight if self.clause else 0.0
         if not self.descriptive:
             self.em_weight = 1.0
         self.clip = clip
 
-    def score(self, texts: list[str], golds: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        rows = self.scorer.score_texts(texts, golds)
+    def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
+        rows = self.scorer.score_texts(golds, texts)
         total = sum(self.weights.values())
         values = []
         for row in rows:
+            clause = sum(row[name] for name in self.clause) / len(self.clause) if self.clause else 0.0
             parts = {name: row[name] if row["counted"] else 0.0 for name in self.descriptive}
             if self.clip:
                 parts = {name: min(1.0, max(0.0, value)) for name, value in parts.items()}
             descriptive = sum(self.weights[name] * parts[name] for name in parts) / total if total else 0.0
-            values.append(self.em_weight * (row.get("exact_match") or 0.0) + (1 - self.em_weight) * descriptive)
+            values.append(self.em_weight * clause + (1 - self.em_weight) * descriptive)
         if log_metric is not None and rows:
             counted = [row for row in rows if row["counted"]]
             log_metric("contest/counted", len(counted) / len(rows))
-            if "exact_match" in rows[0]:
-                log_metric("contest/exact_match", sum(row["exact_match"] for row in rows) / len(rows))
+            for key in self.clause:  # over all items
+                log_metric(f"contest/{key}", sum(row[key] for row in rows) / len(rows))
             for key in self.descriptive:  # as the organizers average: over counted items
                 log_metric(f"contest/{key}", sum(row[key] for row in counted) / len(counted) if counted else 0.0)
         return values
+
+
+def metric_reward(alias: str, **options: Any) -> MetricReward:
+    """The reward of a ``--metrics`` name (``em``, ``rouge1``, ``bertscore``, ``bleurt``): its metric in
+    Final, e.g. ``metric_reward("em")`` scores strict Exact Match like :data:`exact_match_reward`.
+
+    ``options`` are ContestScorer's (``bertscore_model``, ``device``, ...) and ``gold_column``,
+    ``clip``; rewards of one configuration share their loaded model through the pool.
+    """
+    (name,) = [metric_spec.name for metric_spec in specs_of(parse_metrics([alias])) if metric_spec.in_final]
+    return MetricReward(name, **options)
 
 
 format_reward = FormatReward()

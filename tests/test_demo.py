@@ -14,6 +14,7 @@ def model_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("xdg-cache")
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

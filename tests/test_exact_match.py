@@ -2,7 +2,12 @@
 
 import pytest
 
-from malpyeong_eval.metrics.exact_match import exact_match, exact_match_lenient
+from malpyeong_eval.metrics.exact_match import (
+    ExactMatchLenientScorer,
+    ExactMatchScorer,
+    exact_match,
+    exact_match_lenient,
+)
 
 GOLD = '"우동이 불을 것 같아 걱정이다."가 옳다. 이유이다.'
 ALTERNATIVES = '"짜장면" 혹은 "자장면"이 옳다. 둘 다 표준어이다.'
@@ -40,11 +45,21 @@ HASH_ALTERNATIVES = '"짜장면을 먹었다."#"자장면을 먹었다."가 옳�
     ],
 )
 def test_exact_match_strict_and_lenient(prediction, gold, strict, lenient):
-    assert exact_match(prediction, gold) == strict
-    assert exact_match_lenient(prediction, gold) == lenient
+    assert exact_match(gold, prediction) == strict
+    assert exact_match_lenient(gold, prediction) == lenient
 
 
 def test_lenient_never_below_strict_on_sample(sample_texts):
     golds, predictions = sample_texts[:40], sample_texts[40:]
     for prediction, gold in zip(predictions, golds):
-        assert exact_match_lenient(prediction, gold) >= exact_match(prediction, gold)
+        assert exact_match_lenient(gold, prediction) >= exact_match(gold, prediction)
+
+
+def test_scorers_take_references_first_in_batches():
+    golds, predictions = [GOLD, ALTERNATIVES], ["“우동이 불을 것 같아 걱정이다.”가 옳다. 이유", '"자장면"이 옳다. 이유']
+    assert ExactMatchScorer().score(golds, predictions) == [0.0, 0.0]
+    assert ExactMatchLenientScorer().score(golds, predictions) == [1.0, 1.0]
+    # the reference's clause lists the # alternatives, not the prediction's
+    assert exact_match('"A"#"B"가 옳다.', '"B"가 옳다.') == 1.0 and exact_match('"B"가 옳다.', '"A"#"B"가 옳다.') == 0.0
+    with pytest.raises(ValueError, match="differ in length"):
+        ExactMatchScorer().score(golds, predictions[:1])

@@ -132,6 +132,7 @@ def test_kill_during_record_leaves_no_partial_run(db_url, tmp_path):
     assert board.count() == 2
 
 
+@pytest.mark.slow
 def test_eight_processes_record_at_once_into_one_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     context = multiprocessing.get_context("spawn")
@@ -402,6 +403,27 @@ def test_migrations_match_the_models(db_url):
     board = Leaderboard(db_url)
     with board.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_database_metric_columns_equal_the_registry(db_url):
+    """A migrated database has one float column per registry metric in each table (and the derived
+    summaries in runs and group_metrics): a new metric needs its migration, and this says so."""
+    from sqlalchemy import Float, inspect
+
+    from malpyeong_eval.metrics.registry import COLUMN_NAMES, METRIC_NAMES
+
+    board = Leaderboard(db_url)  # migrated to the newest schema on opening
+    inspector = inspect(board.engine)
+
+    def metric_columns(table: str) -> set[str]:
+        return {column["name"] for column in inspector.get_columns(table) if isinstance(column["type"], Float)}
+
+    assert metric_columns("runs") == set(COLUMN_NAMES)
+    assert metric_columns("group_metrics") == set(COLUMN_NAMES)
+    assert metric_columns("item_results") == set(METRIC_NAMES)
+    stored = board.record(make_result(1), name="columns")
+    assert tuple(stored.metrics) == COLUMN_NAMES
+    assert set(board.items(stored)[0]) >= set(METRIC_NAMES) and set(board.groups(stored)[0]) >= set(COLUMN_NAMES)
 
 
 def _counted_differently(seed: int, n: int):

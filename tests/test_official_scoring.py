@@ -159,7 +159,7 @@ def _score(cli, sub, gold, out, metrics, tiny_bert=None, tiny_bleurt=None) -> di
         args += ["--bertscore-model", tiny_bert, "--bertscore-layers", "2"]
     if tiny_bleurt:
         args += ["--bleurt-model", tiny_bleurt]
-    code, _, err = cli(*args, "--device", "cpu", "--json", str(out))
+    code, _, err = cli(*args, "--device", "cpu", "--output", str(out))
     assert code == 0, err
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -290,6 +290,7 @@ def _check_means(got: dict, expected: dict, where: str, model_metrics: bool):
         assert got.get("descriptive_avg") is None and got.get("final_score") is None, where
 
 
+@pytest.mark.slow
 def test_cli_all_four_metrics_equal_the_reference(cli, case, reference, tiny_bert, tiny_bleurt, tmp_path):
     result = _score(cli, case["sub"], case["gold"], tmp_path / "all.json", "em,rouge1,bertscore,bleurt",
                     tiny_bert, tiny_bleurt)

@@ -111,7 +111,7 @@ def test_rescore_makes_old_runs_equal_a_fresh_score(db_url, files, cli):
     board = Leaderboard(db_url)
     before = record_old_run(cli, board, db_url, submission, gold)
     assert before.scoring_rules is None and board.runs() == [] and board.old_rules_count() == 1
-    code, fresh_text, _ = cli("score", str(submission), "--gold", str(gold), "--metrics", "em,rouge1", "--json", "-")
+    code, fresh_text, _ = cli("score", str(submission), "--gold", str(gold), "--metrics", "em,rouge1", "--json")
     fresh = json.loads(fresh_text)
     assert 0 < fresh["n_counted"] < fresh["n"]  # predictions without a reason: counted matters
     assert before.metrics["rouge1"] != pytest.approx(fresh["metrics"]["rouge1"])  # the old rules' number differs
@@ -169,7 +169,7 @@ def test_rescore_keeps_alignment_and_skips_runs_without_items(db_url, files, cli
     code, out, err = cli("rescore", "--db", db_url)
     assert code == 0 and "skipped: run 'empty'" in err and "no metric" in err
     assert board.get("aligned").aligned_by_id and board.get("aligned").current_rules
-    code, fresh, _ = cli("score", str(submission), "--gold", str(gold), "--metrics", "em,rouge1", "--align-by-id", "--json", "-")
+    code, fresh, _ = cli("score", str(submission), "--gold", str(gold), "--metrics", "em,rouge1", "--align-by-id", "--json")
     assert_equals_fresh_score(board, "aligned", json.loads(fresh))
     code, out, _ = cli("leaderboard", "--db", db_url)
     assert "aligned†" in out and "aligned by id: not the organizers' score" in out
@@ -230,7 +230,7 @@ def test_rescore_with_model_metrics_takes_the_score_flags(tmp_path, files, cli, 
     make_old_rules_run(board, board.get("full").id)
     code, out, err = cli("rescore", "--db", url, "--batch-size", "8", *flags)
     assert code == 0, err
-    code, fresh, _ = cli("score", str(submission), "--gold", str(gold), "--json", "-", *flags)
+    code, fresh, _ = cli("score", str(submission), "--gold", str(gold), "--json", *flags)
     fresh = json.loads(fresh)
     assert fresh["metrics"]["final_score"] is not None
     run = board.get("full")

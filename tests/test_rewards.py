@@ -1,6 +1,7 @@
 """The reward functions: equal to the metrics, robust to anything, and they train a real policy."""
 
 import json
+import logging
 import math
 import pickle
 import random
@@ -16,6 +17,7 @@ from malpyeong_eval.metrics.aggregate import item_final_score
 from malpyeong_eval.metrics.bertscore import BertScoreScorer
 from malpyeong_eval.metrics.bleurt import BleurtScorer
 from malpyeong_eval.metrics.exact_match import exact_match
+from malpyeong_eval.metrics.pool import shared_scorer
 from malpyeong_eval.metrics.rouge import Rouge1Scorer
 from malpyeong_eval.prompts import clean_output
 from rewards import (
@@ -23,11 +25,14 @@ from rewards import (
     BleurtReward,
     ContestReward,
     MAX_COMPLETION_CHARS,
+    MetricReward,
     completion_text,
     exact_match_reward,
     format_reward,
+    metric_reward,
     rouge1_reward,
 )
+from rewards import completions as completions_module
 
 GOLD = load_items(sample_path("gold"), require_answer=True)
 SUBMISSION = match_submission(GOLD, load_items(sample_path("submission"), require_answer=True))
@@ -42,7 +47,7 @@ ANSWERS = [item.answer for item in GOLD]
 def model_rewards(tiny_bert, tiny_bleurt):
     bertscore = BertScoreReward(tiny_bert, num_layers=2, device="cpu")
     bleurt = BleurtReward(tiny_bleurt, device="cpu", clip=False)
-    contest = ContestReward(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt})
+    contest = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
     return bertscore, bleurt, contest
 
 
@@ -59,9 +64,8 @@ def test_sample_has_items_without_reason():
 
 
 def test_em_and_rouge1_rewards_equal_the_metrics():
-    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(p, g) for p, g in zip(RECORDED, ANSWERS)]
-    plain = Rouge1Scorer()
-    expected = [plain.score(split_answer(g).reason, split_answer(p).reason) for p, g in zip(RECORDED, ANSWERS)]
+    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(g, p) for p, g in zip(RECORDED, ANSWERS)]
+    expected = Rouge1Scorer().score([split_answer(g).reason for g in ANSWERS], [split_answer(p).reason for p in RECORDED])
     assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == counted_only(expected)
 
 
@@ -79,7 +83,8 @@ def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
     expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
     assert any(value != 0.0 for value, counted in zip(expected, COUNTED) if not counted)  # the metric has a value there
     assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
-    rows = ContestScorer(scorers={"bertscore": bertscore.scorer.bertscore, "bleurt": bleurt.scorer.bleurt}).evaluate(GOLD, RECORDED_SUBMISSION).items
+    scorer = ContestScorer(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+    rows = scorer.evaluate(GOLD, RECORDED_SUBMISSION).items
     clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
     assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
 
@@ -105,7 +110,7 @@ def test_sub_metrics_logged_through_log_metric():
     contest = ContestReward(metrics=("em", "rouge1"))
     contest(PREDICTIONS + [None], answer=ANSWERS + [ANSWERS[0]], log_metric=lambda name, value: logged.__setitem__(name, value))
     assert set(logged) == {"contest/exact_match", "contest/rouge1", "contest/counted", "contest_reward/malformed"}
-    counted = [row for row in ContestScorer(("em", "rouge1")).score_texts(RECORDED, ANSWERS) if row["counted"]]
+    counted = [row for row in ContestScorer(("em", "rouge1")).score_texts(ANSWERS, RECORDED) if row["counted"]]
     assert logged["contest/rouge1"] == pytest.approx(sum(row["rouge1"] for row in counted) / len(counted))  # organizers' mean
     assert logged["contest_reward/malformed"] == pytest.approx(1 / 41)
 
@@ -127,10 +132,10 @@ def test_answer_prefix_is_stripped_as_run_does():
     for reward in (format_reward, exact_match_reward, rouge1_reward, ContestReward(metrics=("em", "rouge1"))):
         assert reward(PREFIXED, answer=ANSWERS) == reward(RECORDED, answer=ANSWERS), reward.__name__
     # what `malpyeong-eval run` records: the scorer on clean_output(text)
-    rows = ContestScorer(("em", "rouge1")).score_texts([clean_output(text) for text in PREFIXED], ANSWERS)
+    rows = ContestScorer(("em", "rouge1")).score_texts(ANSWERS, [clean_output(text) for text in PREFIXED])
     assert exact_match_reward(PREFIXED, answer=ANSWERS) == [row["exact_match"] for row in rows]
     assert rouge1_reward(PREFIXED, answer=ANSWERS) == [row["rouge1"] if row["counted"] else 0.0 for row in rows]
-    assert sum(exact_match(raw, gold) for raw, gold in zip(PREFIXED, ANSWERS)) < sum(row["exact_match"] for row in rows)
+    assert sum(exact_match(gold, raw) for raw, gold in zip(PREFIXED, ANSWERS)) < sum(row["exact_match"] for row in rows)
     assert format_reward(['답변: "가"가 옳다. 이유이다.', '답변: "가"가 옳다.']) == [1.0, 0.6]
 
 
@@ -148,10 +153,12 @@ def test_every_reward_pickles_before_and_after_use_without_its_models(model_rewa
         assert copy(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
         assert before(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
         if hasattr(reward, "scorer"):  # in the same process, the copy finds the same loaded models in the pool
-            for name in ("rouge1", "bertscore", "bleurt"):
-                assert getattr(copy.scorer, name) is getattr(reward.scorer, name), (reward.__name__, name)
+            assert copy.scorer.scorers.keys() == reward.scorer.scorers.keys()
+            for name, scorer in reward.scorer.scorers.items():
+                assert copy.scorer.scorers[name] is scorer, (reward.__name__, name)
 
 
+@pytest.mark.slow
 def test_a_pickled_reward_works_in_a_fresh_process(model_rewards):
     bertscore, _, _ = model_rewards
     chosen = [format_reward, exact_match_reward, rouge1_reward, ContestReward(metrics=("em", "rouge1")), bertscore]
@@ -171,13 +178,33 @@ def test_a_pickled_reward_works_in_a_fresh_process(model_rewards):
 
 def test_rewards_of_one_configuration_share_one_loaded_model(model_rewards, tiny_bert, tiny_bleurt):
     bertscore, bleurt, contest = model_rewards
-    same = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
-    assert same.scorer.bertscore is bertscore.scorer.bertscore is contest.scorer.bertscore
-    assert same.scorer.bleurt is bleurt.scorer.bleurt is contest.scorer.bleurt
-    assert same.scorer.rouge1 is rouge1_reward.scorer.rouge1
-    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu").scorer.bertscore is bertscore.scorer.bertscore
-    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu", batch_size=8).scorer.bertscore is not bertscore.scorer.bertscore
+    same = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu",
+                         batch_size=None)
+    pooled_bert = shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu", batch_size=64)
+    pooled_bleurt = shared_scorer("bleurt", bleurt_model=tiny_bleurt, device="cpu")
+    for reward in (same, contest, bertscore):
+        assert reward.scorer.scorers["bertscore"] is pooled_bert, reward.__name__
+    for reward in (same, contest, bleurt):
+        assert reward.scorer.scorers["bleurt"] is pooled_bleurt, reward.__name__
+    assert same.scorer.scorers["rouge1"] is rouge1_reward.scorer.scorers["rouge1"] is shared_scorer("rouge1")
+    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu").scorer.scorers["bertscore"] is pooled_bert
+    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu", batch_size=8).scorer.scorers["bertscore"] is not pooled_bert
+    # a ContestScorer of the same options (as `score` or in-process checkpoint evaluation builds) shares them too
+    scorer = ContestScorer(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+    assert scorer.scorers["bertscore"] is pooled_bert and scorer.scorers["bleurt"] is pooled_bleurt
     assert same(PREDICTIONS, answer=ANSWERS) == contest(PREDICTIONS, answer=ANSWERS)
+
+
+def test_metric_rewards_are_named_from_the_registry(tiny_bert):
+    assert [reward.__name__ for reward in (exact_match_reward, rouge1_reward)] == ["exact_match_reward", "rouge1_reward"]
+    assert BertScoreReward(tiny_bert, num_layers=2).__name__ == "bertscore_reward"
+    assert BleurtReward("x").__name__ == "bleurt_reward"
+    em = metric_reward("em")
+    assert isinstance(em, MetricReward) and em.__name__ == "exact_match_reward" and em.metrics == ("em",)
+    assert em(PREDICTIONS, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
+    assert metric_reward("bertscore", bertscore_model=tiny_bert, bertscore_layers=2).scorer_options["bertscore_model"] == tiny_bert
+    with pytest.raises(TypeError, match="unknown scorer option"):
+        metric_reward("rouge1", bertscore_modle="x")
 
 
 class ExtraSink:
@@ -241,19 +268,24 @@ def _is_valid(value) -> bool:
     return value is None or (isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0)
 
 
-def test_fuzz_never_raises_and_stays_in_range(model_rewards, caplog):
+def test_fuzz_never_raises_and_stays_in_range(model_rewards, tiny_bleurt, caplog, monkeypatch):
+    monkeypatch.setattr(completions_module, "_warned", set())  # nothing warned yet in this process
+    caplog.set_level(logging.WARNING, logger=completions_module.logger.name)
     rng = random.Random(7)
     completions = [_malformed(rng, i) for i in range(2100)]
     golds = [rng.choice(ANSWERS) for _ in completions]
     bertscore, bleurt, contest = model_rewards
-    bleurt_clipped = BleurtReward(bleurt.scorer.bleurt.model_name, device="cpu")
+    bleurt_clipped = BleurtReward(tiny_bleurt, device="cpu")
     for reward in (format_reward, exact_match_reward, rouge1_reward, bertscore, bleurt_clipped, contest):
         values = reward(completions, answer=golds)
         assert len(values) == len(completions)
         bad = [(c, v) for c, v in zip(completions, values) if not _is_valid(v)]
         assert bad == [], reward.__name__
-    warned = [record.getMessage() for record in caplog.records if "malpyeong_eval.rewards" in record.name]
-    assert len(warned) == len(set(warned))  # one warning per kind
+    warned = [record.getMessage() for record in caplog.records if record.name == completions_module.logger.name]
+    kinds = ["none", "not_text", "bad_messages", "too_long", "control_chars", "surrogates"]
+    # exactly one warning per kind of malformed completion, across six rewards and 2100 completions
+    assert sorted(message.split("(further ")[1].split(" cases")[0] for message in warned) == sorted(kinds), warned
+    assert completions_module._warned == set(kinds)
 
 
 def test_right_answers_score_above_wrong_ones(model_rewards):
@@ -266,6 +298,7 @@ def test_right_answers_score_above_wrong_ones(model_rewards):
     assert all(low < high for low, high in zip(format_reward(unformatted), format_reward(ANSWERS)))
 
 
+@pytest.mark.slow
 def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     from datasets import Dataset
     from transformers import AutoTokenizer

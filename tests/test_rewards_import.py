@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import rewards.scorers
+import malpyeong_eval.metrics.pool
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("mecab", "_mecab", "torch", "transformers")
@@ -46,9 +46,10 @@ values = reward(['"가"가 옳다. 어간이 바뀐다.'], answer=['"가"가 옳
 print(json.dumps({"values": values, "pool": [key[0] for key in loaded_scorers()],
                   "frameworks": sorted({m.split(".")[0] for m in sys.modules if m.startswith(("torch", "transformers", "bert_score"))})}))
 """
-    assert json.loads(python(code)) == {"values": [1.0], "pool": ["rouge1"], "frameworks": []}
+    assert json.loads(python(code)) == {"values": [1.0], "pool": ["exact_match", "exact_match_lenient", "rouge1"],
+                                        "frameworks": []}
 
 
-def test_scorers_docstring_examples():
-    result = doctest.testmod(rewards.scorers)
+def test_pool_docstring_examples():
+    result = doctest.testmod(malpyeong_eval.metrics.pool)
     assert result.attempted > 0 and result.failed == 0

@@ -5,7 +5,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +17,8 @@ from malpyeong_eval.data import load_items, sample_path
 from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.generation import GenerationSettings
 from malpyeong_eval.prompts import clean_output, load_prompt
-from malpyeong_eval.run import CheckpointRunner, resolve_targets
+from malpyeong_eval.checkpoints import resolve_targets
+from malpyeong_eval.runner import CheckpointRunner
 
 FAST = ["--max-new-tokens", "12", "--metrics", "em,rouge1", "--limit", "10", "--batch-size", "4"]
 
@@ -88,7 +91,7 @@ def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp
 
 
 def test_torn_generation_lines_are_regenerated(tmp_path):
-    from malpyeong_eval.run import GenerationStore
+    from malpyeong_eval.submission import GenerationStore
 
     store = GenerationStore(tmp_path)
     store.append([("1", "가"), ("2", "나")])
@@ -109,6 +112,7 @@ def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
     assert outcomes[0].result.metrics == outcomes[1].result.metrics
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_regenerating(tiny_policy, tmp_path):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     args = [sys.executable, "-m", "malpyeong_eval", "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
@@ -185,3 +189,110 @@ def test_prompt_file(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"id": "mine", "system": "s", "instructions": {"default": "d"}}), encoding="utf-8")
     assert load_prompt(path).id == "mine" and load_prompt(path).hash != load_prompt().hash
+
+
+def _write_checkpoint(source: str, target, *, pause: float = 0.0) -> None:
+    """Copy a model into a checkpoint folder as training does: weights first, trainer_state.json last."""
+    target.mkdir(parents=True)
+    for path in sorted(Path(source).iterdir()):
+        shutil.copy2(path, target / path.name)
+    time.sleep(pause)  # a watcher polling now sees the weights without the trainer state
+    step = int(target.name.split("-")[1])
+    (target / "trainer_state.json").write_text(json.dumps({"global_step": step}), encoding="utf-8")
+
+
+def test_follow_scores_a_checkpoint_written_while_it_watches_once(tiny_policy, tmp_path, cli, monkeypatch):
+    import malpyeong_eval.checkpoints as checkpoints
+
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    folder = tmp_path / "training"
+    folder.mkdir()
+    follow = ["run", str(folder), "--follow", "--poll-seconds", "0.1", "--db", db, "--runs-dir", str(tmp_path / "runs"),
+              "--metrics", "em,rouge1", "--max-new-tokens", "8", "--limit", "4", "--json"]
+    watching = threading.Event()
+    listing = checkpoints.checkpoint_dirs
+
+    def watched(path):
+        found = listing(path)
+        watching.set()  # the watcher has looked at least once
+        return found
+
+    monkeypatch.setattr(checkpoints, "checkpoint_dirs", watched)
+
+    def write_when_watched() -> None:
+        if watching.wait(timeout=60):
+            _write_checkpoint(tiny_policy, folder / "checkpoint-10", pause=0.5)
+
+    writer = threading.Thread(target=write_when_watched)
+    writer.start()
+    try:
+        code, out, err = cli(*follow, "--idle-timeout", "4")
+    finally:
+        writer.join(timeout=60)
+    assert code == 0, err
+    assert "no new checkpoint for 4 s" in err and "skipped" not in err
+    (outcome,) = json.loads(out)
+    assert outcome["step"] == 10 and not outcome["already_recorded"] and outcome["run"] == "training/checkpoint-10"
+    (run,) = Leaderboard(db).runs()
+    assert run.step == 10 and run.name == "training/checkpoint-10" and run.n == 4
+    # a second pass records nothing new; --until-step ends it at once
+    code, out, err = cli(*follow, "--until-step", "10")
+    assert code == 0, err
+    assert "step 10 reached" in err
+    assert [row["already_recorded"] for row in json.loads(out)] == [True]
+    assert Leaderboard(db).count() == 1
+
+
+def test_watch_yields_complete_checkpoints_once_in_step_order(tmp_path):
+    from malpyeong_eval.checkpoints import watch_checkpoints
+
+    def checkpoint(step: int, complete: bool = True):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"weights")
+        if complete:
+            (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+    checkpoint(20)
+    checkpoint(10)
+    checkpoint(30, complete=False)
+    (tmp_path / "checkpoint-40").mkdir()  # an empty folder: not a checkpoint yet
+    now = [0.0]
+    script = {1: lambda: (tmp_path / "checkpoint-30" / "trainer_state.json").write_text("{\"global_st"),  # half written
+              2: lambda: checkpoint(30), 3: lambda: checkpoint(50), 4: lambda: checkpoint(40)}
+    calls = [0]
+
+    def sleep(seconds: float) -> None:
+        calls[0] += 1
+        now[0] += seconds
+        script.get(calls[0], lambda: None)()
+
+    seen = [step for step, _ in watch_checkpoints(tmp_path, poll_seconds=1, idle_timeout=3, sleep=sleep, clock=lambda: now[0])]
+    assert seen == [10, 20, 30, 50, 40]  # each once: step order within a poll, then as they come
+    now[0], calls[0] = 0.0, 0
+    assert [step for step, _ in watch_checkpoints(tmp_path, until_step=30, sleep=sleep, clock=lambda: now[0])] == [10, 20, 30]
+    assert calls[0] == 0  # step 30 was already there: no waiting
+
+
+def test_follow_refuses_a_model_directory_and_stray_flags(tiny_policy, tmp_path, cli):
+    code, _, err = cli("run", tiny_policy, "--follow", "--no-record", *FAST)
+    assert code == 2 and "model directory" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("run", tiny_policy, "--idle-timeout", "3", "--no-record", *FAST)
+    assert code == 2 and "--idle-timeout goes with --follow" in err
+    code, _, err = cli("run", str(tmp_path / "no" / "such"), "--follow", "--no-record", *FAST)
+    assert code == 2 and "no such directory" in err
+
+
+def test_follow_stops_cleanly_on_ctrl_c(tmp_path):
+    folder = tmp_path / "training"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "malpyeong_eval", "run", str(folder), "--follow", "--poll-seconds", "0.1", "--no-record",
+         "--metrics", "em", "--limit", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()  # printed once it watches
+    assert "following" in first, first + process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err

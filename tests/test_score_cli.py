@@ -21,7 +21,7 @@ def full_result(tiny_bert, tiny_bleurt, tmp_path_factory):
     sys.argv = [
         "malpyeong-eval", "score", str(sample_path("submission")), "--gold", str(sample_path("gold")),
         "--bertscore-model", tiny_bert, "--bertscore-layers", "2", "--bleurt-model", tiny_bleurt,
-        "--device", "cpu", "--json", str(out),
+        "--device", "cpu", "--output", str(out),
     ]
     try:
         with pytest.raises(SystemExit) as info:
@@ -102,11 +102,11 @@ def test_align_by_id_scores_and_marks_the_result(tmp_path, cli):
     path, _, _ = _reordered(tmp_path)
     out_json = tmp_path / "aligned.json"
     code, out, _ = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em,rouge1",
-                       "--align-by-id", "--json", str(out_json))
+                       "--align-by-id", "--output", str(out_json))
     assert code == 0
     aligned = json.loads(out_json.read_text(encoding="utf-8"))
     assert aligned["aligned_by_id"] is True and aligned["official"] is False
-    code, _, _ = cli("score", "--sample", "--metrics", "em,rouge1", "--json", str(tmp_path / "plain.json"))
+    code, _, _ = cli("score", "--sample", "--metrics", "em,rouge1", "--output", str(tmp_path / "plain.json"))
     plain = json.loads((tmp_path / "plain.json").read_text(encoding="utf-8"))
     assert aligned["metrics"] == plain["metrics"] and plain["aligned_by_id"] is False
     code, out, _ = cli("score", str(path), "--gold", str(sample_path("gold")), "--metrics", "em", "--align-by-id")

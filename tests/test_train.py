@@ -12,6 +12,7 @@ TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generati
 
 
 
+@pytest.mark.slow
 def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     code, out, err = cli(
@@ -63,6 +64,9 @@ def test_yaml_config_with_lora_is_read(tmp_path):
         (["--grpo", "nonsense"], "KEY=VALUE"),
         (["--grpo", "learning_rate=abc"], "GRPOConfig field 'learning_rate' takes float"),
         (["--use-vllm"], "--use-vllm needs"),
+        (["--eval-mode", "later"], "unknown eval mode 'later'"),
+        (["--eval-mode", "follow"], "--eval-mode follow needs --eval-data"),
+        (["--eval-mode", "follow", "--eval-data", str(sample_path("gold")), "--eval-start"], "--eval-start needs --eval-mode inline"),
     ],
 )
 def test_bad_configuration_fails_before_any_model_is_loaded(args, expected, tmp_path, cli):
@@ -121,3 +125,48 @@ def test_resume_continues_from_the_last_checkpoint(tiny_policy, tmp_path, cli):
     assert [row["step"] for row in json.loads(out)["rewards"]] == [1, 2, 3, 4]  # 1-2 restored from checkpoint-2
     assert first_state.stat().st_mtime_ns == written  # checkpoint-2 was not trained and saved again
     assert json.loads((tmp_path / "run" / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
+
+
+def test_follow_mode_only_notes_checkpoints_and_prints_the_command_that_scores_them(tiny_policy, tmp_path, cli):
+    import shlex
+
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = cli(
+        "train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "grpo-follow"),
+        "--rewards", "format", "--max-steps", "2", "--save-steps", "1", "--eval-mode", "follow",
+        "--eval-data", str(sample_path("gold")), "--eval-limit", "4", "--eval-metrics", "em,rouge1",
+        "--eval-max-new-tokens", "8", "--db", db, "--json", "--grpo", "per_device_train_batch_size=4",
+        "--grpo", "num_generations=4", "--grpo", "max_completion_length=8", "--grpo", "use_cpu=true",
+        "--grpo", "gradient_accumulation_steps=1",
+    )
+    assert code == 0, err[-2000:]
+    summary = json.loads(out)
+    assert summary["evaluations"] == [] and [row["step"] for row in summary["checkpoints"]] == [1, 2]
+    command = summary["follow_command"]
+    assert command in err and "--follow" in command and "--until-step 2" in command
+    assert not (tmp_path / "board.db").exists() or Leaderboard(db).count() == 0  # nothing scored in training
+    words = shlex.split(command)
+    assert words[:2] == ["malpyeong-eval", "run"]
+    code, out, err = cli(*words[1:], "--json")  # as printed: ends by itself at the last step
+    assert code == 0, err
+    assert [row["step"] for row in json.loads(out)] == [1, 2]
+    runs = sorted(Leaderboard(db).runs(tag="train:grpo-follow"), key=lambda run: run.step)
+    assert [(run.step, run.name, run.n) for run in runs] == [
+        (1, "grpo-follow/checkpoint-1", 4), (2, "grpo-follow/checkpoint-2", 4)]
+
+
+def test_contest_reward_loads_only_the_metrics_asked_for():
+    from malpyeong_eval.errors import MalpyeongError
+    from malpyeong_eval.metrics.pool import clear_scorers, loaded_scorers
+    from train.config import TrainSettings, validate
+    from train.trainer import build_rewards
+
+    clear_scorers()
+    settings = TrainSettings(data=str(sample_path("gold")), rewards=["format", "em", "contest"], contest_metrics="em,rouge1")
+    validate(settings)
+    rewards = build_rewards(settings, device="cpu")
+    assert [reward.__name__ for reward in rewards] == ["format_reward", "exact_match_reward", "contest_reward"]
+    assert rewards[2](['"가"가 옳다. 이유가 있다.'], answer=['"가"가 옳다. 이유가 있다.']) == [1.0]
+    assert {key[0] for key in loaded_scorers()} <= {"exact_match", "exact_match_lenient", "rouge1"}  # no BERT, no BLEURT
+    with pytest.raises(MalpyeongError, match="bleu"):
+        validate(TrainSettings(data=str(sample_path("gold")), contest_metrics="em,bleu"))

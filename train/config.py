@@ -1,7 +1,8 @@
 """Training configuration: a YAML file and/or flags, checked before any model is loaded.
 
 YAML keys mirror the flags (``model``, ``data``, ``output_dir``, ``rewards``,
-``reward_weights``, ``lora``, ``eval``, ``db``, scorer models) and a ``grpo:`` section
+``reward_weights``, ``contest_metrics``, ``lora``, ``eval`` (``data``, ``limit``, ``metrics``, ``max_new_tokens``,
+``batch_size``, ``dataset_name``, ``start``, ``mode: inline | follow``), ``db``, scorer models) and a ``grpo:`` section
 that reaches every ``trl.GRPOConfig`` field; ``--grpo KEY=VALUE`` sets one from the
 command line. Flags win over the file. Defaults follow the seed recipe: 4 generations
 per prompt, learning rate 1e-5, gradient accumulation 2, 3 epochs.
@@ -20,7 +21,9 @@ import yaml
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import parse_metrics
 
-REWARDS = ("format", "em", "rouge1", "bertscore", "bleurt", "contest")
+from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
+
+REWARDS = ("format", *ALIASES, "contest")  # a metric's reward for each --metrics name, plus format and contest
 RECIPE = {
     "num_generations": 4,
     "learning_rate": 1e-5,
@@ -45,17 +48,25 @@ class TrainSettings:
     rewards: list[str] = field(default_factory=lambda: ["format", "em", "rouge1"])
     reward_weights: list[float] | None = None
     lora: dict[str, Any] = field(default_factory=dict)  # r, alpha, dropout, target_modules
-    eval: dict[str, Any] = field(default_factory=dict)  # data, limit, metrics, max_new_tokens, batch_size
+    eval: dict[str, Any] = field(default_factory=dict)  # data, limit, metrics, max_new_tokens, batch_size, start, mode
     db: str | None = None
     bertscore_model: str | None = None
     bertscore_layers: int | None = None
     bleurt_model: str | None = None
+    contest_metrics: str = DEFAULT_METRICS_TEXT  # the metrics inside the contest reward (only their models load)
     prompt_file: str | None = None
     resume: bool = False
     trust_remote_code: bool = False
     grpo: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def eval_mode(self) -> str:
+        """``inline``: the training process scores each saved checkpoint; ``follow``: it only notes
+        it, and ``malpyeong-eval run OUTPUT_DIR --follow`` scores it elsewhere."""
+        return self.eval.get("mode") or "inline"
 
+
+EVAL_MODES = ("inline", "follow")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -118,6 +129,7 @@ _FIELD_TYPES = {
     "model": str, "data": (str, type(None)), "output_dir": str, "rewards": list, "reward_weights": (list, type(None)),
     "lora": dict, "eval": dict, "db": (str, type(None)), "bertscore_model": (str, type(None)),
     "bertscore_layers": (int, type(None)), "bleurt_model": (str, type(None)), "prompt_file": (str, type(None)),
+    "contest_metrics": str,
     "resume": bool, "trust_remote_code": bool, "grpo": dict,
 }
 
@@ -133,7 +145,7 @@ def _check_types(settings: TrainSettings) -> None:
     if settings.reward_weights is not None and not all(
             isinstance(w, (int, float)) and not isinstance(w, bool) for w in settings.reward_weights):
         raise MalpyeongError("training config: 'reward_weights' must be numbers")
-    for key in ("data", "dataset_name", "metrics"):
+    for key in ("data", "dataset_name", "metrics", "mode"):
         if key in settings.eval and not isinstance(settings.eval[key], str):
             raise MalpyeongError(f"training config: 'eval.{key}' must be text")
 
@@ -171,8 +183,16 @@ def validate(settings: TrainSettings):
     eval_data = settings.eval.get("data")
     if eval_data and not Path(eval_data).is_file():
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")
+    if settings.eval_mode not in EVAL_MODES:
+        raise MalpyeongError(f"unknown eval mode {settings.eval_mode!r}; choose from {', '.join(EVAL_MODES)}")
+    if settings.eval_mode == "follow":
+        if not eval_data:
+            raise MalpyeongError("--eval-mode follow needs --eval-data: the data 'malpyeong-eval run --follow' scores checkpoints on")
+        if settings.eval.get("start"):
+            raise MalpyeongError("--eval-start needs --eval-mode inline (with follow, score the base model with malpyeong-eval run MODEL)")
     if settings.eval.get("metrics"):
         parse_metrics(settings.eval["metrics"])
+    parse_metrics(settings.contest_metrics)
     fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.init}
     unknown_fields = sorted(set(settings.grpo) - set(fields))
     if unknown_fields:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
 
 from .config import TrainSettings
+
+from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT as DEFAULT_EVAL_METRICS
 
 
 def build_dataset(items: list[Item], prompt: ContestPrompt):
@@ -31,40 +35,27 @@ def build_dataset(items: list[Item], prompt: ContestPrompt):
 
 
 def build_rewards(settings: TrainSettings, device: str | None = None) -> list[Any]:
-    """The reward callables named in ``settings.rewards``, sharing loaded scorer models."""
-    from rewards import BertScoreReward, BleurtReward, ContestReward, exact_match_reward, format_reward, rouge1_reward
+    """The reward callables named in ``settings.rewards``: ``format``, ``contest`` (over
+    ``settings.contest_metrics``) and one reward per metric name of the registry. Scorer models
+    are shared by configuration through the scorer pool and loaded on first use."""
+    from rewards import ContestReward, format_reward, metric_reward
 
-    shared: dict[str, Any] = {}
-
-    def bertscore() -> BertScoreReward:
-        if "bertscore" not in shared:
-            shared["bertscore"] = BertScoreReward(settings.bertscore_model, settings.bertscore_layers, device)
-        return shared["bertscore"]
-
-    def bleurt() -> BleurtReward:
-        if "bleurt" not in shared:
-            shared["bleurt"] = BleurtReward(settings.bleurt_model, device)
-        return shared["bleurt"]
-
+    models = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers,
+              "bleurt_model": settings.bleurt_model, "device": device}
     built = []
     for name in settings.rewards:
         if name == "format":
             built.append(format_reward)
-        elif name == "em":
-            built.append(exact_match_reward)
-        elif name == "rouge1":
-            built.append(rouge1_reward)
-        elif name == "bertscore":
-            built.append(bertscore())
-        elif name == "bleurt":
-            built.append(bleurt())
+        elif name == "contest":
+            built.append(ContestReward(settings.contest_metrics, **models))
         else:
-            built.append(ContestReward(scorers={"bertscore": bertscore().scorer.bertscore, "bleurt": bleurt().scorer.bleurt}))
+            built.append(metric_reward(name, **models))
     return built
 
 
 class LeaderboardCallback(TrainerCallback):
-    """Scores each saved checkpoint on the eval data with ``run``'s machinery and records it with its step."""
+    """``eval.mode: inline``: scores each saved checkpoint on the eval data with ``run``'s machinery
+    and records it with its step."""
 
     def __init__(self, runner, training_name: str) -> None:
         self.runner = runner
@@ -74,12 +65,76 @@ class LeaderboardCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from malpyeong_eval.run import resolve_targets
+        from malpyeong_eval.checkpoints import resolve_targets
 
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if checkpoint.is_dir():
             (target,) = resolve_targets(str(checkpoint))
             self.outcomes.append(self.runner.run(target, name=f"{self.training_name}/checkpoint-{state.global_step}"))
+
+
+class FollowCallback(TrainerCallback):
+    """``eval.mode: follow``: notes each saved checkpoint and leaves scoring to ``malpyeong-eval run
+    OUTPUT_DIR --follow`` elsewhere, so no second policy copy is loaded beside training."""
+
+    def __init__(self, command: str, log=None) -> None:
+        self.command = command
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.checkpoints: list[dict[str, Any]] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.log(f"eval.mode follow: checkpoints are scored elsewhere; run: {self.command}")
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            self.checkpoints.append({"step": state.global_step, "checkpoint": str(checkpoint)})
+            self.log(f"saved {checkpoint} (step {state.global_step}); scored by: {self.command}")
+
+
+def follow_command(settings: TrainSettings, grpo_config) -> str:
+    """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
+    as inline evaluation would (same data, metrics, decoding, tag, run names and fingerprints)."""
+    evaluation = settings.eval
+    words = ["malpyeong-eval", "run", str(Path(settings.output_dir).resolve()), "--follow",
+             "--data", str(Path(evaluation["data"]).resolve())]
+    if evaluation.get("limit"):
+        words += ["--limit", str(evaluation["limit"])]
+    words += ["--dataset-name", evaluation.get("dataset_name") or Path(evaluation["data"]).stem,
+              "--metrics", evaluation.get("metrics") or DEFAULT_EVAL_METRICS,
+              "--max-new-tokens", str(int(evaluation.get("max_new_tokens", grpo_config.max_completion_length))),
+              "--batch-size", str(int(evaluation.get("batch_size", 8))),
+              "--runs-dir", str(Path(settings.output_dir).resolve() / "eval-runs"),
+              "--tag", f"train:{training_name(settings)}"]
+    if settings.prompt_file:
+        words += ["--prompt-file", str(Path(settings.prompt_file).resolve())]
+    for flag, value in (("--bertscore-model", settings.bertscore_model), ("--bertscore-layers", settings.bertscore_layers),
+                        ("--bleurt-model", settings.bleurt_model)):
+        if value is not None:
+            words += [flag, str(value)]
+    if settings.trust_remote_code:
+        words.append("--trust-remote-code")
+    if grpo_config.max_steps and grpo_config.max_steps > 0:
+        words += ["--until-step", str(grpo_config.max_steps)]
+    note = ""
+    if settings.db:
+        from sqlalchemy.engine import make_url
+
+        from leaderboard.db import resolve_url
+
+        url = resolve_url(settings.db)
+        try:
+            secret = make_url(url).password is not None
+        except Exception:  # noqa: BLE001 - not a URL we can read: treat it as holding a secret
+            secret = True
+        if secret:
+            note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
+        else:
+            words += ["--db", url]
+    return shlex.join(words) + note
 
 
 class StepCallback(TrainerCallback):
@@ -92,28 +147,23 @@ class StepCallback(TrainerCallback):
         self.on_step(state.global_step)
 
 
-def evaluation_runner(settings: TrainSettings, grpo_config, reward_funcs: list[Any], prompt: ContestPrompt,
-                      device: str | None, progress=None):
-    """The ``run`` machinery that scores checkpoints on ``settings.eval``; ``None`` without eval data.
+def evaluation_runner(settings: TrainSettings, grpo_config, prompt: ContestPrompt, device: str | None, progress=None):
+    """The ``run`` machinery that scores checkpoints on ``settings.eval``; ``None`` without eval data
+    or with ``eval.mode: follow`` (another process scores them).
 
-    Scorer models already loaded by the reward functions are shared, not loaded again.
+    Its scorers come from the scorer pool: a model the reward functions loaded with the same
+    configuration is shared, not loaded again.
     """
-    if not settings.eval.get("data"):
+    if not settings.eval.get("data") or settings.eval_mode != "inline":
         return None
     from leaderboard.store import Leaderboard
     from malpyeong_eval.evaluation import ContestScorer
     from malpyeong_eval.generation import GenerationSettings
-    from malpyeong_eval.metrics.models import resolve_device
-    from malpyeong_eval.run import CheckpointRunner
+    from malpyeong_eval.metrics.loading import resolve_device
+    from malpyeong_eval.runner import CheckpointRunner
 
     eval_path = Path(settings.eval["data"])
-    shared = {}
-    for reward in reward_funcs:
-        for name in ("bertscore", "bleurt"):
-            loaded = getattr(getattr(reward, "scorer", None), name, None)
-            if loaded is not None:
-                shared[name] = loaded
-    scorer = ContestScorer((settings.eval.get("metrics") or "em,rouge1,bertscore,bleurt").split(","), scorers=shared,
+    scorer = ContestScorer((settings.eval.get("metrics") or DEFAULT_EVAL_METRICS).split(","),
                            bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
                            bleurt_model=settings.bleurt_model, device=device)
     max_new_tokens = int(settings.eval.get("max_new_tokens", grpo_config.max_completion_length))
@@ -135,13 +185,15 @@ def training_name(settings: TrainSettings) -> str:
 def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) -> dict[str, Any]:
     """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
 
-    With ``eval.start``, the policy is scored before training too (step 0 of the curve).
+    With ``eval.start``, the policy is scored before training too (step 0 of the curve). With
+    ``eval.mode: follow`` nothing is scored here: ``follow_command`` is the command that scores
+    the checkpoints elsewhere, ``checkpoints`` those saved.
     ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
     """
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
-    from malpyeong_eval.run import resolve_targets
+    from malpyeong_eval.checkpoints import resolve_targets
 
     prompt = load_prompt(settings.prompt_file)
     dataset = build_dataset(load_items(settings.data, require_answer=True), prompt)
@@ -158,7 +210,7 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
         )
     tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
     callbacks: list[TrainerCallback] = []
-    runner = evaluation_runner(settings, grpo_config, reward_funcs, prompt, device, progress)
+    runner = evaluation_runner(settings, grpo_config, prompt, device, progress)
     evaluation = None
     if runner is not None:
         evaluation = LeaderboardCallback(runner, training_name(settings))
@@ -167,6 +219,10 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
             (target,) = resolve_targets(settings.model)
             name = f"{training_name(settings)}/checkpoint-0"
             evaluation.outcomes.append(runner.run(replace(target, step=0, name=name), name=name))
+    follower = None
+    if settings.eval.get("data") and settings.eval_mode == "follow":
+        follower = FollowCallback(follow_command(settings, grpo_config))
+        callbacks.append(follower)
     if on_step is not None:
         callbacks.append(StepCallback(on_step))
     trainer = GRPOTrainer(
@@ -175,4 +231,7 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
     )
     resume = settings.resume and any(Path(settings.output_dir).glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    return {"log_history": trainer.state.log_history, "evaluations": evaluation.outcomes if evaluation else []}
+    main_process = trainer.is_world_process_zero()  # the others leave the follow command unsaid
+    return {"log_history": trainer.state.log_history, "evaluations": evaluation.outcomes if evaluation else [],
+            "follow_command": follower.command if follower and main_process else None,
+            "checkpoints": follower.checkpoints if follower else []}

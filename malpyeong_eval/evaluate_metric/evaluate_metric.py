@@ -12,26 +12,26 @@ import datasets
 import evaluate
 
 from malpyeong_eval.evaluation import ContestScorer
-from malpyeong_eval.metrics.aggregate import summarize
+from malpyeong_eval.metrics.aggregate import SUMMARY_KEYS, summarize
+from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
 
 _DESCRIPTION = "Exact Match, ROUGE-1 (Mecab), BERTScore and BLEURT of the NIKL AI 말평 RAG task, as the organizers score."
 _KWARGS = """
 Args:
     predictions: full predicted answers.
     references: full gold answers.
-    metrics: comma-separated subset of em,rouge1,bertscore,bleurt (default all four).
+    metrics: comma-separated subset of {metrics} (default all of them).
     bertscore_model, bertscore_layers, bleurt_model, device, batch_size: as the command line's flags.
 Returns:
-    exact_match, exact_match_lenient, rouge1, bertscore, bleurt, descriptive_avg, final_score (None if not computed),
+    {columns} (None if not computed),
     and n_counted: the items whose gold and predicted reasons are both non-empty, the only ones the
     reason metrics average over (the organizers' rule).
-"""
+""".format(metrics=DEFAULT_METRICS_TEXT, columns=", ".join(SUMMARY_KEYS))
 
 
 class MalpyeongEval(evaluate.Metric):
-    """Keeps one ContestScorer per configuration, so models load once per process."""
-
-    _scorers: dict = {}
+    """The contest's table of predictions against references; models load once per process and
+    configuration (ContestScorer takes them from the per-process pool)."""
 
     def _info(self):
         return evaluate.MetricInfo(
@@ -47,22 +47,14 @@ class MalpyeongEval(evaluate.Metric):
         self,
         predictions,
         references,
-        metrics="em,rouge1,bertscore,bleurt",
+        metrics=DEFAULT_METRICS_TEXT,
         bertscore_model=None,
         bertscore_layers=None,
         bleurt_model=None,
         device=None,
         batch_size=None,
     ):
-        key = (metrics, bertscore_model, bertscore_layers, bleurt_model, device, batch_size)
-        if key not in self._scorers:
-            self._scorers[key] = ContestScorer(
-                metrics.split(","),
-                bertscore_model=bertscore_model,
-                bertscore_layers=bertscore_layers,
-                bleurt_model=bleurt_model,
-                device=device,
-                batch_size=batch_size,
-            )
-        rows = self._scorers[key].score_texts(list(predictions), list(references))
+        scorer = ContestScorer(metrics, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
+                               bleurt_model=bleurt_model, device=device, batch_size=batch_size)
+        rows = scorer.score_texts(list(references), list(predictions))
         return {**summarize(rows), "n_counted": sum(row["counted"] for row in rows)}

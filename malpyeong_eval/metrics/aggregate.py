@@ -8,6 +8,10 @@
 :func:`aggregate` is the one implementation of these rules. It works on the last axis of
 its arrays, so the same code gives one table (arrays of shape ``(n,)``) or one table per
 bootstrap resample (shape ``(resamples, n)``).
+
+Which metric is which comes from the registry (:mod:`.registry`): its clause metrics average over
+all items, its reason metrics over the counted ones, Descriptive Avg is the mean of the reason
+metrics in Final, and Final the mean of the clause metric in Final (EM) and Descriptive Avg.
 """
 
 from __future__ import annotations
@@ -17,16 +21,20 @@ from typing import Any
 
 import numpy as np
 
+from .registry import CLAUSE_METRICS, COLUMN_NAMES, DESCRIPTIVE, FINAL_CLAUSE_METRICS, METRIC_NAMES, REASON_METRICS
+
 SCORING_RULES = "organizers-2025"  # the version of these rules; part of every metric's configuration string
-CLAUSE_METRICS = ("exact_match", "exact_match_lenient")
-DESCRIPTIVE = ("rouge1", "bertscore", "bleurt")
-PER_ITEM = (*CLAUSE_METRICS, *DESCRIPTIVE)
-SUMMARY_KEYS = (*PER_ITEM, "descriptive_avg", "final_score")
+PER_ITEM = METRIC_NAMES  # the per-item metrics
+SUMMARY_KEYS = COLUMN_NAMES  # the per-item metrics' means, then descriptive_avg and final_score
+_FINAL_CLAUSE = FINAL_CLAUSE_METRICS[0]  # exact_match
+
+__all__ = ["CLAUSE_METRICS", "DESCRIPTIVE", "PER_ITEM", "REASON_METRICS", "SCORING_RULES", "SUMMARY_KEYS", "aggregate",
+           "descriptive_avg", "final_score", "item_final_score", "summarize"]
 
 
-def descriptive_avg(rouge1, bertscore, bleurt):
-    """Mean of the three reason metrics."""
-    return (rouge1 + bertscore + bleurt) / 3
+def descriptive_avg(*parts):
+    """Mean of the reason metrics in Final (ROUGE-1, BERTScore, BLEURT), in registry order."""
+    return sum(parts) / len(parts)
 
 
 def final_score(exact_match, descriptive):
@@ -48,7 +56,7 @@ def aggregate(columns: Mapping[str, np.ndarray | None], counted: np.ndarray) -> 
     for key in CLAUSE_METRICS:
         values = columns.get(key)
         summary[key] = None if values is None else np.asarray(values, dtype=float).mean(axis=-1)
-    for key in DESCRIPTIVE:
+    for key in REASON_METRICS:
         values = columns.get(key)
         if values is None:
             summary[key] = None
@@ -57,7 +65,7 @@ def aggregate(columns: Mapping[str, np.ndarray | None], counted: np.ndarray) -> 
         summary[key] = np.where(n_counted > 0, total / np.maximum(n_counted, 1), 0.0)
     parts = [summary[key] for key in DESCRIPTIVE]
     summary["descriptive_avg"] = None if any(part is None for part in parts) else descriptive_avg(*parts)
-    em, desc = summary["exact_match"], summary["descriptive_avg"]
+    em, desc = summary[_FINAL_CLAUSE], summary["descriptive_avg"]
     summary["final_score"] = final_score(em, desc) if em is not None and desc is not None else None
     return {key: value if value is None or np.ndim(value) else float(value) for key, value in summary.items()}
 
@@ -89,7 +97,7 @@ def item_final_score(row: Mapping[str, Any]) -> float | None:
     Not the organizers' number (they average the reason metrics over counted items only): an
     item-level score for ranking items and for rewards, where skipping the reason must not pay.
     """
-    em, parts = row.get("exact_match"), [row.get(key) for key in DESCRIPTIVE]
+    em, parts = row.get(_FINAL_CLAUSE), [row.get(key) for key in DESCRIPTIVE]
     if em is None or None in parts:
         return None
     return final_score(em, descriptive_avg(*parts) if row.get("counted") else 0.0)

@@ -4,7 +4,8 @@ The organizers use ``evaluate.load("bertscore")`` with ``bert-base-multilingual-
 layer 9 (bert_score's default for that model), no idf, no baseline rescaling.
 ``evaluate`` fetches its script from the Hub, so we load the model with
 ``bert_score.BERTScorer`` and compute each score with bert_score's own
-``get_bert_embedding`` and ``greedy_cos_idf``, as its ``bert_cos_score_idf`` does.
+``get_bert_embedding`` and ``greedy_cos_idf``, as its ``bert_cos_score_idf`` does (those
+and the scorer's loaded tokenizer and model are private: :mod:`._vendor_api` wraps them).
 What differs is reuse: each text's embedding is kept in a bounded LRU cache across
 calls, so a reference shared by many completions (GRPO groups, every checkpoint on
 one dev set) is embedded once; texts are embedded in batches sorted by token length.
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from ..cache import LRUCache
 from ..errors import ModelLoadError
-from .models import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
+from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, encoded_length, greedy_f1
+from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "bert-base-multilingual-cased"
 MODEL_VARIABLE = "MALPYEONG_BERTSCORE_MODEL"
@@ -26,9 +28,8 @@ MODEL_VARIABLE = "MALPYEONG_BERTSCORE_MODEL"
 
 def default_layer(model: str) -> int | None:
     """bert_score's default layer for ``model`` (also for a local copy named like a known model)."""
-    from bert_score.utils import model2layers
-
-    return model2layers.get(model, model2layers.get(Path(model).name))
+    layers = bert_score_layers()
+    return layers.get(model, layers.get(Path(model).name))
 
 
 def _encode_empty_text_as_special_tokens(tokenizer) -> None:
@@ -79,9 +80,10 @@ class BertScoreScorer:
                 )
         except (OSError, ValueError, EnvironmentError, AssertionError) as exc:
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
-        tokenizer = self._scorer._tokenizer
+        tokenizer, model = bert_scorer_parts(self._scorer)
+        self._tokenizer, self._model = tokenizer, model
         _encode_empty_text_as_special_tokens(tokenizer)
-        positions = getattr(self._scorer._model.config, "max_position_embeddings", None)
+        positions = getattr(model.config, "max_position_embeddings", None)
         if positions and not tokenizer.model_max_length <= positions:  # unset (huge) limits would overflow
             tokenizer.model_max_length = positions
         self._idf = defaultdict(lambda: 1.0)  # no idf: every token 1, [SEP] and [CLS] 0, as bert_score
@@ -97,16 +99,13 @@ class BertScoreScorer:
     def _embed(self, references: Sequence[str], predictions: Sequence[str]) -> dict[str, tuple]:
         """(embedding, idf) of each distinct text, unpadded: references from the cache when they are
         there, the rest embedded in length-sorted batches; new references are cached."""
-        from bert_score.utils import get_bert_embedding, sent_encode
-
         found = {text: self._embeddings.get(text) for text in dict.fromkeys([*references, *predictions])}
         keep = set(references)
         missing = [text for text, value in found.items() if value is None]
-        tokenizer = self._scorer._tokenizer
-        missing.sort(key=lambda text: len(sent_encode(tokenizer, text)), reverse=True)
+        missing.sort(key=lambda text: encoded_length(self._tokenizer, text), reverse=True)
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
-            embeddings, masks, idf = get_bert_embedding(batch, self._scorer._model, tokenizer, self._idf, device=self.device)
+            embeddings, masks, idf = bert_embeddings(batch, self._model, self._tokenizer, self._idf, self.device)
             embeddings, masks, idf = embeddings.cpu(), masks.cpu(), idf.cpu()
             for row, text in enumerate(batch):
                 length = int(masks[row].sum())
@@ -129,7 +128,6 @@ class BertScoreScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """BERTScore F1 of each prediction against its reference."""
         import torch
-        from bert_score.utils import greedy_cos_idf
 
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
@@ -139,6 +137,6 @@ class BertScoreScorer:
             for start in range(0, len(references), self.batch_size):
                 refs = references[start : start + self.batch_size]
                 hyps = predictions[start : start + self.batch_size]
-                _, _, f1 = greedy_cos_idf(*self._padded(refs, stats), *self._padded(hyps, stats), False)
+                f1 = greedy_f1(self._padded(refs, stats), self._padded(hyps, stats))
                 scores += [float(value) for value in f1.cpu().tolist()]
         return scores

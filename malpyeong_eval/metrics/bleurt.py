@@ -27,7 +27,7 @@ from typing import Any
 
 from ..cache import LRUCache
 from ..errors import ModelLoadError
-from .models import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
+from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "lucadiliello/BLEURT-20"
 MODEL_VARIABLE = "MALPYEONG_BLEURT_MODEL"

@@ -1,113 +1,32 @@
-"""``malpyeong-eval run``: generate answers with a checkpoint, write a submission, score, record.
+"""Evaluating checkpoints: generate (resuming), write the submission, score, record.
 
-A CHECKPOINT is a model directory, a PEFT (LoRA) adapter directory, a training
-output folder of ``checkpoint-N`` subfolders (each evaluated in step order), or a
-Hub id where the network allows. Generations are appended to ``generations.jsonl``
-in a run folder as each batch finishes, so an interrupted run resumes without
-regenerating finished items. A run whose fingerprint (checkpoint, data, prompt,
-decoding settings, metric configuration) is already on the leaderboard is reported,
-not recorded again; its submission is still written.
+Generations are appended to ``generations.jsonl`` in a run folder as each batch finishes, so
+an interrupted run resumes without regenerating finished items. A run whose fingerprint
+(checkpoint, data, prompt, decoding settings, metric configuration) is already recorded is
+reported, not recorded again; its submission is still written. Recording goes through a
+:class:`~malpyeong_eval.recording.RunRecorder` (the leaderboard implements it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checkpoints import Target
 from .data import Item, file_sha256
-from .errors import MalpyeongError
+from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
 from .prompts import ContestPrompt
+from .recording import RunRecorder
+from .submission import GenerationStore, write_submission
 
-_CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One model to evaluate."""
-
-    model: str  # directory or Hub id of the (base) model
-    adapter: str | None  # PEFT adapter directory, if any
-    step: int | None
-    name: str
-
-    @property
-    def checkpoint(self) -> str:
-        return self.adapter or self.model
-
-
-def _step_of(directory: Path) -> int | None:
-    match = _CHECKPOINT_DIR.match(directory.name)
-    if match:
-        return int(match.group(1))
-    state = directory / "trainer_state.json"
-    if state.exists():
-        try:
-            return int(json.loads(state.read_text(encoding="utf-8"))["global_step"])
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-            return None
-    return None
-
-
-def _check_loadable(model: str, what: str, flag: str) -> None:
-    from .metrics.models import check_hub_reachable
-
-    if Path(model).is_dir():
-        return
-    if not _HUB_ID.match(model) or model.startswith((".", "/", "~")):
-        raise MalpyeongError(f"{what} {model!r} is not a directory; give {flag}")
-    try:
-        check_hub_reachable(model)
-    except OSError as exc:
-        raise MalpyeongError(f"{what} {model!r} cannot be loaded: {exc}; give {flag} with a local directory") from None
-
-
-def _single_target(directory: Path, base_model: str | None, name: str) -> Target:
-    if (directory / "adapter_config.json").exists():
-        try:
-            config = json.loads((directory / "adapter_config.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MalpyeongError(f"{directory}/adapter_config.json cannot be read: {exc}") from None
-        base = base_model or config.get("base_model_name_or_path")
-        if not base:
-            raise MalpyeongError(f"adapter {directory} names no base model; give --base-model")
-        _check_loadable(base, f"base model of adapter {directory}:", "--base-model")
-        return Target(model=base, adapter=str(directory), step=_step_of(directory), name=name)
-    if (directory / "config.json").exists():
-        return Target(model=str(directory), adapter=None, step=_step_of(directory), name=name)
-    raise MalpyeongError(
-        f"{directory} is not a model directory (no config.json, adapter_config.json or checkpoint-* folders)"
-    )
-
-
-def resolve_targets(checkpoint: str, base_model: str | None = None) -> list[Target]:
-    """The models a CHECKPOINT argument stands for, in step order for a training folder."""
-    path = Path(checkpoint).expanduser()
-    if path.is_dir():
-        path = path.resolve()
-        children = sorted(
-            (int(m.group(1)), child) for child in path.iterdir()
-            if child.is_dir() and (m := _CHECKPOINT_DIR.match(child.name))
-        )
-        if children and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-            return [_single_target(child, base_model, f"{path.name}/{child.name}") for _, child in children]
-        name = f"{path.parent.name}/{path.name}" if _CHECKPOINT_DIR.match(path.name) else path.name
-        return [_single_target(path, base_model, name)]
-    if path.exists():
-        raise MalpyeongError(f"{checkpoint}: not a directory")
-    if not _HUB_ID.match(checkpoint) or checkpoint.startswith((".", "/", "~")):
-        raise MalpyeongError(f"{checkpoint}: no such directory")
-    _check_loadable(checkpoint, "model", "a local model directory")
-    return [Target(model=checkpoint, adapter=None, step=None, name=checkpoint)]
 
 
 def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
@@ -128,49 +47,6 @@ def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settin
         "data": data_hash, "limit": limit, "prompt": prompt.hash, "settings": settings.to_dict(), "backend": backend,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-class GenerationStore:
-    """Generations of one run folder: ``generations.jsonl``, appended and synced batch by batch."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.path = folder / "generations.jsonl"
-
-    def load(self) -> dict[str, str]:
-        done: dict[str, str] = {}
-        if self.path.exists():
-            for line in self.path.read_bytes().splitlines():
-                try:
-                    record = json.loads(line.decode("utf-8"))
-                    done[str(record["id"])] = str(record["prediction"])
-                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a line cut off by a crash: regenerate that item
-        return done
-
-    def append(self, records: Sequence[tuple[str, str]]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            for item_id, prediction in records:
-                handle.write(json.dumps({"id": item_id, "prediction": prediction}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
-def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str], source: Path | None) -> None:
-    """The data file with ``output.answer`` filled in (other fields kept when the source is JSON)."""
-    records: list[dict[str, Any]] = [
-        {"id": item.id, "input": {"question_type": item.question_type, "question": item.question}} for item in items
-    ]
-    if source is not None:
-        from .data import read_records
-
-        originals = {str(r.get("id")): r for r in read_records(source) if isinstance(r, dict)}
-        records = [dict(originals.get(record["id"], record)) for record in records]
-    for record in records:
-        record["output"] = {**(record.get("output") or {}), "answer": predictions[str(record["id"])]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -199,7 +75,7 @@ class CheckpointRunner:
         batch_size: int = 8,
         backend: str = "transformers",
         scorer: ContestScorer | None = None,
-        board=None,
+        board: RunRecorder | None = None,
         runs_root: Path = Path("malpyeong-runs"),
         device: str | None = None,
         trust_remote_code: bool = False,
@@ -270,8 +146,6 @@ class CheckpointRunner:
         submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
         outcome.result = self.scorer.evaluate(self.items, submitted)
         if self.board is not None:
-            from leaderboard.store import AlreadyRecorded
-
             try:
                 record = self.board.record(
                     outcome.result, name=self._free_name(name or target.name, fingerprint),

@@ -1,7 +1,9 @@
-"""Command-line options shared by ``malpyeong_eval.cli`` and ``leaderboard.cli``.
+"""Command-line options shared by the commands of ``malpyeong_eval.cli``, ``train.cli`` and ``leaderboard.cli``.
 
-They live here, apart from both command modules, so that ``leaderboard.cli`` (imported by
-``malpyeong_eval.cli``) can use the scorer flags of ``score`` without an import cycle.
+``--batch-size`` is not shared: it means one thing per command, and each command's help says
+which (``score``/``rescore``: the model-based scorers, :data:`BatchSizeOption`; ``run``: generation,
+with ``--score-batch-size`` for the scorers). ``--json`` is a flag everywhere: JSON on stdout
+instead of the table(s).
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..evaluation import METRICS
+
+DEFAULT_METRICS = ",".join(METRICS)  # what score and run compute unless --metrics says otherwise
 MetricsOption = Annotated[
-    str, typer.Option("--metrics", help="Comma-separated: em,rouge1,bertscore,bleurt (Final needs all four).")
+    str, typer.Option("--metrics", help=f"Comma-separated, of {DEFAULT_METRICS} (Final needs all of them).")
 ]
 BertScoreModelOption = Annotated[
     Optional[str],
@@ -31,8 +36,10 @@ BleurtModelOption = Annotated[
     ),
 ]
 DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
-BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers.")]
+BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
+ScoreBatchSizeOption = Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
 DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of the table(s).")]

@@ -1,4 +1,4 @@
-"""Shared helpers for the model-based scorers: device choice and clear load errors."""
+"""Loading the model-based scorers: device choice, Hub reachability, quiet loading, clear load errors."""
 
 from __future__ import annotations
 

@@ -18,9 +18,15 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..metrics.registry import DEFAULT_METRICS_TEXT
+from ..report import make_console
+from .options import DbOption
 
 DEMO_MARKER = ".malpyeong-demo"
 LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while ROUGE-1 rises
@@ -42,8 +48,8 @@ def demo_db_url() -> str:
 
 def _warm_policy(folder: Path, texts: list[str]) -> Path:
     """The tiny Qwen2 after a short supervised pass on the sample (see ``warm_start_policy``)."""
-    from .data import load_items, sample_path
-    from .prompts import load_prompt
+    from ..data import load_items, sample_path
+    from ..prompts import load_prompt
     from .tiny_models import build_tiny_qwen2, warm_start_policy
 
     build_tiny_qwen2(folder, texts)
@@ -53,7 +59,7 @@ def _warm_policy(folder: Path, texts: list[str]) -> Path:
 
 
 def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
-    from .data import load_items, sample_path
+    from ..data import load_items, sample_path
     from .tiny_models import build_tiny_bert, build_tiny_bleurt
 
     items = load_items(sample_path("gold")) + load_items(sample_path("submission"))
@@ -80,7 +86,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     from train.config import TrainSettings, validate
     from train.trainer import train, training_name
 
-    from .data import sample_path
+    from ..data import sample_path
 
     db_url = resolve_url(db) if db else demo_db_url()
     board = Leaderboard(db_url)
@@ -102,8 +108,8 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
             model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
             rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
             bleurt_model=models["bleurt"],
-            eval={"data": str(sample_path("gold")), "metrics": "em,rouge1,bertscore,bleurt", "max_new_tokens": 96,
-                  "batch_size": 20, "dataset_name": "sample", "start": True},
+            eval={"data": str(sample_path("gold")), "metrics": DEFAULT_METRICS_TEXT, "max_new_tokens": 96,
+                  "batch_size": 20, "dataset_name": "sample", "start": True, "mode": "inline"},
             grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
                   "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
                   "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
@@ -123,3 +129,31 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     runs = runs_of_training(board.runs(tag=f"train:{name}"))
     plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
     return DemoResult(db=board.where, plot=plot, runs=len(runs))
+
+
+def demo(
+    db: DbOption = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Checkpoints, run folders and the training curve.")] = Path("malpyeong-demo"),
+    steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
+) -> None:
+    """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded, the leaderboard."""
+    import os
+
+    from platformdirs import user_cache_dir
+
+    from leaderboard.cli import leaderboard_table
+    from leaderboard.store import Leaderboard
+
+    console, err_console = make_console(), make_console(stderr=True)
+    result = run_demo(err_console, db=db or os.environ.get("MALPYEONG_DB"), output_dir=output_dir,
+                      cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2))
+    board = Leaderboard(result.db if "***" not in result.db else (db or os.environ.get("MALPYEONG_DB")))
+    console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({result.db})"))
+    console.print(f"training curve: {result.plot}", highlight=False, markup=False)
+    console.print(f"leaderboard database: {result.db}  (see it again: malpyeong-eval leaderboard --db '{result.db}')",
+                  highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the app."""
+    app.command("demo")(demo)

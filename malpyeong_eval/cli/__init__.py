@@ -1,0 +1,68 @@
+"""The ``malpyeong-eval`` command line: a thin layer over the library, the only part of
+``malpyeong_eval`` that imports ``leaderboard`` and ``train``.
+
+One module per command group adds its commands to the app with ``register(app)``:
+``score`` (:mod:`.score`), ``run`` (:mod:`.run`), ``demo`` (:mod:`.demo`), ``train``
+(``train.cli``) and the leaderboard's commands (``leaderboard.cli``). Shared flags live in
+:mod:`.options`. The app is assembled on first use (``malpyeong_eval.cli.app``), so that
+``train.cli`` and ``leaderboard.cli`` can import :mod:`.options` without a cycle.
+
+Every user error (a broken file, a missing model, a bad flag value) is one line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import MalpyeongError
+from ..report import make_console
+
+__all__ = ["app", "build_app", "main"]
+
+_app: typer.Typer | None = None
+
+
+def build_app() -> typer.Typer:
+    """The ``malpyeong-eval`` app with every command group registered (built once)."""
+    global _app
+    if _app is None:
+        from leaderboard.cli import register as register_leaderboard
+        from train.cli import register as register_train
+
+        from . import demo, run, score
+
+        app = typer.Typer(
+            name="malpyeong-eval",
+            help="Contest-exact scoring for the NIKL AI 말평 한국어 어문 규범 기반 생성(RAG) task.",
+            no_args_is_help=True,
+            pretty_exceptions_enable=False,
+            add_completion=False,
+        )
+
+        @app.callback()
+        def _root() -> None:
+            """Score submissions, run checkpoints, train with GRPO and keep a leaderboard."""
+
+        for register in (score.register, run.register, register_train, demo.register, register_leaderboard):
+            register(app)
+        _app = app
+    return _app
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit status 2."""
+    app = build_app()
+    try:
+        app()
+    except (MalpyeongError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
+        make_console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,96 @@
+"""Every private API of a dependency the metrics use, each wrapped once, here.
+
+Nothing else in the package touches these names. Each dependency used here has an upper bound
+in ``pyproject.toml`` at the next release that may change them (``bert-score`` is pinned), so a
+new release is taken on purpose, after the tests here pass with it:
+
+- ``rouge-score`` (``>=0.1.2,<0.2``): ``rouge_scorer._score_ngrams``;
+- ``python-mecab-ko`` (``>=1.3.7,<1.4``): the compiled ``_mecab.Tagger`` and ``mecab.mecab._rcfile_option``;
+- ``bert-score`` (``==0.3.13``): ``BERTScorer._tokenizer`` / ``._model`` and ``bert_score.utils``'s
+  ``model2layers``, ``sent_encode``, ``get_bert_embedding``, ``greedy_cos_idf``.
+
+The tests that pin their behaviour: ``tests/test_rouge.py`` (bit-for-bit equal to the organizers'
+algorithm and to ``RougeScorer``), ``tests/test_bertscore.py`` (equal to ``bert_score.score``) and
+``tests/test_official_scoring.py`` (equal to a plain reference implementation).
+
+Importing this module imports none of the three libraries: each function imports what it needs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+# -- rouge-score --------------------------------------------------------------------------------------
+
+
+def unigram_fmeasure(reference: Counter, prediction: Counter) -> float:
+    """ROUGE-1 F1 from two ready unigram counts, by rouge-score's own overlap and F-measure.
+
+    Private: ``rouge_scorer._score_ngrams(target_ngrams, prediction_ngrams)``. The public
+    ``RougeScorer.score`` tokenizes both texts on every call; scoring cached counts instead is
+    what lets a reference shared by many predictions be analysed by Mecab once. (rouge-score
+    keys n-grams by tuples; single tokens as keys give the same counts.)
+    """
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer._score_ngrams(reference, prediction).fmeasure
+
+
+# -- python-mecab-ko --------------------------------------------------------------------------------
+
+
+def mecab_wakati_tagger() -> Any:
+    """A Mecab tagger over mecab-ko-dic that returns a text's morphemes as one space-separated string.
+
+    Private: ``_mecab.Tagger`` (the compiled binding) and ``mecab.mecab._rcfile_option`` (the
+    package's bundled mecabrc). The public ``mecab.MeCab().morphs`` builds a Python object per
+    morpheme; ``-Owakati`` returns one string per text, the same morphemes, about 3x faster.
+    The options are those ``mecab.MeCab()`` passes, plus ``-Owakati``.
+    """
+    import _mecab
+    import mecab_ko_dic
+    from mecab.mecab import _rcfile_option
+
+    return _mecab.Tagger([*_rcfile_option, "--dicdir", str(mecab_ko_dic.dictionary_path), "-Owakati"])
+
+
+# -- bert-score -------------------------------------------------------------------------------------
+
+
+def bert_score_layers() -> dict[str, int]:
+    """bert_score's default layer per model name (``bert_score.utils.model2layers``, undocumented)."""
+    from bert_score.utils import model2layers
+
+    return model2layers
+
+
+def bert_scorer_parts(scorer: Any) -> tuple[Any, Any]:
+    """The tokenizer and model a ``bert_score.BERTScorer`` loaded (private ``_tokenizer``, ``_model``):
+    scoring with bert_score's own functions on them, rather than ``BERTScorer.score``, is what
+    lets reference embeddings be cached across calls."""
+    return scorer._tokenizer, scorer._model
+
+
+def encoded_length(tokenizer: Any, text: str) -> int:
+    """Token count of ``text`` as bert_score encodes it (``bert_score.utils.sent_encode``)."""
+    from bert_score.utils import sent_encode
+
+    return len(sent_encode(tokenizer, text))
+
+
+def bert_embeddings(texts: Sequence[str], model: Any, tokenizer: Any, idf: Any, device: str) -> tuple[Any, Any, Any]:
+    """Padded embeddings, masks and idf weights of ``texts`` (``bert_score.utils.get_bert_embedding``)."""
+    from bert_score.utils import get_bert_embedding
+
+    return get_bert_embedding(list(texts), model, tokenizer, idf, device=device)
+
+
+def greedy_f1(reference: tuple[Any, Any, Any], prediction: tuple[Any, Any, Any]) -> Any:
+    """BERTScore F1 of padded (embeddings, mask, idf) batches, no baseline rescaling
+    (``bert_score.utils.greedy_cos_idf``, as its ``bert_cos_score_idf`` calls it)."""
+    from bert_score.utils import greedy_cos_idf
+
+    _, _, f1 = greedy_cos_idf(*reference, *prediction, False)
+    return f1

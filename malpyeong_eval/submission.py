@@ -1,0 +1,52 @@
+"""A run folder's generations (appended batch by batch, so a run resumes) and the submission file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .data import Item, read_records
+
+
+class GenerationStore:
+    """Generations of one run folder: ``generations.jsonl``, appended and synced batch by batch."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "generations.jsonl"
+
+    def load(self) -> dict[str, str]:
+        done: dict[str, str] = {}
+        if self.path.exists():
+            for line in self.path.read_bytes().splitlines():
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                    done[str(record["id"])] = str(record["prediction"])
+                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut off by a crash: regenerate that item
+        return done
+
+    def append(self, records: Sequence[tuple[str, str]]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            for item_id, prediction in records:
+                handle.write(json.dumps({"id": item_id, "prediction": prediction}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str], source: Path | None) -> None:
+    """The data file with ``output.answer`` filled in (other fields kept when the source is JSON)."""
+    records: list[dict[str, Any]] = [
+        {"id": item.id, "input": {"question_type": item.question_type, "question": item.question}} for item in items
+    ]
+    if source is not None:
+        originals = {str(r.get("id")): r for r in read_records(source) if isinstance(r, dict)}
+        records = [dict(originals.get(record["id"], record)) for record in records]
+    for record in records:
+        record["output"] = {**(record.get("output") or {}), "answer": predictions[str(record["id"])]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,156 @@
+"""The layering of the four packages (issue 13): ``malpyeong_eval``'s core imports nothing above it.
+
+``malpyeong_eval`` outside its command line (``malpyeong_eval/cli/``, ``__main__.py``) imports
+nothing from ``leaderboard``, ``train`` or ``rewards`` (nor the command line), not even inside a
+function; between the packages, imports go one way only: leaderboard → malpyeong_eval,
+rewards → malpyeong_eval, train → malpyeong_eval, rewards, leaderboard.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("malpyeong_eval", "leaderboard", "train", "rewards")
+ABOVE_THE_CORE = ("leaderboard", "train", "rewards")
+ALLOWED = {
+    ("leaderboard", "malpyeong_eval"),
+    ("rewards", "malpyeong_eval"),
+    ("train", "malpyeong_eval"),
+    ("train", "rewards"),
+    ("train", "leaderboard"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_command_line(path: Path) -> bool:
+    """``malpyeong_eval``'s command-line layer: the ``cli`` sub-package and ``python -m``."""
+    relative = path.relative_to(ROOT / "malpyeong_eval").parts
+    return relative[0] == "cli" or relative == ("__main__.py",)
+
+
+def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, absolute module) of every import in the file, at any depth (function-local too),
+    and of every ``importlib.import_module``/``__import__`` call with a literal name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield node.lineno, target
+            for alias in node.names:  # ``from . import cli`` imports a submodule
+                yield node.lineno, f"{target}.{alias.name}"
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if called in ("import_module", "__import__"):
+                yield node.lineno, node.args[0].value
+
+
+def python_files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+CORE = [path for path in python_files("malpyeong_eval") if not is_command_line(path)]
+
+
+def test_the_core_is_found():
+    names = {module_name(path) for path in CORE}
+    assert {"malpyeong_eval.runner", "malpyeong_eval.checkpoints", "malpyeong_eval.recording",
+            "malpyeong_eval.evaluation", "malpyeong_eval.generation"} <= names
+    assert not any(name.startswith("malpyeong_eval.cli") for name in names)
+
+
+@pytest.mark.parametrize("path", CORE, ids=[module_name(path) for path in CORE])
+def test_core_module_imports_nothing_above_it(path):
+    for line, target in imported_modules(path):
+        top = target.split(".")[0]
+        assert top not in ABOVE_THE_CORE, f"{path.relative_to(ROOT)}:{line} imports {target}"
+        assert not (target == "malpyeong_eval.cli" or target.startswith("malpyeong_eval.cli.")), \
+            f"{path.relative_to(ROOT)}:{line} imports the command line ({target})"
+
+
+def package_graph() -> dict[tuple[str, str], list[str]]:
+    """Package → package import edges (the command line of malpyeong_eval left out), each with where."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for package in PACKAGES:
+        for path in python_files(package):
+            if package == "malpyeong_eval" and is_command_line(path):
+                continue
+            for line, target in imported_modules(path):
+                top = target.split(".")[0]
+                if top in PACKAGES and top != package:
+                    edges.setdefault((package, top), []).append(f"{path.relative_to(ROOT)}:{line}")
+    return edges
+
+
+def test_imports_between_packages_go_one_way():
+    edges = package_graph()
+    unexpected = {edge: where for edge, where in edges.items() if edge not in ALLOWED}
+    assert not unexpected, unexpected
+    # and, allowed or not, the graph has no cycle
+    graph: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for source, target in edges:
+        graph[source].add(target)
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in graph[node]:
+            assert state.get(nxt) != "open", f"import cycle: {' → '.join(trail + [node, nxt])}"
+            if nxt not in state:
+                visit(nxt, trail + [node])
+        state[node] = "done"
+
+    for package in PACKAGES:
+        if package not in state:
+            visit(package, [])
+
+
+def test_only_command_lines_import_the_command_line_options():
+    """``leaderboard.cli`` and ``train.cli`` add their commands to the app and share its options;
+    nothing else outside ``malpyeong_eval/cli/`` touches the command line."""
+    for package in ("leaderboard", "train", "rewards"):
+        for path in python_files(package):
+            if path.name == "cli.py":
+                continue
+            for line, target in imported_modules(path):
+                assert not target.startswith("malpyeong_eval.cli"), f"{path.relative_to(ROOT)}:{line} imports {target}"
+
+
+def test_importing_the_core_loads_nothing_above_it():
+    modules = sorted(module_name(path) for path in CORE if path.name != "__main__.py" and "evaluate_metric" not in path.parts)
+    code = ("import sys\n" + "".join(f"import {name}\n" for name in modules)
+            + f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(ABOVE_THE_CORE)!r}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_leaderboard_is_the_core_s_recorder():
+    from leaderboard import store
+    from malpyeong_eval.errors import AlreadyRecorded
+    from malpyeong_eval.recording import RunRecorder
+
+    assert store.AlreadyRecorded is AlreadyRecorded
+    assert isinstance(store.Leaderboard("sqlite://"), RunRecorder)

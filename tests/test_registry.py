@@ -1,0 +1,152 @@
+"""The metric registry drives every metric list; the scorer pool shares one scorer per configuration."""
+
+import dataclasses
+import doctest
+import importlib
+import threading
+import time
+
+import pytest
+
+from benchmarks.reference_rouge import plain_rouge1
+from malpyeong_eval import ContestScorer, ItemScore, split_answer
+from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.metrics import pool, registry
+from malpyeong_eval.metrics.registry import METRIC_SPECS, MetricSpec, Scorer, parse_metrics
+
+GOLD = '"우동이 불을 것 같아 걱정이다."가 옳다. 어간 끝 받침이 바뀐다.'
+PREDICTION = "'우동이 불을 것 같아 걱정이다.'가 옳다. 받침이 바뀐다."
+
+
+@pytest.mark.parametrize("module", ["malpyeong_eval.metrics.registry", "malpyeong_eval.metrics.exact_match"])
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_table_of_metrics_comes_from_the_registry():
+    from leaderboard import compare, export, plot, rescore
+    from leaderboard.cli import LEADERBOARD_COLUMNS
+    from leaderboard.models import METRIC_COLUMNS
+    from malpyeong_eval.metrics import aggregate
+    from malpyeong_eval.report import COLUMNS
+
+    names = tuple(spec.name for spec in METRIC_SPECS)
+    in_final = tuple(spec.name for spec in METRIC_SPECS if spec.in_final)
+    summaries = tuple(summary.name for summary in registry.SUMMARY_SPECS)
+    assert COLUMNS == tuple((spec.name, spec.label) for spec in METRIC_SPECS) + tuple(
+        (summary.name, summary.label) for summary in registry.SUMMARY_SPECS)
+    assert aggregate.SUMMARY_KEYS == METRIC_COLUMNS == (*names, *summaries) == registry.COLUMN_NAMES
+    assert [key for key, _ in LEADERBOARD_COLUMNS] == [*in_final, *summaries] == list(compare.DELTA_METRICS)
+    assert [key for key, _ in plot.CURVE_METRICS] == [*in_final, "final_score"]
+    assert [column for column in export.RUN_COLUMNS if column in registry.LABELS] == list(registry.COLUMN_NAMES)
+    assert rescore.METRIC_KEYS == {"em": ("exact_match", "exact_match_lenient"), "rouge1": ("rouge1",),
+                                   "bertscore": ("bertscore",), "bleurt": ("bleurt",)}
+    assert rescore.MODEL_METRICS == ("bertscore", "bleurt")
+    assert [field.name for field in dataclasses.fields(ItemScore)][-len(names):] == list(names)
+    assert registry.DEFAULT_METRICS_TEXT == "em,rouge1,bertscore,bleurt"
+
+
+def test_parse_metrics_takes_aliases_in_canonical_order():
+    assert parse_metrics(["BLEURT", "em"]) == ("em", "bleurt")
+    for bad in ("em,chrf", "", "exact_match"):
+        with pytest.raises(MalpyeongError, match="choose from em,rouge1,bertscore,bleurt"):
+            parse_metrics(bad)
+
+
+def test_specs_are_frozen_and_scorers_follow_the_protocol_references_first():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        METRIC_SPECS[0].label = "x"
+    gold_reason, reason = split_answer(GOLD).reason, split_answer(PREDICTION).reason
+    expected = {"exact_match": 1.0, "exact_match_lenient": 1.0, "rouge1": plain_rouge1(gold_reason, reason)}
+    for spec in METRIC_SPECS:
+        if spec.takes_options:
+            continue  # the model-based scorers: tests/test_bertscore.py and test_bleurt.py
+        scorer = spec.build()
+        assert isinstance(scorer, Scorer) and isinstance(scorer.config, str)
+        references, predictions = ([GOLD, GOLD], [PREDICTION, ""]) if spec.part == "clause" else ([gold_reason] * 2, [reason, ""])
+        assert scorer.score(references, predictions) == [expected[spec.name], 0.0], spec.name
+
+
+def test_contest_scorer_rows_and_config_follow_the_registry():
+    scorer = ContestScorer("rouge1,em")
+    assert [spec.name for spec in scorer.specs] == ["exact_match", "exact_match_lenient", "rouge1"]
+    (row,) = scorer.score_texts([GOLD], [PREDICTION])  # references first
+    assert list(row) == ["counted", "exact_match", "exact_match_lenient", "rouge1"]
+    assert row["exact_match"] == 1.0 and 0 < row["rouge1"] < 1
+    assert list(scorer.config) == ["malpyeong_eval", "rules", "exact_match", "exact_match_lenient", "rouge1"]
+    assert scorer.config["exact_match"] == "exact_match(delete-quotes+strip,gold-#-alternatives) rules=organizers-2025"
+    with pytest.raises(TypeError):
+        ContestScorer(("em",), scorers={})  # sharing goes through the pool, not through loaded objects
+
+
+# -- the pool ------------------------------------------------------------------------------------------
+
+
+class SlowScorer:
+    config = "slow"
+    built = 0
+
+    def __init__(self) -> None:
+        time.sleep(0.2)
+        type(self).built += 1
+
+    def score(self, references, predictions):
+        return [0.0] * len(references)
+
+
+@pytest.fixture
+def extra_metric(monkeypatch):
+    """The registry with one more metric whose scorer is slow to build (and fails while ``fail`` is set)."""
+    state = {"fail": False}
+
+    def factory(options):
+        if state["fail"]:
+            raise OSError("cannot load")
+        return SlowScorer()
+
+    def options(given):
+        return {"size": given.get("batch_size") or 1}
+
+    spec = MetricSpec("slow_metric", "slow", "Slow", "reason", False, factory, options)
+    monkeypatch.setattr(registry, "METRIC_SPECS", (*METRIC_SPECS, spec))
+    SlowScorer.built = 0
+    yield state
+    for key in [key for key in pool.loaded_scorers() if key[0] == "slow_metric"]:
+        pool._POOL.pop(key)
+
+
+def test_pool_builds_one_scorer_per_configuration_across_threads(extra_metric):
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(pool.shared_scorer("slow_metric", device="cpu")))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert SlowScorer.built == 1 and len(got) == 8 and all(scorer is got[0] for scorer in got)
+    assert pool.shared_scorer("slow_metric", batch_size=1) is got[0]  # normalized: the default spelled out
+    assert pool.shared_scorer("slow_metric", batch_size=2) is not got[0] and SlowScorer.built == 2
+    assert ("slow_metric", ("size", 2)) in pool.loaded_scorers()
+
+
+def test_pool_keeps_nothing_from_a_failed_build_and_refuses_unknown_options(extra_metric):
+    extra_metric["fail"] = True
+    with pytest.raises(OSError):
+        pool.shared_scorer("slow_metric", batch_size=3)
+    assert not any(key[0] == "slow_metric" for key in pool.loaded_scorers())
+    extra_metric["fail"] = False
+    assert isinstance(pool.shared_scorer("slow_metric", batch_size=3), SlowScorer)
+    with pytest.raises(TypeError, match="unknown scorer option 'modle'"):
+        pool.shared_scorer("rouge1", modle="x")
+    with pytest.raises(KeyError, match="no metric 'chrf'"):
+        pool.shared_scorer("chrf")
+
+
+def test_model_scorers_are_shared_by_normalized_configuration(tiny_bert, tiny_bleurt, monkeypatch):
+    bert = pool.shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu")
+    assert pool.shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu", batch_size=64) is bert
+    monkeypatch.setenv("MALPYEONG_BERTSCORE_MODEL", tiny_bert)  # the default model named by the environment
+    assert pool.shared_scorer("bertscore", bertscore_layers=2, device="cpu", bleurt_model="ignored") is bert
+    bleurt = pool.shared_scorer("bleurt", bleurt_model=tiny_bleurt, device="cpu")
+    assert ContestScorer(("bleurt",), bleurt_model=tiny_bleurt, device="cpu", batch_size=32).scorers["bleurt"] is bleurt
