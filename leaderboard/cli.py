@@ -45,8 +45,19 @@ def hidden_runs_note(hidden: int) -> str:
             f"rescore them: {RESCORE_HINT}")
 
 
+def retrieval_text(run: RunRecord) -> str:
+    """A run's retrieval settings on one line (``show``, ``compare``): ``—`` when it had no context."""
+    if not run.retrieval:
+        return "— (no context)"
+    return ", ".join(f"{key}={', '.join(map(str, value)) if isinstance(value, list) else value}"
+                     for key, value in run.retrieval.items())
+
+
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
-    """Rank, name, step, the metrics (best of each column highlighted), n and date.
+    """Rank, name, step, the metrics (best of each column highlighted), n, context and date.
+
+    "context" is the context the run's items carried: the retriever and K (``bm25-mecab k=5``),
+    the names of a team's own extra input fields, or ``—``.
 
     A run scored under the old rules is dimmed and named ``NAME (old rules)``; a run whose
     submission was aligned by id is marked ``†``; the caption says what the marks mean. The best
@@ -68,6 +79,7 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     for _, label in LEADERBOARD_COLUMNS:
         table.add_column(label, justify="right")
     table.add_column("n", justify="right")
+    table.add_column("context")
     table.add_column("date")
     for rank, run in enumerate(runs, start=1):
         cells = []
@@ -78,7 +90,7 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
             cells.append(f"[bold green]{text}[/]" if best_value else text)
         name = escape(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
         table.add_row(
-            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n),
+            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), escape(run.context),
             run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
         )
     return table
@@ -166,6 +178,7 @@ def register(app: typer.Typer) -> None:
         for key, value in {
             "checkpoint": record.checkpoint, "base model": record.base_model, "step": record.step,
             "dataset": f"{record.dataset_name or ''} {record.dataset_hash or ''}".strip(), "prompt": record.prompt_id,
+            "context": retrieval_text(record),
             "tags": ", ".join(record.tags), "tool version": record.tool_version,
             "scoring rules": record.scoring_rules or "old (pre-2025) rules",
             **{key: value for key, value in record.metric_config.items() if key != "rules"},
@@ -190,6 +203,8 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
             return
+        for run in (a, b):  # what each run's items carried: what retrieval buys is the delta below
+            console.print(f"context of {run.name}: {retrieval_text(run)}", highlight=False, markup=False)
         table = Table(title=escape(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
         for header in ("metric", escape(a.name), escape(b.name), "delta", "95% CI"):
             table.add_column(header, justify="right")

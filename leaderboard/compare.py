@@ -92,6 +92,8 @@ class Comparison:
         return {
             "run_a": self.run_a.name,
             "run_b": self.run_b.name,
+            "retrieval_a": self.run_a.retrieval,
+            "retrieval_b": self.run_b.retrieval,
             "scoring_rules": self.run_a.scoring_rules,
             "resamples": RESAMPLES,
             "seed": SEED,
@@ -110,9 +112,17 @@ def _rules_name(run: RunRecord) -> str:
 def compare_runs(
     run_a: RunRecord, items_a: list[dict[str, Any]], run_b: RunRecord, items_b: list[dict[str, Any]], *, flips: int = 5
 ) -> Comparison:
-    """B against A, item by item; runs scored on different data or under different rules are refused."""
+    """B against A, item by item; runs scored on different data or under different rules are refused.
+
+    Runs whose data files differ only by the context their items carried (the same items and gold
+    answers, different retrieval settings: a run on ``retrieve``'s output against the run without
+    context) are compared: that difference is what retrieval buys.
+    """
     if run_a.dataset_hash and run_b.dataset_hash and run_a.dataset_hash != run_b.dataset_hash:
-        raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different data (dataset hashes differ)")
+        same_gold = sorted((row["item_id"], row["gold"]) for row in items_a) == \
+            sorted((row["item_id"], row["gold"]) for row in items_b)
+        if run_a.retrieval == run_b.retrieval or not same_gold:
+            raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different data (dataset hashes differ)")
     if run_a.scoring_rules != run_b.scoring_rules:
         old = [run.name for run in (run_a, run_b) if not run.current_rules]
         raise MalpyeongError(

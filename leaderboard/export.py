@@ -12,7 +12,7 @@ from malpyeong_eval.metrics.registry import COLUMN_NAMES
 
 FORMATS = ("csv", "md", "html", "json")
 RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "scoring_rules", "aligned_by_id", "dataset_name",
-               "created_at")
+               "context", "retrieval", "created_at")
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -33,12 +33,18 @@ def _html(frame: pd.DataFrame, title: str) -> str:
     )
 
 
+def _flat(value: Any) -> Any:
+    """A table cell: a nested value (a run's retrieval settings) as compact JSON."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
 def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     """``rows`` as text in ``fmt``; in HTML and Markdown every value is escaped (``<`` → ``&lt;``;
-    Markdown also escapes ``|`` and joins lines), so model output never becomes markup."""
+    Markdown also escapes ``|`` and joins lines), so model output never becomes markup. In the
+    tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame([{key: _flat(value) for key, value in row.items()} for row in rows])
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "md":

@@ -70,6 +70,9 @@ class Run(SummaryColumns, Base):
     scoring_rules: Mapped[str | None] = mapped_column(String(64), index=True)
     n_counted: Mapped[int | None] = mapped_column(Integer)  # items in the reason metrics' means
     aligned_by_id: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # not the organizers' score
+    # The context the run's items carried (schema 0004): the retrieve command's settings (retriever,
+    # corpus, corpus_hash, top_k, field), or {"fields": [...]} for a team's own extra input fields; NULL: none.
+    retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")

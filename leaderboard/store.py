@@ -44,6 +44,12 @@ class RunRecord:
     scoring_rules: str | None = None  # None: the pre-2025 rules (recorded before schema 0003)
     n_counted: int | None = None
     aligned_by_id: bool = False
+    retrieval: dict[str, Any] | None = None  # the context its items carried (see context_label); None: none
+
+    @property
+    def context(self) -> str:
+        """The run's context in a few words: ``bm25-mecab k=5``, ``fields: references``, or ``—``."""
+        return context_label(self.retrieval)
 
     @property
     def current_rules(self) -> bool:
@@ -59,6 +65,7 @@ class RunRecord:
             fingerprint=run.fingerprint, tool_version=run.tool_version, generation=dict(run.generation or {}),
             metric_config=dict(run.metric_config or {}), tags=sorted(tag.tag for tag in run.tags), metrics=run.metrics(),
             scoring_rules=run.scoring_rules, n_counted=run.n_counted, aligned_by_id=bool(run.aligned_by_id),
+            retrieval=dict(run.retrieval) if run.retrieval else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -67,7 +74,30 @@ class RunRecord:
         del data["metrics"]
         data["created_at"] = self.created_at.isoformat()
         data["current_rules"] = self.current_rules
+        data["context"] = self.context
         return data
+
+
+NO_CONTEXT = "—"
+
+
+def context_label(retrieval: dict[str, Any] | None) -> str:
+    """A run's retrieval settings in a few words, for the leaderboard's "context" column.
+
+    ``bm25-mecab k=5`` (retriever and K; `` field=NAME`` when the field is not ``references``),
+    ``fields: a, b`` for extra input fields without a retrieve record, ``—`` for none.
+    """
+    if not retrieval:
+        return NO_CONTEXT
+    if "retriever" in retrieval or "top_k" in retrieval:
+        words = [str(retrieval.get("retriever") or "retrieved")]
+        if retrieval.get("top_k") is not None:
+            words.append(f"k={retrieval['top_k']}")
+        if retrieval.get("field") not in (None, "references"):
+            words.append(f"field={retrieval['field']}")
+        return " ".join(words)
+    fields = retrieval.get("fields") or []
+    return f"fields: {', '.join(map(str, fields))}" if fields else NO_CONTEXT
 
 
 class Leaderboard:
@@ -108,8 +138,13 @@ class Leaderboard:
         generation: dict[str, Any] | None = None,
         fingerprint: str | None = None,
         tags: Iterable[str] = (),
+        retrieval: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Store a scored run, its by-type metrics and its items in one transaction."""
+        """Store a scored run, its by-type metrics and its items in one transaction.
+
+        ``retrieval``: the context the run's items carried (see
+        :func:`malpyeong_eval.runner.retrieval_settings`), ``None`` for none.
+        """
         if not name.strip():
             raise MalpyeongError("a run needs a non-empty --name")
         run = Run(
@@ -117,6 +152,7 @@ class Leaderboard:
             dataset_hash=dataset_hash, prompt_id=prompt_id, prompt_hash=prompt_hash, generation=generation or {},
             metric_config=result.config, fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
             scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
+            retrieval=retrieval or None,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
         run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(tags)]

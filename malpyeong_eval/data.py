@@ -2,6 +2,12 @@
 
 Every problem raises :class:`SubmissionError` with one line naming the file and the
 item, so that the command line can print it and exit with status 2.
+
+Beyond ``question_type`` and ``question``, an item's ``input`` may hold any other fields
+(a retriever's passages, a team's notes): every JSON value is accepted (string, number,
+boolean, null, list, object) and kept as read; only a lone surrogate in one of their
+strings is refused, as in the question. ``output.article``, when present, must be a
+string; a top-level ``retrieval`` record, when present, an object.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,14 +26,29 @@ UNKNOWN_TYPE = "(none)"
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+CORE_INPUTS = ("question_type", "question")  # the ``input`` fields every prompt places itself
+
+
 @dataclass(frozen=True)
 class Item:
-    """One contest item. ``answer`` is ``None`` for a test item without output."""
+    """One contest item. ``answer`` is ``None`` for a test item without output.
+
+    ``extra_inputs``: every other field of ``input`` in file order (e.g. a retriever's
+    ``references``), values as JSON gave them; the contest prompt renders them as the
+    organizers' baseline does (``[기타 정보]``). ``article``: ``output.article`` (the gold
+    rule a team labelled), when present. ``retrieval``: the item's top-level ``retrieval``
+    record written by ``malpyeong-eval retrieve`` (retriever, corpus, K, field, passage ids
+    and scores), when present. The three default to empty, so ``Item(id, type, question,
+    answer)`` still builds an item of the plain contest format.
+    """
 
     id: str
     question_type: str
     question: str
     answer: str | None
+    extra_inputs: dict[str, Any] = field(default_factory=dict, hash=False)
+    article: str | None = None
+    retrieval: dict[str, Any] | None = field(default=None, hash=False)
 
 
 def sample_path(name: str = "gold") -> Path:
@@ -142,12 +163,38 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
             raise SubmissionError(f"{where}: 'output.answer' holds a lone surrogate (\\ud800-\\udfff), not text")
     if isinstance(question, str) and _LONE_SURROGATE.search(question):
         raise SubmissionError(f"{where}: 'input.question' holds a lone surrogate, not text")
+    extra_inputs = {str(key): value for key, value in inputs.items() if key not in CORE_INPUTS}
+    for key, value in extra_inputs.items():
+        if _has_lone_surrogate(value):
+            raise SubmissionError(f"{where}: 'input.{key}' holds a lone surrogate, not text")
+    article = None
+    if isinstance(record.get("output"), dict) and record["output"].get("article") is not None:
+        article = record["output"]["article"]
+        if not isinstance(article, str):
+            raise SubmissionError(f"{where}: 'output.article' is {_kind(article)}, expected a string")
+    retrieval = record.get("retrieval")
+    if retrieval is not None and not isinstance(retrieval, dict):
+        raise SubmissionError(f"{where}: 'retrieval' is {_kind(retrieval)}, expected an object")
     return Item(
         id=item_id,
         question_type=question_type if isinstance(question_type, str) and question_type else UNKNOWN_TYPE,
         question=question if isinstance(question, str) else "",
         answer=answer,
+        extra_inputs=extra_inputs,
+        article=article,
+        retrieval=retrieval,
     )
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a JSON value holds a lone surrogate in any string (keys included)."""
+    if isinstance(value, str):
+        return bool(_LONE_SURROGATE.search(value))
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(entry) for entry in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(key) or _has_lone_surrogate(entry) for key, entry in value.items())
+    return False
 
 
 def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:

@@ -35,20 +35,21 @@ class GenerationSettings:
 
 
 def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> list[str]:
-    """Each item's conversation as text, ready to be continued by the assistant."""
+    """Each item's conversation as text, ready to be continued by the assistant.
+
+    The item's extra ``input`` fields go in as the ``[기타 정보]`` block
+    (:meth:`~malpyeong_eval.prompts.ContestPrompt.item_messages`); an item without any renders
+    as it always has.
+    """
     if getattr(tokenizer, "chat_template", None):
         return [
             tokenizer.apply_chat_template(
-                prompt.messages(item.question_type, item.question), tokenize=False, add_generation_prompt=True,
-                enable_thinking=False,
+                prompt.item_messages(item), tokenize=False, add_generation_prompt=True, enable_thinking=False,
             )
             for item in items
         ]
     # a base model without a chat template: the turns as plain text
-    return [
-        "\n\n".join(message["content"] for message in prompt.messages(item.question_type, item.question)) + "\n\n답변: "
-        for item in items
-    ]
+    return ["\n\n".join(message["content"] for message in prompt.item_messages(item)) + "\n\n답변: " for item in items]
 
 
 class TransformersGenerator:

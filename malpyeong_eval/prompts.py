@@ -4,7 +4,32 @@ Modelled on the organizers' baseline (SCORING.md §5) in our own words. A run re
 the prompt's id and a hash of its full text, so scores stay tied to the prompt that
 produced them. ``--prompt-file`` takes a JSON file of the same shape as
 :data:`DEFAULT_PROMPT` (``id``, ``system``, ``instructions`` by question type with a
-``default``).
+``default``), optionally with ``user`` (the user turn's template, see below) and
+``extra_header``.
+
+Extra ``input`` fields (a retriever's ``references``, any other field a team writes into
+the data) are rendered as the organizers' baseline does. Its ``make_chat`` (``src/data.py``
+of the baseline repository, copied into many participants' code) keeps every ``input``
+field but ``question`` and ``question_type`` as ``other_info``, and when there is any, puts
+``"[기타 정보]"`` followed by one ``f"- {key}: {value}"`` line per field (in the data's
+order) between the instruction and ``[질문]``, the three parts joined by a blank line::
+
+    {instruction}
+
+    [기타 정보]
+    - key: value
+
+    [질문]
+    {question}
+
+Its ``value`` is Python's ``str`` of the JSON value, which prints a list as one
+``['…', '…']`` line with escaped line breaks. We keep the block and the ``- key: value``
+lines, and choose, for a list (the passages a retriever returns), ``- key:`` followed by one
+``  - entry`` line per entry, an entry's own line breaks (``"{title}\n{text}"``) joined into
+one space, an empty list as ``- key: []``. A string value is written as is (as the
+baseline); any other value as compact JSON (``true``, ``null``, ``{"a": 1}``, where the
+baseline would print Python's ``True``, ``None``, ``{'a': 1}``). See :func:`render_extra`.
+An item without extra fields renders exactly as without this block.
 """
 
 from __future__ import annotations
@@ -12,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +45,39 @@ from typing import Any
 from .errors import MalpyeongError
 
 ANSWER_PREFIX = re.compile(r"^\s*답변\s*[:：]\s*")
+EXTRA_HEADER = "[기타 정보]"
+# The user turn: ``{extra}`` is the [기타 정보] block and a blank line, or nothing for an item
+# without extra input fields (so such an item renders as ``{instruction}\n\n[질문]\n{question}``).
+DEFAULT_USER_TEMPLATE = "{instruction}\n\n{extra}[질문]\n{question}"
+# Names the extra-field layout of render_extra; a run on data with extra fields records it in its
+# generation key, so changing the layout never reuses generations made with another.
+EXTRA_LAYOUT = "baseline-kv-list-lines-v1"
+_PLACEHOLDER = re.compile(r"\{(instruction|extra|question)\}")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def render_extra(fields: Mapping[str, Any], header: str = EXTRA_HEADER) -> str:
+    """The ``[기타 정보]`` block of an item's extra ``input`` fields ("" when there are none).
+
+    One ``- key: value`` line per field in order; a list as ``- key:`` and one ``  - entry``
+    line per entry (an entry's line breaks joined into one space); see the module docstring.
+    """
+    if not fields:
+        return ""
+    lines = [header]
+    for key, value in fields.items():
+        if isinstance(value, list) and value:
+            lines.append(f"- {key}:")
+            lines += [f"  - {_LINE_BREAKS.sub(' ', _value_text(entry).strip())}" for entry in value]
+        else:
+            lines.append(f"- {key}: {_value_text(value)}")
+    return "\n".join(lines)
 
 DEFAULT_PROMPT: dict[str, Any] = {
     "id": "malpyeong-contest-v1",
@@ -58,24 +117,49 @@ class ContestPrompt:
     id: str
     system: str
     instructions: dict[str, str]
+    user: str = DEFAULT_USER_TEMPLATE
+    extra_header: str = EXTRA_HEADER
 
     @property
     def hash(self) -> str:
-        canonical = json.dumps({"id": self.id, "system": self.system, "instructions": self.instructions},
-                               ensure_ascii=False, sort_keys=True)
+        """Hash of the prompt's definition. ``user`` and ``extra_header`` count only where they
+        differ from the defaults, so a prompt rendering as before keeps the hash it had."""
+        definition: dict[str, Any] = {"id": self.id, "system": self.system, "instructions": self.instructions}
+        if self.user != DEFAULT_USER_TEMPLATE:
+            definition["user"] = self.user
+        if self.extra_header != EXTRA_HEADER:
+            definition["extra_header"] = self.extra_header
+        canonical = json.dumps(definition, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def messages(self, question_type: str, question: str) -> list[dict[str, str]]:
-        """The conversation for one item: system turn, then instruction, example and ``[질문]``."""
+    def messages(self, question_type: str, question: str,
+                 extra: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+        """The conversation for one item: system turn, then instruction, example, the item's
+        extra input fields as ``[기타 정보]`` (when it has any) and ``[질문]``."""
         instruction = self.instructions.get(question_type, self.instructions["default"])
+        block = render_extra(extra or {}, self.extra_header)
+        values = {"instruction": instruction, "extra": f"{block}\n\n" if block else "", "question": question}
         return [
             {"role": "system", "content": self.system},
-            {"role": "user", "content": f"{instruction}\n\n[질문]\n{question}"},
+            {"role": "user", "content": _PLACEHOLDER.sub(lambda match: values[match.group(1)], self.user)},
         ]
+
+    def item_messages(self, item) -> list[dict[str, str]]:
+        """:meth:`messages` of a :class:`~malpyeong_eval.data.Item` (its extra input fields included)."""
+        return self.messages(item.question_type, item.question, getattr(item, "extra_inputs", None))
 
 
 def load_prompt(path: str | Path | None = None) -> ContestPrompt:
-    """The default prompt, or the one in a JSON file (``id``, ``system``, ``instructions`` with ``default``)."""
+    """The default prompt, or the one in a JSON file (``id``, ``system``, ``instructions`` with ``default``).
+
+    A prompt file may also give ``user``, the user turn's template, where ``{instruction}``
+    (the item type's instruction), ``{extra}`` (the ``[기타 정보]`` block of the item's extra
+    input fields followed by a blank line, or nothing when it has none) and ``{question}`` are
+    replaced, and nothing else (other braces stay as written); it must hold ``{question}``,
+    and a template without ``{extra}`` leaves the extra fields out. The default is
+    ``"{instruction}\\n\\n{extra}[질문]\\n{question}"``. ``extra_header`` renames the block's
+    first line (default ``[기타 정보]``). Both count in the prompt's hash when not the defaults.
+    """
     data = DEFAULT_PROMPT
     if path is not None:
         try:
@@ -84,8 +168,15 @@ def load_prompt(path: str | Path | None = None) -> ContestPrompt:
             raise MalpyeongError(f"{path}: cannot read the prompt file ({exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("instructions"), dict) or "default" not in data["instructions"]:
             raise MalpyeongError(f"{path}: a prompt file needs 'id', 'system' and 'instructions' with a 'default' entry")
+        user = data.get("user", DEFAULT_USER_TEMPLATE)
+        if not isinstance(user, str) or "{question}" not in user:
+            raise MalpyeongError(f"{path}: 'user' must be a template string holding {{question}} "
+                                 "(and {instruction}, {extra} where they go)")
+        if not isinstance(data.get("extra_header", EXTRA_HEADER), str):
+            raise MalpyeongError(f"{path}: 'extra_header' must be a string")
     return ContestPrompt(id=str(data.get("id") or Path(str(path)).stem), system=str(data.get("system", "")),
-                         instructions={str(k): str(v) for k, v in data["instructions"].items()})
+                         instructions={str(k): str(v) for k, v in data["instructions"].items()},
+                         user=data.get("user", DEFAULT_USER_TEMPLATE), extra_header=data.get("extra_header", EXTRA_HEADER))
 
 
 def clean_output(text: str) -> str:

@@ -32,7 +32,8 @@ class RunRecorder(Protocol):
     def record(self, result: EvaluationResult, *, name: str, **metadata: Any) -> StoredRun:
         """Store ``result`` under ``name`` with its metadata (``checkpoint``, ``base_model``,
         ``step``, ``dataset_name``, ``dataset_hash``, ``prompt_id``, ``prompt_hash``,
-        ``generation``, ``fingerprint``, ``tags``) in one piece.
+        ``generation``, ``fingerprint``, ``tags``, and ``retrieval`` only for a run whose items carry
+        context: see :func:`malpyeong_eval.runner.retrieval_settings`) in one piece.
 
         Raises :class:`~malpyeong_eval.errors.AlreadyRecorded` when a run with the same
         fingerprint got there first, and :class:`~malpyeong_eval.errors.MalpyeongError` for

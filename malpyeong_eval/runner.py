@@ -22,7 +22,7 @@ from .data import Item, file_sha256
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
-from .prompts import ContestPrompt
+from .prompts import EXTRA_LAYOUT, ContestPrompt
 from .recording import RunRecorder
 from .submission import GenerationStore, write_submission
 
@@ -38,15 +38,54 @@ def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
 
 
 def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settings: GenerationSettings,
-                   limit: int | None, backend: str) -> str:
-    """Names the generations of a target on these data with this prompt and decoding."""
+                   limit: int | None, backend: str, *, extra_layout: str | None = None) -> str:
+    """Names the generations of a target on these data with this prompt and decoding.
+
+    ``extra_layout`` (:data:`~malpyeong_eval.prompts.EXTRA_LAYOUT`, given when the items carry
+    extra input fields) names how those fields were rendered; absent, the key is what it was
+    before extra fields were rendered.
+    """
     payload = {
         "model": target.model if not Path(target.model).exists() else str(Path(target.model).resolve()),
         "adapter": str(Path(target.adapter).resolve()) if target.adapter else None,
         "weights": _weights_signature(target.checkpoint),
         "data": data_hash, "limit": limit, "prompt": prompt.hash, "settings": settings.to_dict(), "backend": backend,
     }
+    if extra_layout is not None:
+        payload["extra_layout"] = extra_layout
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _item_content(item: Item) -> dict[str, Any]:
+    """An item as hashed when there is no data file: its four contest fields, and the others only when set."""
+    content: dict[str, Any] = {"id": item.id, "question_type": item.question_type, "question": item.question,
+                               "answer": item.answer}
+    for key in ("extra_inputs", "article", "retrieval"):
+        if getattr(item, key):
+            content[key] = getattr(item, key)
+    return content
+
+
+RETRIEVAL_DETAILS = ("passage_ids", "scores")  # per item: left out of the run's retrieval settings
+
+
+def retrieval_settings(items: Sequence[Item]) -> dict[str, Any] | None:
+    """What a run records of the context its items carry (``runs.retrieval``).
+
+    The items' ``retrieval`` record (``malpyeong-eval retrieve``) without its per-item
+    ``passage_ids`` and ``scores``, when every item carries the same one; ``{"fields": [...]}``
+    (the extra input fields' names, in first-seen order) when items carry extra input fields
+    without one shared record (a team's own retriever, or mixed records); ``None`` for plain
+    contest items.
+    """
+    settings = [
+        None if item.retrieval is None else {k: v for k, v in item.retrieval.items() if k not in RETRIEVAL_DETAILS}
+        for item in items
+    ]
+    if settings and settings[0] is not None and all(entry == settings[0] for entry in settings):
+        return settings[0]
+    fields = list(dict.fromkeys(key for item in items for key in item.extra_inputs))
+    return {"fields": fields} if fields else None
 
 
 @dataclass
@@ -87,7 +126,7 @@ class CheckpointRunner:
         self.items = list(items)
         self.data_path = data_path
         self.data_hash = file_sha256(data_path) if data_path else hashlib.sha256(
-            json.dumps([vars(i) for i in items], ensure_ascii=False).encode()).hexdigest()
+            json.dumps([_item_content(i) for i in items], ensure_ascii=False).encode()).hexdigest()
         self.dataset_name = dataset_name
         self.prompt, self.settings, self.batch_size, self.backend = prompt, settings, batch_size, backend
         self.scorer, self.board, self.runs_root = scorer, board, runs_root
@@ -95,6 +134,8 @@ class CheckpointRunner:
         self.progress = progress
         self.scorable = all(item.answer is not None for item in self.items)
         self.limit = len(self.items)
+        self.extra_layout = EXTRA_LAYOUT if any(item.extra_inputs for item in self.items) else None
+        self.retrieval = retrieval_settings(self.items)
 
     def fingerprint(self, key: str) -> str:
         metric_config = self.scorer.config if self.scorer else {}
@@ -113,8 +154,8 @@ class CheckpointRunner:
 
             def on_batch(indices: list[int], answers: list[str]) -> None:
                 nonlocal finished
+                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers)])
                 records = [(todo[i].id, answer) for i, answer in zip(indices, answers)]
-                store.append(records)
                 done.update(records)
                 finished += len(records)
                 if self.progress:
@@ -127,7 +168,8 @@ class CheckpointRunner:
 
     def run(self, target: Target, *, name: str | None = None, output: Path | None = None) -> RunOutcome:
         """Generate (resuming), write the submission, score and record one target."""
-        key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend)
+        key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend,
+                             extra_layout=self.extra_layout)
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
         submission = output or folder / "submission.json"
@@ -153,7 +195,7 @@ class CheckpointRunner:
                     step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
                     prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
                     generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
-                    fingerprint=fingerprint, tags=self.tags,
+                    fingerprint=fingerprint, tags=self.tags, **({"retrieval": self.retrieval} if self.retrieval else {}),
                 )
             except AlreadyRecorded as existing:  # a concurrent run of the same checkpoint got there first
                 record, outcome.already_recorded = existing.run, True

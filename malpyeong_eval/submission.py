@@ -12,7 +12,12 @@ from .data import Item, read_records
 
 
 class GenerationStore:
-    """Generations of one run folder: ``generations.jsonl``, appended and synced batch by batch."""
+    """Generations of one run folder: ``generations.jsonl``, appended and synced batch by batch.
+
+    Each line is ``{"id", "prediction", "prompt"}``: ``prompt`` is the text the model was given
+    (chat template applied), so a user sees exactly what it read. Lines written before prompts
+    were kept have no ``prompt`` and still resume.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -29,11 +34,15 @@ class GenerationStore:
                     continue  # a line cut off by a crash: regenerate that item
         return done
 
-    def append(self, records: Sequence[tuple[str, str]]) -> None:
+    def append(self, records: Sequence[tuple[str, str] | tuple[str, str, str | None]]) -> None:
+        """Append ``(id, prediction)`` or ``(id, prediction, prompt)`` records and sync them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
-            for item_id, prediction in records:
-                handle.write(json.dumps({"id": item_id, "prediction": prediction}, ensure_ascii=False) + "\n")
+            for item_id, prediction, *rest in records:
+                line: dict[str, Any] = {"id": item_id, "prediction": prediction}
+                if rest and rest[0] is not None:
+                    line["prompt"] = rest[0]
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -41,7 +50,8 @@ class GenerationStore:
 def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str], source: Path | None) -> None:
     """The data file with ``output.answer`` filled in (other fields kept when the source is JSON)."""
     records: list[dict[str, Any]] = [
-        {"id": item.id, "input": {"question_type": item.question_type, "question": item.question}} for item in items
+        {"id": item.id, "input": {"question_type": item.question_type, "question": item.question, **item.extra_inputs}}
+        for item in items
     ]
     if source is not None:
         originals = {str(r.get("id")): r for r in read_records(source) if isinstance(r, dict)}

@@ -318,7 +318,7 @@ def test_older_schema_is_upgraded_with_its_runs(tmp_path):
         )
     engine.dispose()
     board = Leaderboard(url)
-    assert schema_version(board.engine) == "0003"
+    assert schema_version(board.engine) == "0004"
     old = board.get("old-run")
     assert old.n == 3 and old.scoring_rules is None and not old.current_rules and old.aligned_by_id is False
     # the upgrades rebuild the runs table on SQLite: its tags, groups and items must survive (no cascade)
@@ -353,7 +353,7 @@ def test_schema_0002_database_with_runs_is_upgraded_to_old_rules_runs(db_url, cl
             )
     engine.dispose()
     board = Leaderboard(db_url)
-    assert schema_version(board.engine) == "0003"
+    assert schema_version(board.engine) == "0004"
     old = board.get("old-run")
     assert (old.id, old.n, old.metrics["rouge1"], old.metric_config) == (7, 2, 0.25, {"rouge1": "rouge1(old)"})
     assert old.scoring_rules is None and old.n_counted is None and old.aligned_by_id is False and not old.current_rules
@@ -488,3 +488,44 @@ def test_compare_refuses_runs_scored_under_different_rules(db_url):
     old.scoring_rules = None
     with pytest.raises(MalpyeongError, match=r"different rules \(old pre-2025 rules, organizers-2025\); rescore first: malpyeong-eval rescore old$"):
         compare_runs(old, board.items(old), new, board.items(new))
+
+
+def test_retrieval_settings_recorded_and_read_back(db_url):
+    board = Leaderboard(db_url)
+    settings = {"retriever": "bm25-mecab", "corpus": "norms.pdf", "corpus_hash": "ab12", "top_k": 5, "field": "context"}
+    board.record(make_result(1), name="rag", retrieval=settings)
+    board.record(make_result(2), name="own", retrieval={"fields": ["references", "note"]})
+    board.record(make_result(3), name="plain")
+    assert board.get("rag").retrieval == settings and board.get("rag").context == "bm25-mecab k=5 field=context"
+    assert board.get("own").context == "fields: references, note"
+    assert board.get("plain").retrieval is None and board.get("plain").context == "—"
+    assert board.get("rag").to_json()["retrieval"] == settings
+
+
+def test_schema_0003_database_with_runs_is_upgraded_to_0004(db_url, cli):
+    """Runs recorded before schema 0004 had no context: they keep everything and get retrieval NULL."""
+    from alembic import command
+
+    from leaderboard.db import _alembic_config
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0003")
+        connection.exec_driver_sql(
+            "INSERT INTO runs (id, name, generation, metric_config, fingerprint, tool_version, created_at, n, "
+            f"exact_match, rouge1, scoring_rules, n_counted) VALUES (4, 'run-0003', '{{}}', '{{}}', 'f03', '0.2.0', "
+            f"'2026-06-01 00:00:00', 1, 1.0, 0.5, '{SCORING_RULES}', 1)"
+        )
+        connection.exec_driver_sql("INSERT INTO run_tags (run_id, tag) VALUES (4, 'kept')")
+        connection.exec_driver_sql(
+            "INSERT INTO item_results (run_id, position, item_id, question_type, prediction, answer_clause, reason, "
+            "gold, exact_match, rouge1, counted) VALUES (4, 0, 'a', '선택형', 'p', 'c', 'r', 'g', 1.0, 0.5, TRUE)"
+        )
+    engine.dispose()
+    board = Leaderboard(db_url)
+    assert schema_version(board.engine) == "0004"
+    run = board.get("run-0003")
+    assert run.retrieval is None and run.context == "—" and run.tags == ["kept"] and run.current_rules
+    assert run.metrics["exact_match"] == 1.0 and [row["item_id"] for row in board.items(run)] == ["a"]
+    code, out, _ = cli("leaderboard", "--db", db_url, "--json")
+    assert code == 0 and json.loads(out)[0]["retrieval"] is None

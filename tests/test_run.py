@@ -296,3 +296,80 @@ def test_follow_stops_cleanly_on_ctrl_c(tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
+
+
+RETRIEVAL = {"retriever": "bm25-mecab", "corpus": "sample_corpus.txt", "corpus_hash": "c0ffee", "top_k": 2,
+             "field": "references"}
+FAST_CONTEXT = ["--metrics", "em,rouge1", "--max-new-tokens", "8", "--limit", "4"]
+
+
+def _retrieved_data(tmp_path):
+    """The sample's first four items with two passages each in input.references and a retrieval record."""
+    records = json.loads(sample_path("gold").read_text(encoding="utf-8"))[:4]
+    for number, record in enumerate(records):
+        record["input"]["references"] = [f"<한글 맞춤법 - 제{number}항>\n규정 {number}의 본문이다.", "<띄어쓰기 - 제2항>\n단어는 띄어 쓴다."]
+        record["retrieval"] = {**RETRIEVAL, "passage_ids": [f"p{number}", "p2"], "scores": [3.5, 1.25]}
+    path = tmp_path / "retrieved.json"
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def test_run_on_retrieved_data_keeps_prompts_and_records_retrieval(tiny_policy, tmp_path, cli):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    data = _retrieved_data(tmp_path)
+    code, out, err = cli("run", tiny_policy, "--data", str(data), "--db", db, "--runs-dir", str(tmp_path / "runs"),
+                         "--name", "with-context", "--json", *FAST_CONTEXT)
+    assert code == 0, err
+    [lines] = [path.read_text(encoding="utf-8").splitlines() for path in (tmp_path / "runs").glob("*/generations.jsonl")]
+    generations = [json.loads(line) for line in lines]
+    assert len(generations) == 4 and all({"id", "prediction", "prompt"} <= set(g) for g in generations)
+    by_id = {g["id"]: g["prompt"] for g in generations}
+    first = load_items(data)[0]
+    assert ("[기타 정보]\n- references:\n  - <한글 맞춤법 - 제0항> 규정 0의 본문이다.\n  - <띄어쓰기 - 제2항> 단어는 띄어 쓴다."
+            f"\n\n[질문]\n{first.question}") in by_id[first.id]
+    assert "passage_ids" not in by_id[first.id] and "retriever" not in by_id[first.id]  # the record is not an input
+    run = Leaderboard(db).get("with-context")
+    assert run.retrieval == RETRIEVAL and run.context == "bm25-mecab k=2"
+    # the run without context on the same items, then what the board shows
+    code, _, err = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--name", "no-context",
+                       *FAST_CONTEXT)
+    assert code == 0, err
+    code, out, _ = cli("leaderboard", "--db", db)
+    assert code == 0 and "context" in out and "bm25-mecab k=2" in out and "—" in out
+    code, out, _ = cli("leaderboard", "--db", db, "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["with-context"]["retrieval"] == RETRIEVAL and rows["no-context"]["retrieval"] is None
+    assert rows["with-context"]["context"] == "bm25-mecab k=2" and rows["no-context"]["context"] == "—"
+    code, out, _ = cli("show", "with-context", "--db", db)
+    assert code == 0 and "retriever=bm25-mecab" in out and "corpus_hash=c0ffee" in out and "top_k=2" in out
+    code, out, _ = cli("show", "with-context", "--db", db, "--json")
+    assert json.loads(out)["run"]["retrieval"] == RETRIEVAL
+    code, out, err = cli("compare", "no-context", "with-context", "--db", db)
+    assert code == 0, err
+    assert "context of no-context: — (no context)" in out and "context of with-context: retriever=bm25-mecab" in out
+    code, out, _ = cli("export", "--format", "csv", "--db", db)
+    assert code == 0 and "bm25-mecab k=2" in out and "corpus_hash" in out
+
+
+def test_own_extra_fields_are_recorded_by_name_and_old_generation_lines_resume(tiny_policy, tmp_path, cli):
+    from malpyeong_eval.runner import retrieval_settings
+    from malpyeong_eval.submission import GenerationStore
+
+    records = json.loads(sample_path("gold").read_text(encoding="utf-8"))[:4]
+    for record in records:
+        record["input"]["my_passages"] = ["가", "나"]
+    data = tmp_path / "own.json"
+    data.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    assert retrieval_settings(load_items(data)) == {"fields": ["my_passages"]}
+    assert retrieval_settings(load_items(sample_path("gold"))) is None
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, _, err = cli("run", tiny_policy, "--data", str(data), "--db", db, "--runs-dir", str(tmp_path / "runs"),
+                       "--name", "own", *FAST_CONTEXT)
+    assert code == 0, err
+    assert Leaderboard(db).get("own").context == "fields: my_passages"
+    store = GenerationStore(tmp_path / "old")  # a line written before prompts were kept still resumes
+    store.path.parent.mkdir()
+    store.path.write_text('{"id": "1", "prediction": "가"}\n', encoding="utf-8")
+    store.append([("2", "나", "프롬프트")])
+    assert store.load() == {"1": "가", "2": "나"}
+    assert json.loads(store.path.read_text(encoding="utf-8").splitlines()[1])["prompt"] == "프롬프트"

@@ -139,7 +139,10 @@ def test_evaluate_module_gives_same_numbers(full_result, tiny_bert, tiny_bleurt)
         bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu",
     )
     for key, value in full_result["metrics"].items():
-        assert result[key] == pytest.approx(value, abs=1e-9), key
+        # EM and ROUGE-1 are exact; model metrics move by ~1e-8 with the batch a text is embedded in
+        # (the pooled BERTScore scorer keeps reference embeddings from earlier calls)
+        tolerance = 1e-12 if key in ("exact_match", "exact_match_lenient", "rouge1") else 1e-6
+        assert result[key] == pytest.approx(value, abs=tolerance), key
     assert result["n_counted"] == full_result["n_counted"]
 
 

@@ -19,7 +19,11 @@ from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT as DEFAULT_EVAL
 
 
 def build_dataset(items: list[Item], prompt: ContestPrompt):
-    """Official-format items as a ``datasets.Dataset``: conversational ``prompt``, ``answer``, ``question_type``."""
+    """Official-format items as a ``datasets.Dataset``: conversational ``prompt``, ``answer``, ``question_type``.
+
+    The prompt is rendered as ``run`` renders it (:meth:`ContestPrompt.item_messages`): an item's
+    extra ``input`` fields (a team's retriever output, e.g. ``references``) go in as ``[기타 정보]``.
+    """
     from datasets import Dataset
 
     missing = [item.id for item in items if item.answer is None]
@@ -28,7 +32,7 @@ def build_dataset(items: list[Item], prompt: ContestPrompt):
 
         raise MalpyeongError(f"training items need output.answer; item {missing[0]!r} has none")
     return Dataset.from_list([
-        {"prompt": prompt.messages(item.question_type, item.question), "answer": item.answer,
+        {"prompt": prompt.item_messages(item), "answer": item.answer,
          "question_type": item.question_type, "id": item.id}
         for item in items
     ])
