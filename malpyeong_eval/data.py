@@ -200,10 +200,12 @@ def _has_lone_surrogate(value: Any) -> bool:
 def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:
     """Load an official-format file; with ``require_answer`` every item needs ``output.answer``.
 
-    Duplicate ids are refused.
+    Duplicate ids and a file without items (``[]``) are refused.
     """
     path = Path(path)
     records = read_records(path)
+    if not records:
+        raise SubmissionError(f"{path}: holds no items")
     items = [_item_from_record(path, i, r, require_answer=require_answer) for i, r in enumerate(records, start=1)]
     first_seen: dict[str, int] = {}
     for index, item in enumerate(items, start=1):

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from malpyeong_eval.evaluation import ContestScorer
+from malpyeong_eval.metrics.aggregate import summarize
 from malpyeong_eval.metrics.registry import ALIASES, check_options, parse_metrics, spec, specs_of
 from malpyeong_eval.parsing import FormatVerdict, check_format, split_answer
 from malpyeong_eval.prompts import clean_output
@@ -328,12 +329,10 @@ class ContestReward(ScorerReward):
             descriptive = sum(self.weights[name] * parts[name] for name in parts) / total if total else 0.0
             values.append(self.em_weight * clause + (1 - self.em_weight) * descriptive)
         if log_metric is not None and rows:
-            counted = [row for row in rows if row["counted"]]
-            log_metric("contest/counted", len(counted) / len(rows))
-            for key in self.clause:  # over all items
-                log_metric(f"contest/{key}", sum(row[key] for row in rows) / len(rows))
-            for key in self.descriptive:  # as the organizers average: over counted items
-                log_metric(f"contest/{key}", sum(row[key] for row in counted) / len(counted) if counted else 0.0)
+            table = summarize(rows)  # the organizers' means: EM over all, the reason metrics over counted items
+            log_metric("contest/counted", sum(bool(row["counted"]) for row in rows) / len(rows))
+            for key in (*self.clause, *self.descriptive):
+                log_metric(f"contest/{key}", table[key])
         return values
 
 

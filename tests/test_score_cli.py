@@ -152,3 +152,15 @@ def test_library_scorer_matches_cli(full_result):
     result = ContestScorer(("em", "rouge1")).evaluate(gold, submission)
     assert result.metrics["rouge1"] == full_result["metrics"]["rouge1"]
     assert result.metrics["exact_match"] == full_result["metrics"]["exact_match"]
+
+
+def test_record_with_unwritable_output_leaves_no_run(tmp_path, cli):
+    from leaderboard.store import Leaderboard
+
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, _, err = cli("score", "--sample", "--metrics", "em", "--record", "--name", "r1", "--db", db,
+                       "-o", str(tmp_path / "missing-dir" / "out.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert Leaderboard(db).runs(all_rules=True) == []
+    code, _, _ = cli("score", "--sample", "--metrics", "em", "--record", "--name", "r1", "--db", db)
+    assert code == 0 and [run.name for run in Leaderboard(db).runs()] == ["r1"]

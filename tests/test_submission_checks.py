@@ -53,6 +53,7 @@ CASES = {
     "top_level_number": (b"42", ["top level is a number"]),
     "empty_file": (b"", ["file is empty"]),
     "whitespace_file": (b" \n\t\n", ["file is empty"]),
+    "empty_list": (b"[]", ["holds no items"]),
     "not_json": (b"id,answer\n1,hello\n", ["neither JSON nor JSONL", "line 1"]),
     "truncated_json": (_dump(SUBMISSION)[:-400], ["truncated"]),
     "invalid_utf8": (_dump(SUBMISSION[:2])[:20] + b"\xff\xfe" + _dump(SUBMISSION[:2])[20:], ["not valid UTF-8", "0xff"]),

@@ -173,6 +173,9 @@ def validate(settings: TrainSettings):
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
         raise MalpyeongError(f"{settings.data}: training data file not found")
+    from malpyeong_eval.data import load_items
+
+    load_items(settings.data, require_answer=True)  # a broken or empty file fails here, before any model loads
     unknown = [name for name in settings.rewards if name not in REWARDS]
     if unknown or not settings.rewards:
         raise MalpyeongError(f"unknown reward {unknown[0]!r}; choose from {','.join(REWARDS)}" if unknown else "no reward given")

@@ -77,15 +77,15 @@ def score(
         batch_size=batch_size,
     )
     result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
+    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
+    if output is not None:  # before recording: a file that cannot be written leaves no run behind
+        output.write_text(text, encoding="utf-8")
     if board is not None:
         stored = board.record(
             result, name=name, checkpoint=str(prediction), dataset_name=dataset_name or gold.stem,
             dataset_hash=file_sha256(gold), tags=tag or (),
         )
         err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False, markup=False)
-    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
     if json_output:
         print(text)
         return
