@@ -15,7 +15,7 @@ from typing import Any
 from malpyeong_eval.data import Item
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import ContestScorer
-from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, names_of
+from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, check_options, names_of
 
 from .store import Leaderboard, RunRecord
 
@@ -63,19 +63,12 @@ class Rescorer:
     """Recomputes runs on one leaderboard; model-based scorers are loaded when first needed, from the
     per-process pool (:func:`malpyeong_eval.metrics.pool.shared_scorer`), so once for every run."""
 
-    def __init__(
-        self,
-        board: Leaderboard,
-        *,
-        bertscore_model: str | None = None,
-        bertscore_layers: int | None = None,
-        bleurt_model: str | None = None,
-        device: str | None = None,
-        batch_size: int | None = None,
-    ) -> None:
+    def __init__(self, board: Leaderboard, **scorer_options: Any) -> None:
+        """``scorer_options``: :class:`ContestScorer`'s (``bertscore_model``, ``device``, ...), checked
+        by the registry now rather than at the first run."""
+        check_options(scorer_options)
         self.board = board
-        self.options = {"bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers,
-                        "bleurt_model": bleurt_model, "device": device, "batch_size": batch_size}
+        self.options = scorer_options
 
     def scorer(self, metrics: tuple[str, ...]) -> ContestScorer:
         """A ContestScorer of ``metrics`` with this rescore's options (its scorers from the pool)."""

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import SubmissionError
+from .errors import MalpyeongError, SubmissionError
 
 UNKNOWN_TYPE = "(none)"
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -72,22 +72,30 @@ def _kind(value: Any) -> str:
     )
 
 
+def read_file(path: Path, *, what: str = "file", expected: str = "a JSON or JSONL file",
+              error: type[MalpyeongError] = SubmissionError) -> bytes:
+    """The bytes of a user's file, or one line naming the problem (missing, a directory)."""
+    if not path.exists():
+        raise error(f"{path}: {what} not found")
+    if path.is_dir():
+        raise error(f"{path}: is a directory, expected {expected}")
+    return path.read_bytes()
+
+
+def decode_utf8(path: Path, raw: bytes, *, error: type[MalpyeongError] = SubmissionError) -> str:
+    """``raw`` as UTF-8 text (a BOM dropped), or one line naming the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            raise error(f"{path}: file ends in the middle of a UTF-8 character (truncated file?)") from None
+        raise error(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+
+
 def read_records(path: str | Path) -> list[Any]:
     """Parse a JSON list or a JSONL file into a list of raw records."""
     path = Path(path)
-    if not path.exists():
-        raise SubmissionError(f"{path}: file not found")
-    if path.is_dir():
-        raise SubmissionError(f"{path}: is a directory, expected a JSON or JSONL file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data":
-            raise SubmissionError(f"{path}: file ends in the middle of a UTF-8 character (truncated file?)") from None
-        raise SubmissionError(
-            f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from None
+    text = decode_utf8(path, read_file(path))
     if not text.strip():
         raise SubmissionError(f"{path}: file is empty")
     try:

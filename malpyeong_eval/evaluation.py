@@ -124,12 +124,16 @@ class ContestScorer:
         config.update({name: f"{scorer.config} rules={SCORING_RULES}" for name, scorer in self.scorers.items()})
         return config
 
-    def score_texts(self, references: Sequence[str], predictions: Sequence[str]) -> list[dict[str, float | None]]:
+    def score_texts(
+        self, references: Sequence[str], predictions: Sequence[str], *, counted_only: bool = False
+    ) -> list[dict[str, float | None]]:
         """Per-item scores of full predicted answers against full gold answers (``references``).
 
         Each row says whether the item is ``counted`` (both reasons non-empty); the reason
-        metrics are computed for every item, as diagnostics where it is not counted. Clause
-        metrics score the full answers, reason metrics the reasons the organizers' split finds.
+        metrics are computed for every item, as diagnostics where it is not counted, unless
+        ``counted_only`` (rewards: no model time on values nobody reads), which leaves them
+        ``None`` there. Clause metrics score the full answers, reason metrics the reasons the
+        organizers' split finds.
         """
         if len(predictions) != len(references):
             raise ValueError("predictions and references differ in length")
@@ -138,10 +142,17 @@ class ContestScorer:
         rows: list[dict[str, float | None]] = [
             {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons)
         ]
+        every = range(len(rows))
+        scored = {"clause": every, "reason": [i for i in every if rows[i]["counted"]] if counted_only else every}
         texts = {"clause": (references, predictions), "reason": (gold_reasons, reasons)}
         for spec in self.specs:
-            for row, value in zip(rows, self.scorers[spec.name].score(*texts[spec.part]), strict=True):
-                row[spec.name] = value
+            indices = scored[spec.part]
+            golds, candidates = texts[spec.part]
+            values = self.scorers[spec.name].score([golds[i] for i in indices], [candidates[i] for i in indices])
+            for row in rows:
+                row.setdefault(spec.name, None)
+            for i, value in zip(indices, values, strict=True):
+                rows[i][spec.name] = value
         return rows
 
     def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False) -> EvaluationResult:

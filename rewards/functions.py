@@ -231,7 +231,7 @@ class MetricReward(ScorerReward):
         self.clip = clip
 
     def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        rows = self.scorer.score_texts(golds, texts)
+        rows = self.scorer.score_texts(golds, texts, counted_only=True)
         values = [row[self.key] if row["counted"] or not self.reason_part else 0.0 for row in rows]
         return [min(1.0, max(0.0, value)) for value in values] if self.clip else values
 
@@ -318,7 +318,7 @@ class ContestReward(ScorerReward):
         self.clip = clip
 
     def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
-        rows = self.scorer.score_texts(golds, texts)
+        rows = self.scorer.score_texts(golds, texts, counted_only=True)
         total = sum(self.weights.values())
         values = []
         for row in rows:
@@ -332,7 +332,8 @@ class ContestReward(ScorerReward):
             table = summarize(rows)  # the organizers' means: EM over all, the reason metrics over counted items
             log_metric("contest/counted", sum(bool(row["counted"]) for row in rows) / len(rows))
             for key in (*self.clause, *self.descriptive):
-                log_metric(f"contest/{key}", table[key])
+                # None only when no item is counted (reason metrics scored nowhere): the organizers' 0
+                log_metric(f"contest/{key}", 0.0 if table[key] is None else table[key])
         return values
 
 

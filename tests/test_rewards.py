@@ -331,3 +331,11 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     assert list(trainer._logs["extra"]["reason"]) == [split_answer(text).reason for text in last]
     first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
     assert last > first + 0.05, (first, last)
+
+
+def test_rewards_score_reason_metrics_on_counted_items_only():
+    scorer = ContestScorer(("em", "rouge1"))
+    full, counted_only = scorer.score_texts(ANSWERS, PREDICTIONS), scorer.score_texts(ANSWERS, PREDICTIONS, counted_only=True)
+    assert [row["exact_match"] for row in counted_only] == [row["exact_match"] for row in full]
+    assert [row["rouge1"] for row in counted_only] == [row["rouge1"] if row["counted"] else None for row in full]
+    assert None in [row["rouge1"] for row in counted_only]  # the sample has items without a reason

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data import decode_utf8, read_file
 from ..errors import MalpyeongError
 
 __all__ = ["Corpus", "CorpusError", "HEADING", "Passage", "load_corpus", "sample_corpus_path", "split_at_headings"]
@@ -141,11 +142,7 @@ def _jsonl_passages(path: Path, text: str) -> list[Passage]:
 def load_corpus(path: str | Path) -> Corpus:
     """Read a corpus file (PDF, text with headings, or JSONL) into passages, with its sha256."""
     path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"{path}: corpus file not found")
-    if path.is_dir():
-        raise CorpusError(f"{path}: is a directory, expected a PDF, text or JSONL corpus file")
-    raw = path.read_bytes()
+    raw = read_file(path, what="corpus file", expected="a PDF, text or JSONL corpus file", error=CorpusError)
     if not raw.strip():
         raise CorpusError(f"{path}: corpus file is empty")
     digest = hashlib.sha256(raw).hexdigest()
@@ -155,10 +152,7 @@ def load_corpus(path: str | Path) -> Corpus:
             raise CorpusError(f"{path}: the PDF has no extractable text (a scan? run OCR first)")
         passages = split_at_headings(text, str(path))
     else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+        text = decode_utf8(path, raw, error=CorpusError)
         if not text.strip():
             raise CorpusError(f"{path}: corpus file is empty")
         if text.lstrip().startswith("{"):
