@@ -4,7 +4,7 @@ with a tiny local model, recall@k/MRR by hand, and the data written for ``run``.
 from __future__ import annotations
 
 import json
-import textwrap
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from malpyeong_eval.data import sample_path
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.retrieval import (
-    SETTINGS_KEYS, CorpusError, is_relevant, load_corpus, normalize_title, retrieval_metrics, retrieve_into,
+    Query, SETTINGS_KEYS, CorpusError, is_relevant, load_corpus, normalize_title, retrieval_metrics, retrieve_into,
 )
 from malpyeong_eval.retrieval.bm25 import BM25Retriever
 from malpyeong_eval.retrieval.corpus import sample_corpus_path
@@ -32,7 +32,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def sample_pdf(path: Path, text: str) -> Path:
-    """``text`` laid out as a PDF with reportlab's built-in Korean CID font (no font file needed)."""
+    """``text`` laid out line for line as a PDF, with reportlab's built-in Korean CID font (no font file).
+
+    Each line of ``text`` is one line of the page, its trailing space kept, as in the organizers'
+    document: a hard-wrapped text file becomes a PDF with the same wraps. A blank line is drawn as
+    one space (pypdf drops a line with nothing on it).
+    """
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
@@ -41,57 +46,155 @@ def sample_pdf(path: Path, text: str) -> Path:
     page = canvas.Canvas(str(path))
     y = 800
     page.setFont("HYSMyeongJo-Medium", 9)
-    for paragraph in text.splitlines():
-        for line in textwrap.wrap(paragraph, 48, break_on_hyphens=False, break_long_words=False) or [""]:
-            if y < 40:
-                page.showPage()
-                page.setFont("HYSMyeongJo-Medium", 9)
-                y = 800
-            page.drawString(40, y, line)
-            y -= 13
+    for line in text.splitlines():
+        if y < 40:
+            page.showPage()
+            page.setFont("HYSMyeongJo-Medium", 9)
+            y = 800
+        page.drawString(40, y, line or " ")
+        y -= 13
     page.save()
+    return path
+
+
+def sample_docx(path: Path, corpus) -> Path:
+    """The passages of ``corpus`` as a Word document: a heading paragraph, then one paragraph per line."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("어문 규범 요약 (예시 자료)")
+    for passage in corpus.passages:
+        document.add_paragraph(passage.title)
+        for line in passage.text.split("\n"):
+            document.add_paragraph(line)
+    document.save(str(path))
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
     return path
 
 
 # -- corpus files -------------------------------------------------------------------------------------
 
+EVERY_FORM = (
+    "표지와 머리말: <보기> 같은 괄호 말은 제목이 아니다.\n"
+    f"<{HEAD}한글 맞춤법 제1항>\n"
+    "한글 맞춤법은 표준어를 소리대로 적되, 어법에 맞도록 함을 원칙으로 \n"
+    "한다. 어디\n"
+    "까지나 원칙이다.\n"
+    "\n"
+    "- 첫째 보기, \n"
+    "  이어지는 보기\n"
+    "다만, 예외가 있다.\n"
+    "[붙임] 붙임 문단.\n"
+    "<문장 부호 - 문장 부호 제2항>\n"  # a heading with nothing under it (a table of contents): not a passage
+    "<문장 부호 - 문장 부호 \n"
+    "쉼표 규정>\n"  # a heading broken over two lines, a rule name ending in 규정
+    "쉼표는 같은 자격의 어구를 열거할 때 쓴다. <보기>처럼 \n"
+    "쓴다.\n"
+    "\n"
+    "<보기>\n"  # an angle-bracketed word alone on a line, without ' - ': text, not a heading
+    "\n"
+    "사과, 배, 귤\n"
+    "<외래어 표기법 - 외래어 표기법 제2장 표1>\n"
+    "[p] ㅍ ㅂ, 프\n"
+    "[b] ㅂ 브\n"
+    "<외래어 표기법 - 외래어 표기법 제3장 제1절 제2항>\n"
+    "유성 파열음은 '으'를 붙여 적는다.\n"
+    f"<{HEAD}한글 맞춤법 제1항>\n"
+    "다시 나온 제\n"
+    "목.\n"
+)
+EVERY_FORM_PASSAGES = [
+    (f"{HEAD}한글 맞춤법 제1항", f"<{HEAD}한글 맞춤법 제1항>",
+     "한글 맞춤법은 표준어를 소리대로 적되, 어법에 맞도록 함을 원칙으로 한다. 어디까지나 원칙이다.\n"
+     "- 첫째 보기, 이어지는 보기\n다만, 예외가 있다.\n[붙임] 붙임 문단."),
+    ("문장 부호 - 문장 부호 쉼표 규정", "<문장 부호 - 문장 부호 쉼표 규정>",
+     "쉼표는 같은 자격의 어구를 열거할 때 쓴다. <보기>처럼 쓴다.\n<보기>\n사과, 배, 귤"),
+    ("외래어 표기법 - 외래어 표기법 제2장 표1", "<외래어 표기법 - 외래어 표기법 제2장 표1>", "[p] ㅍ ㅂ, 프\n[b] ㅂ 브"),
+    ("외래어 표기법 - 외래어 표기법 제3장 제1절 제2항", "<외래어 표기법 - 외래어 표기법 제3장 제1절 제2항>",
+     "유성 파열음은 '으'를 붙여 적는다."),
+    (f"{HEAD}한글 맞춤법 제1항#2", f"<{HEAD}한글 맞춤법 제1항>", "다시 나온 제목."),
+]
 
-def test_text_corpus_splits_at_headings(tmp_path):
-    path = tmp_path / "rules.txt"
-    path.write_text(
-        "표지와 머리말\n"
-        f"<{HEAD}한글 맞춤법 제1항>\n첫째 규칙.\n둘째 줄.\n"
-        "<문장 부호 - 문장 부호 제2항>\n"  # a heading with nothing under it (a table of contents): not a passage
-        "<문장 부호 -\n문장 부호 제3항>\n느낌표 규칙.\n"  # a heading broken over two lines
-        f"<{HEAD}한글 맞춤법 제1항>\n다시 나온 제목.\n",
-        encoding="utf-8",
-    )
+
+def test_every_heading_form_and_hard_wraps(tmp_path):
+    path = write_text(tmp_path / "rules.txt", EVERY_FORM)
     corpus = load_corpus(path)
-    assert [(p.id, p.title, p.text) for p in corpus.passages] == [
-        (f"{HEAD}한글 맞춤법 제1항", f"<{HEAD}한글 맞춤법 제1항>", "첫째 규칙.\n둘째 줄."),
-        ("문장 부호 - 문장 부호 제3항", "<문장 부호 - 문장 부호 제3항>", "느낌표 규칙."),
-        (f"{HEAD}한글 맞춤법 제1항#2", f"<{HEAD}한글 맞춤법 제1항>", "다시 나온 제목."),
-    ]
+    assert [(p.id, p.title, p.text) for p in corpus.passages] == EVERY_FORM_PASSAGES
     import hashlib
 
     assert corpus.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_sample_corpus_covers_every_sample_label():
-    titles = {passage.title for passage in load_corpus(sample_corpus_path()).passages}
-    gold = json.loads(sample_path("gold").read_text(encoding="utf-8"))
-    assert len(titles) >= 30
-    assert all(item["output"]["article"] in titles for item in gold)
-
-
-def test_pdf_corpus_splits_like_its_text(tmp_path):
+def test_every_form_reads_the_same_from_pdf_and_docx(tmp_path):
     pytest.importorskip("reportlab")
-    text = sample_corpus_path().read_text(encoding="utf-8")
+    from_pdf = load_corpus(sample_pdf(tmp_path / "rules.pdf", EVERY_FORM))
+    assert [(p.id, p.title, p.text) for p in from_pdf.passages] == EVERY_FORM_PASSAGES
+    text_form = load_corpus(write_text(tmp_path / "rules.txt", EVERY_FORM))
+    from_docx = load_corpus(sample_docx(tmp_path / "rules.docx", text_form))
+    assert [(p.id, p.title, p.text) for p in from_docx.passages] == EVERY_FORM_PASSAGES
+
+
+def test_docx_tables_are_lines_of_cells(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("<외래어 표기법 - 외래어 표기법 제2장 표1>")
+    table = document.add_table(rows=2, cols=3)
+    for row, cells in zip(table.rows, [("[p]", "ㅍ", "ㅂ, 프"), ("[b]", "ㅂ", "브")], strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    document.add_paragraph("<외래어 표기법 - 외래어 표기법 제2장 표2>")
+    document.add_paragraph("모음 표.")
+    document.save(str(tmp_path / "t.docx"))
+    corpus = load_corpus(tmp_path / "t.docx")
+    assert [p.text for p in corpus.passages] == ["[p] | ㅍ | ㅂ, 프\n[b] | ㅂ | 브", "모음 표."]
+
+
+def test_sample_corpus_has_every_heading_form_and_covers_every_sample_label():
+    corpus = load_corpus(sample_corpus_path())
+    titles = [passage.title for passage in corpus.passages]
+    assert len(titles) == len(set(titles)) >= 50
+    assert sum(title.endswith("규정>") for title in titles) >= 10
+    assert any(re.search(r"제2장 표\d+>$", title) for title in titles)
+    assert any(re.search(r"제\d+장 제\d+절 제\d+항>$", title) for title in titles)
+    assert {title[1:].split(" - ")[0] for title in titles} == {"한글 맞춤법, 표준어 규정", "띄어쓰기", "문장 부호", "외래어 표기법"}
+    for name in ("gold", "labelled"):
+        items = json.loads(sample_path(name).read_text(encoding="utf-8"))
+        assert all(item["output"]["article"] in titles for item in items), name
+
+
+def test_sample_corpus_is_hard_wrapped_and_its_passages_are_not():
+    """The sample is hard-wrapped like the organizers' PDF text (one heading broken over two lines,
+    wraps inside words); in its passages every word cut by a wrap is whole again."""
+    lines = sample_corpus_path().read_text(encoding="utf-8").splitlines()
+    corpus = load_corpus(sample_corpus_path())
+    heading_starts = [line for line in lines if line.startswith("<") and " - " in line]
+    assert len(heading_starts) == len(corpus)
+    assert sum(not line.rstrip().endswith(">") for line in heading_starts) == 1
+    text = "\n".join(passage.text for passage in corpus.passages)
+    cuts = [
+        (before.split()[-1], after.split()[0]) for before, after in zip(lines, lines[1:])
+        if before.strip() and after.strip() and not before.endswith(" ") and not before.startswith("<")
+        and not after.startswith(("<", "- ", "[", "다만", "붙임")) and "".join(before.split()[-1:])[-1:] not in ".:>)"
+    ]
+    assert len(cuts) >= 15
+    for first, second in cuts:
+        assert first + second in text, (first, second)
+    assert all(not line.endswith(" ") for passage in corpus.passages for line in passage.text.split("\n"))
+
+
+def test_pdf_and_docx_of_the_sample_corpus_give_its_passages(tmp_path):
+    pytest.importorskip("reportlab")
     from_text = load_corpus(sample_corpus_path())
-    from_pdf = load_corpus(sample_pdf(tmp_path / "rules.pdf", text))
-    assert [p.title for p in from_pdf.passages] == [p.title for p in from_text.passages]
-    assert [p.id for p in from_pdf.passages] == [p.id for p in from_text.passages]
-    assert [" ".join(p.text.split()) for p in from_pdf.passages] == [" ".join(p.text.split()) for p in from_text.passages]
+    from_pdf = load_corpus(sample_pdf(tmp_path / "rules.pdf", sample_corpus_path().read_text(encoding="utf-8")))
+    from_docx = load_corpus(sample_docx(tmp_path / "rules.docx", from_text))
+    expected = [(p.id, p.title, p.text) for p in from_text.passages]
+    assert [(p.id, p.title, p.text) for p in from_pdf.passages] == expected
+    assert [(p.id, p.title, p.text) for p in from_docx.passages] == expected
 
 
 def test_jsonl_corpus(tmp_path):
@@ -111,6 +214,7 @@ BAD_CORPORA = {
     "no-text": (b'{"id": "a", "text": "x"}\n{"id": "b", "title": "t"}\n', 'line 2: no "text"'),
     "duplicate-id": (b'{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "duplicate id 'a'"),
     "broken-pdf": (b"%PDF-1.7\n garbage", "cannot be read as a PDF"),
+    "not-a-docx": (b"PK\x03\x04 this is no zip at all", "not a .docx"),
 }
 
 
@@ -159,8 +263,8 @@ class FixedRetriever:
         self.queries: list[str] = []
 
     def search(self, queries, k):
-        self.queries += list(queries)
-        return [[(index, 1.0 / (rank + 1)) for rank, index in enumerate(self.rankings[q][:k])] for q in queries]
+        self.queries += [query.question for query in queries]
+        return [[(index, 1.0 / (rank + 1)) for rank, index in enumerate(self.rankings[q.question][:k])] for q in queries]
 
 
 def known_case(tmp_path):
@@ -194,7 +298,7 @@ def known_case(tmp_path):
 def test_recall_and_mrr_equal_a_hand_count(cli, tmp_path, monkeypatch):
     corpus_path, data, items, rankings = known_case(tmp_path)
     fixed = FixedRetriever(rankings)
-    monkeypatch.setattr("malpyeong_eval.retrieval.make_retriever", lambda *args, **kwargs: fixed)
+    monkeypatch.setattr("malpyeong_eval.retrieval.plan.RetrieverBuilder.build", lambda *args, **kwargs: fixed)
     status, out, err = cli("retrieve", str(data), "--corpus", str(corpus_path), "--top-k", "10",
                            "--output", str(tmp_path / "out.json"), "--json")
     assert status == 0, err
@@ -227,7 +331,7 @@ def test_recall_and_mrr_equal_a_hand_count(cli, tmp_path, monkeypatch):
 
 def test_metrics_function_matches_the_table(cli, tmp_path, monkeypatch):
     corpus_path, data, items, rankings = known_case(tmp_path)
-    monkeypatch.setattr("malpyeong_eval.retrieval.make_retriever", lambda *args, **kwargs: FixedRetriever(rankings))
+    monkeypatch.setattr("malpyeong_eval.retrieval.plan.RetrieverBuilder.build", lambda *args, **kwargs: FixedRetriever(rankings))
     status, out, err = cli("retrieve", str(data), "--corpus", str(corpus_path), "--output", str(tmp_path / "out.json"))
     assert status == 0, err
     assert "R@1" in out and "MRR" in out and "1 of 5 items without a label" in out
@@ -245,14 +349,15 @@ def test_output_adds_references_and_retrieval_and_keeps_every_field(cli, tmp_pat
         item["team_note"] = "kept"
     data = write_jsonl(tmp_path / "items.jsonl", items)
     out = tmp_path / "with_refs.jsonl"
-    status, _, err = cli("retrieve", str(data), "--corpus", str(sample_corpus_path()), "--top-k", "3", "--output", str(out))
+    status, _, err = cli("retrieve", str(data), "--corpus", str(sample_corpus_path()), "--top-k", "3", "--retriever", "bm25",
+                         "--output", str(out))
     assert status == 0, err
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     corpus = load_corpus(sample_corpus_path())
     by_id = {p.id: p for p in corpus.passages}
     assert len(written) == len(items)
-    # the rule of item 1 (붇기, 'ㄷ' 불규칙) is found first
-    assert written[0]["retrieval"]["passage_ids"][0] == f"{HEAD}한글 맞춤법 제18항"
+    # the rule of item 1 (붇기, 'ㄷ' 불규칙) is among its passages
+    assert f"{HEAD}한글 맞춤법 제18항" in written[0]["retrieval"]["passage_ids"]
     for before, after in zip(items, written):
         retrieval = after.pop("retrieval")
         references = after["input"].pop("references")
@@ -310,20 +415,20 @@ def test_bm25_index_is_cached_by_corpus_hash(tmp_path, monkeypatch):
     assert first.built and len(built) == 1
     second = BM25Retriever(load_corpus(path), cache_dir=cache)
     assert not second.built and len(built) == 1  # loaded from disk, not rebuilt
-    assert second.search(["노란 바나나"], 2) == first.search(["노란 바나나"], 2)
-    assert second.search(["노란 바나나"], 1)[0][0][0] == 1
+    assert second.search([Query("노란 바나나")], 2) == first.search([Query("노란 바나나")], 2)
+    assert second.search([Query("노란 바나나")], 1)[0][0][0] == 1
 
     path.write_text(path.read_text(encoding="utf-8") + f"<{HEAD}한글 맞춤법 제3항>\n포도는 보랗다.\n", encoding="utf-8")
     third = BM25Retriever(load_corpus(path), cache_dir=cache)
     assert third.built and len(built) == 2 and third.index_dir != first.index_dir
-    assert third.search(["보라색 포도는 보랗다"], 1)[0][0][0] == 2
+    assert third.search([Query("보라색 포도는 보랗다")], 1)[0][0][0] == 2
 
 
 def test_bm25_query_with_no_known_morpheme(tmp_path):
     path = tmp_path / "rules.txt"
     path.write_text(f"<{HEAD}한글 맞춤법 제1항>\n사과.\n<{HEAD}한글 맞춤법 제2항>\n배.\n", encoding="utf-8")
     retriever = BM25Retriever(load_corpus(path), cache_dir=tmp_path / "c")
-    assert retriever.search(["zzz", "!!!"], 5) == [[(0, 0.0), (1, 0.0)], [(0, 0.0), (1, 0.0)]]
+    assert retriever.search([Query("zzz"), Query("!!!")], 5) == [[(0, 0.0), (1, 0.0)], [(0, 0.0), (1, 0.0)]]
 
 
 def test_top_k_above_the_corpus_size_takes_all(cli, tmp_path):
@@ -351,7 +456,7 @@ def test_dense_retriever_with_a_tiny_local_model(cli, tmp_path, tiny_bert):
 
     retriever = DenseRetriever(corpus, str(tmp_path / "tiny-st"), device="cpu")
     assert retriever.name == f"dense:{tmp_path / 'tiny-st'}"
-    hits = retriever.search([corpus.passages[7].render(), "질문"], 4)
+    hits = retriever.search([Query(corpus.passages[7].render()), Query("질문")], 4)
     assert [len(row) for row in hits] == [4, 4]
     assert hits[0][0][0] == 7 and hits[0][0][1] == pytest.approx(1.0, abs=1e-4)  # a passage finds itself
     assert all(row == sorted(row, key=lambda hit: -hit[1]) for row in hits)
@@ -375,7 +480,7 @@ def test_dense_without_sentence_transformers_names_the_extra(cli, tmp_path, monk
 def test_unknown_retriever(cli, tmp_path):
     status, _, err = cli("retrieve", str(sample_path("gold")), "--corpus", str(sample_corpus_path()), "--retriever", "tfidf",
                          "--output", str(tmp_path / "o.json"))
-    assert status == 2 and "unknown retriever 'tfidf'" in err
+    assert status == 2 and "unknown part 'tfidf'" in err
 
 
 def test_missing_dense_model_is_one_line(tmp_path):
@@ -386,7 +491,8 @@ def test_missing_dense_model_is_one_line(tmp_path):
         DenseRetriever(load_corpus(sample_corpus_path()), str(tmp_path / "no-such-model"), device="cpu")
 
 
-@pytest.mark.parametrize("name", ["malpyeong_eval.retrieval.corpus", "malpyeong_eval.retrieval.base", "malpyeong_eval.retrieval.metrics"])
+@pytest.mark.parametrize("name", ["malpyeong_eval.retrieval.corpus", "malpyeong_eval.retrieval.base", "malpyeong_eval.retrieval.metrics",
+                                  "malpyeong_eval.retrieval.question", "malpyeong_eval.retrieval.plan"])
 def test_docstring_examples(name):
     import doctest
     import importlib

@@ -4,7 +4,10 @@ Queries are each item's ``input.question`` only, never its answer. The output is
 ``input[--field]`` (a list of ``"{title}\\n{text}"`` passages) and a top-level ``retrieval``
 record (retriever, corpus name and sha256, K, field, passage ids, scores), ready for ``run`` and
 ``train``. Where items carry ``output.article`` (or ``--labels``), recall@1/3/5/10 and MRR are
-reported, overall and by question_type.
+reported, overall and by question_type. ``--examples`` (labelled items) feed the ``examples``
+retriever; an item of DATA that is also an example is left out of its own examples, and the
+output says how many were. ``--cross-validate K`` retrieves each fold with the other folds'
+examples only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import typer
 
 from ..errors import MalpyeongError
 from ..report import format_score, make_console
+from ..retrieval.plan import DEFAULT_PARTS, DEFAULT_PARTS_WITH_EXAMPLES, PART_NAMES
 from .options import DeviceOption, JsonFlag
 
 console = make_console()
@@ -38,11 +42,25 @@ def _read_labels(path: Path) -> dict[str, object]:
 
 
 def _write(path: Path, records: list[dict]) -> None:
+    """``records`` to ``path`` (.jsonl: JSONL, else a JSON list), whole or not at all."""
+    import os
+    import tempfile
+
     if path.suffix.lower() == ".jsonl":
         text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     else:
         text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
+    try:
+        handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    except OSError as exc:
+        raise MalpyeongError(f"{path}: cannot be written ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(staging, path)
+    except OSError as exc:
+        Path(staging).unlink(missing_ok=True)
+        raise MalpyeongError(f"{path}: cannot be written ({exc.strerror})") from None
 
 
 def _metrics_table(report, title: str):
@@ -70,54 +88,98 @@ def _metrics_table(report, title: str):
 
 def retrieve(
     data: Annotated[Path, typer.Argument(help="Contest data (JSON list or JSONL) with input.question.", show_default=False)],
-    corpus: Annotated[Path, typer.Option("--corpus", help="Norms corpus: a PDF or text file with <분류 - 규정 제N항> headings, or JSONL of {id, title, text}.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the data with the passages (.jsonl: JSONL, else a JSON list).", show_default=False)],
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Passages per item.")] = 5,
+    corpus: Annotated[Path, typer.Option("--corpus", help="Norms corpus: a PDF, .docx or text file with <분류 - 규정명> headings, or JSONL of {id, title, text}.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the data with the passages (.jsonl: JSONL, else a JSON list); without it only the metrics are shown.", show_default=False)] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="Passages per item.")] = 5,
     field: Annotated[str, typer.Option("--field", help="input field that receives the passages.")] = "references",
-    retriever: Annotated[str, typer.Option("--retriever", help="bm25 (Mecab morphemes, bm25s) or dense (sentence-transformers).")] = "bm25",
-    dense_model: Annotated[Optional[str], typer.Option("--dense-model", help="sentence-transformers model id or directory for --retriever dense \\[default sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2].")] = None,
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON object of item id → gold article (instead of output.article) for the retrieval metrics.")] = None,
+    retriever: Annotated[Optional[str], typer.Option("--retriever", help=f"Parts, comma-separated, each name[:weight], fused by reciprocal rank: {', '.join(PART_NAMES)} \\[default {DEFAULT_PARTS}; with examples {DEFAULT_PARTS_WITH_EXAMPLES}].", show_default=False)] = None,
+    examples: Annotated[Optional[list[Path]], typer.Option("--examples", help="Labelled contest items (output.article, or --labels) the examples part learns from; repeatable.", show_default=False)] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON object of item id → gold article (instead of output.article), for DATA's metrics and the examples.")] = None,
+    cross_validate: Annotated[Optional[int], typer.Option("--cross-validate", help="K folds: each fold retrieved with the examples of the other folds only (examples default to DATA).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
+    dense_model: Annotated[Optional[str], typer.Option("--dense-model", help="sentence-transformers model id or directory for the dense part \\[default sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2].")] = None,
+    rerank: Annotated[Optional[str], typer.Option("--rerank", help="A sentence-transformers CrossEncoder (id or directory) that rescores the top --rerank-depth.", show_default=False)] = None,
+    rerank_depth: Annotated[int, typer.Option("--rerank-depth", help="First-stage passages the cross-encoder rescores.")] = 20,
     device: DeviceOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
     from ..data import read_records
-    from ..retrieval import load_corpus, make_retriever, retrieval_metrics, retrieve_into
+    from ..retrieval import load_corpus, retrieval_metrics
     from ..retrieval.metrics import labels_of
-    from ..retrieval.pipeline import SETTINGS_KEYS, queries_of
+    from ..retrieval.pipeline import SETTINGS_KEYS, cross_validate as run_folds, examples_of, queries_of, settings_of, write_hits
+    from ..retrieval.plan import RetrievalPlan, RetrieverBuilder, parse_parts
 
-    if retriever not in ("bm25", "dense"):
-        raise MalpyeongError(f"--retriever: unknown retriever {retriever!r} (bm25 or dense)")
+    for flag, value in (("--top-k", top_k), ("--rerank-depth", rerank_depth)):
+        if value < 1:
+            raise MalpyeongError(f"{flag}: must be at least 1, got {value}")
+    if cross_validate is not None and cross_validate < 2:
+        raise MalpyeongError(f"--cross-validate: needs at least 2 folds, got {cross_validate}")
     if not field.strip() or field in ("question", "question_type"):
         raise MalpyeongError(f"--field: {field!r} cannot receive the passages (choose another input field name)")
+    learns = bool(examples) or cross_validate is not None
+    plan = RetrievalPlan(parse_parts(retriever or (DEFAULT_PARTS_WITH_EXAMPLES if learns else DEFAULT_PARTS)),
+                         dense_model=dense_model, rerank_model=rerank, rerank_depth=rerank_depth,
+                         device=device)
+    if plan.uses_examples and not learns:
+        raise MalpyeongError("--retriever: the examples part needs --examples FILE (labelled items) or --cross-validate K")
+    if learns and not plan.uses_examples:
+        raise MalpyeongError("--examples/--cross-validate: --retriever has no examples part to learn from (add 'examples')")
     records = read_records(data)
-    queries_of(records, str(data))  # check the data before the corpus and the model load
+    queries = queries_of(records, str(data))  # check the data before the corpus and the model load
     overrides = _read_labels(labels) if labels is not None else None
+    learned_from = []
+    for path in examples or ([data] if cross_validate is not None else []):
+        learned_from += examples_of(records if path == data else read_records(path), overrides, str(path))
     loaded = load_corpus(corpus)
     if top_k > len(loaded):
         err_console.print(f"note: --top-k {top_k} > the corpus's {len(loaded)} passages; taking all {len(loaded)}",
                           highlight=False, markup=False)
         top_k = len(loaded)
-    engine = make_retriever(retriever, loaded, dense_model=dense_model, device=device)
-    written = retrieve_into(records, engine, loaded, top_k, field, source=str(data))
-    _write(output, written)
-    titles_by_id = {passage.id: passage.title for passage in loaded.passages}
+    builder = RetrieverBuilder(plan, loaded)
+    folds = None
+    if cross_validate is not None:
+        folds = run_folds(records, learned_from, builder, top_k, k=cross_validate, seed=seed, source=str(data))
+        hits, name, self_excluded = folds.hits, folds.retriever, 0
+    else:
+        engine = builder.build(learned_from)
+        hits, name = engine.search(queries, top_k), engine.name
+        part = builder.examples_part(engine)
+        self_excluded = part.self_excluded if part is not None else 0
+    settings = settings_of(name, loaded, top_k, field)
+    if folds is not None:
+        settings["cross_validation"] = {"k": folds.k, "seed": folds.seed}
+    written = write_hits(records, hits, settings, loaded, field)
+    if output is not None:
+        _write(output, written)
     report = retrieval_metrics(
-        [[titles_by_id[passage_id] for passage_id in item["retrieval"]["passage_ids"]] for item in written],
+        [[loaded.passages[index].title for index, _ in found] for found in hits],
         labels_of(records, overrides),
         [item["input"].get("question_type") if isinstance(item["input"].get("question_type"), str) else None for item in written],
         top_k,
     )
-    settings = {key: written[0]["retrieval"][key] for key in SETTINGS_KEYS} if written else {}
     if json_output:
-        print(json.dumps({"output": str(output), "n": len(written), "settings": settings,
-                          "passages": len(loaded), "metrics": report.to_dict()}, ensure_ascii=False, indent=2))
+        result = {"output": str(output) if output else None, "n": len(written),
+                  "settings": {key: settings[key] for key in SETTINGS_KEYS}, "passages": len(loaded),
+                  "examples": len(learned_from), "self_excluded": self_excluded, "metrics": report.to_dict()}
+        if folds is not None:
+            result["cross_validation"] = {"k": folds.k, "seed": folds.seed, "examples_per_fold": folds.examples_per_fold,
+                                          "folds": folds.folds}
+        print(json.dumps(result, ensure_ascii=False, indent=2))
         return
+    where = f" to {output}" if output else ""
     err_console.print(
-        f"wrote {len(written)} items with {top_k} passages each in input.{field} to {output} "
-        f"({settings.get('retriever')}, {len(loaded)} passages of {loaded.name})",
+        f"retrieved {top_k} passages for each of {len(written)} items{where} ({name}, {len(loaded)} passages of {loaded.name}"
+        + (f", {len(learned_from)} labelled examples" if learned_from else "") + ")",
         highlight=False, markup=False,
     )
+    if self_excluded:
+        err_console.print(f"{self_excluded} items of {data.name} are also examples: each was left out of its own examples",
+                          highlight=False, markup=False)
+    if folds is not None:
+        err_console.print(f"{folds.k}-fold cross-validation (seed {folds.seed}): each fold retrieved with the other folds' "
+                          f"examples only ({min(folds.examples_per_fold)}–{max(folds.examples_per_fold)} examples per fold)",
+                          highlight=False, markup=False)
     if report.overall.n:
         console.print(_metrics_table(report, title=f"retrieval: {data.name} over {loaded.name} (top {top_k})"))
     else:

@@ -1,39 +1,38 @@
-"""Retrieval over a norms corpus for RAG runs: corpus loading, BM25 and dense retrievers, metrics.
+"""Retrieval over a norms corpus for RAG runs: corpus loading, retrievers, fusion, metrics, cross-validation.
 
-- :mod:`.corpus` — a PDF, a text file with ``<분류 - 규정 제N항>`` headings, or JSONL → passages;
-- :mod:`.base` — the :class:`Retriever` interface (``search(queries, k)``) and Mecab morphemes;
-- :mod:`.bm25` — BM25 over morphemes (bm25s), the index cached on disk by corpus hash;
+- :mod:`.corpus` — a PDF, a .docx, a text file with ``<분류 - 규정명>`` headings, or JSONL → passages;
+- :mod:`.question` — a question read the way the task writes it (sentence, ``{A/B}``, their difference);
+- :mod:`.base` — the :class:`Retriever` interface (``search(queries, k)``), :class:`Query`, tokenizers;
+- :mod:`.bm25` — BM25 over morphemes or character n-grams (bm25s), the index cached on disk;
+- :mod:`.examples` — labelled questions voting for their rule (no item votes for itself);
 - :mod:`.dense` — sentence-transformers embeddings (the ``dense`` extra);
+- :mod:`.fusion` — reciprocal rank fusion, a cross-encoder reranker;
+- :mod:`.plan` — ``--retriever`` parsed into one :class:`RetrievalPlan`, and its builder;
 - :mod:`.metrics` — recall@k and MRR against ``output.article`` labels;
-- :mod:`.pipeline` — the passages written into the data (``input.references``, ``retrieval``).
+- :mod:`.pipeline` — the passages written into the data, labelled examples, cross-validation;
+- :mod:`.labelling` — rule labels made from gold answers (lexical, or a language model's likelihood).
 
-Importing this package imports neither bm25s, pypdf nor sentence-transformers.
+Importing this package imports neither bm25s, pypdf, python-docx nor sentence-transformers.
 """
 
 from __future__ import annotations
 
-from .base import Hit, Retriever
+from pathlib import Path
+
+from .base import Hit, Query, Retriever
 from .corpus import Corpus, CorpusError, Passage, load_corpus
 from .metrics import is_relevant, normalize_title, retrieval_metrics
 from .pipeline import SETTINGS_KEYS, retrieve_into
+from .plan import RetrievalPlan, RetrieverBuilder, parse_parts
 
 __all__ = [
-    "Corpus", "CorpusError", "Hit", "Passage", "Retriever", "SETTINGS_KEYS", "is_relevant", "load_corpus",
-    "make_retriever", "normalize_title", "retrieval_metrics", "retrieve_into",
+    "Corpus", "CorpusError", "Hit", "Passage", "Query", "RetrievalPlan", "Retriever", "RetrieverBuilder", "SETTINGS_KEYS",
+    "is_relevant", "load_corpus", "make_retriever", "normalize_title", "retrieval_metrics", "retrieve_into",
 ]
 
 
 def make_retriever(kind: str, corpus: Corpus, *, dense_model: str | None = None, device: str | None = None,
-                   cache_dir=None) -> Retriever:
-    """``bm25`` (default) or ``dense`` over ``corpus``."""
-    if kind == "bm25":
-        from .bm25 import BM25Retriever
-
-        return BM25Retriever(corpus, cache_dir=cache_dir)
-    if kind == "dense":
-        from .dense import DEFAULT_DENSE_MODEL, DenseRetriever
-
-        return DenseRetriever(corpus, dense_model or DEFAULT_DENSE_MODEL, device=device)
-    from ..errors import MalpyeongError
-
-    raise MalpyeongError(f"--retriever: unknown retriever {kind!r} (bm25 or dense)")
+                   cache_dir: str | Path | None = None) -> Retriever:
+    """The retriever ``--retriever kind`` names (parts without ``examples``) over ``corpus``."""
+    plan = RetrievalPlan(parse_parts(kind), dense_model=dense_model, device=device)
+    return RetrieverBuilder(plan, corpus, cache_dir=cache_dir).build()

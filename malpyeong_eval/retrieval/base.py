@@ -1,14 +1,35 @@
-"""The one interface every retriever offers, and the Mecab morphemes BM25 indexes."""
+"""The one interface every retriever offers, what a query is, and the tokenizers BM25 indexes with.
+
+Two tokenizers (a :data:`Tokenizer` is any ``str -> list[str]``), chosen by name in
+:data:`TOKENIZERS`:
+
+- ``mecab``: Mecab (mecab-ko-dic) morphemes, as ROUGE-1 reads a text (punctuation and spaces gone);
+- ``char``: character 2- and 3-grams of the text with its spaces and punctuation kept, so a
+  spacing rule (``본 지``/``본지``) or a punctuation mark is still visible to the index.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Hit", "Retriever", "morphemes"]
+__all__ = ["Hit", "Query", "Retriever", "TOKENIZERS", "Tokenizer", "char_ngrams", "morphemes", "tokenizer_version"]
 
 Hit = tuple[int, float]  # (index of the passage in the corpus, score): higher is better
+Tokenizer = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a retriever is asked: an item's question (never its answer) and the item's id.
+
+    The id lets a retriever that learns from labelled questions leave the item itself out.
+    """
+
+    question: str
+    id: str | None = None
 
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9가-힣ㄱ-ㅎㅏ-ㅣ]")
 
@@ -18,12 +39,14 @@ class Retriever(Protocol):
     """Finds the passages of a corpus that best match each query.
 
     ``name`` is what the output records as ``retrieval.retriever`` (``bm25-mecab``,
-    ``dense:<model>``). ``search`` returns, per query, up to ``k`` hits, best first.
+    ``dense:<model>``). ``search`` returns, per query, up to ``k`` hits, best first. A hit of
+    score exactly 0 is filler (the retriever found nothing for it: BM25 with no shared token, a
+    passage no labelled neighbour names); fusion gives filler no weight.
     """
 
     name: str
 
-    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]: ...
+    def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]: ...
 
 
 class MorphemeAnalyser:
@@ -44,8 +67,10 @@ class MorphemeAnalyser:
         return self._tagger.parse(cleaned).split() if cleaned else []
 
 
-def tokenizer_version() -> str:
-    """What the morphemes depend on: the tagger's and the dictionary's versions (part of the BM25 cache key)."""
+def tokenizer_version(name: str = "mecab") -> str:
+    """What a tokenizer's tokens depend on (part of the BM25 cache key): for Mecab, its and the dictionary's versions."""
+    if name == "char":
+        return "char-2-3-grams-v1"
     from importlib.metadata import PackageNotFoundError, version
 
     parts = []
@@ -70,3 +95,19 @@ def morphemes(text: str) -> list[str]:
     if _analyser is None:
         _analyser = MorphemeAnalyser()
     return _analyser(text)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def char_ngrams(text: str, sizes: tuple[int, ...] = (2, 3)) -> list[str]:
+    """Character n-grams of ``text`` (lowercased, whitespace runs one space), spaces and punctuation kept.
+
+    >>> char_ngrams("본 지,", sizes=(2,))
+    ['본 ', ' 지', '지,']
+    """
+    cleaned = _SPACES.sub(" ", text.lower()).strip()
+    return [cleaned[i:i + n] for n in sizes for i in range(len(cleaned) - n + 1)]
+
+
+TOKENIZERS: dict[str, Tokenizer] = {"mecab": morphemes, "char": char_ngrams}

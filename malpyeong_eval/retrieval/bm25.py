@@ -1,8 +1,12 @@
-"""BM25 over Mecab morphemes (bm25s), the index built once per corpus and cached on disk.
+"""BM25 (bm25s) over a corpus's passages, with Mecab morphemes or character n-grams, the index built
+once per corpus and cached on disk.
+
+A query is read with :func:`.question.read_question`: the sentence's variants and the names of the
+marks its alternatives differ by, never the instruction around them.
 
 The cache lives under ``platformdirs.user_cache_dir("malpyeong-eval")/bm25/`` (or
 ``$MALPYEONG_CACHE_DIR/bm25/``, or the ``cache_dir`` given), one folder per key: the corpus's
-sha256, the morpheme analysis (tagger and dictionary versions), bm25s's version and the BM25
+sha256, the tokenizer (and for Mecab the tagger's and dictionary's versions), bm25s's version and the BM25
 parameters. A changed corpus file has another hash, so its index is built afresh; an unchanged
 one is loaded, not rebuilt (:attr:`BM25Retriever.built` says which happened).
 """
@@ -17,10 +21,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import Hit, morphemes, tokenizer_version
+from .base import TOKENIZERS, Hit, Query, tokenizer_version
 from .corpus import Corpus
+from .question import read_question
 
-__all__ = ["BM25Retriever", "default_cache_dir"]
+__all__ = ["BM25Index", "BM25Retriever", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -33,15 +38,51 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("malpyeong-eval"))
 
 
-class BM25Retriever:
-    """BM25 (bm25s, ``method`` variant, ``k1``, ``b``) over the morphemes of each passage's title and text."""
+class BM25Index:
+    """BM25 over token lists (bm25s): ``search(token_lists, k)`` → per query, ``(row, score)`` best first.
 
-    name = "bm25-mecab"
+    A query with no token the index knows matches nothing: it gets no hits.
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.vocab = model.vocab_dict
+        self.size = int(model.scores["num_docs"])
+
+    @classmethod
+    def build(cls, token_lists: list[list[str]], *, k1: float = 1.5, b: float = 0.75, method: str = "lucene") -> BM25Index:
+        import bm25s
+
+        model = bm25s.BM25(k1=k1, b=b, method=method)
+        # bm25s refuses an empty document list and a document without tokens: give those one unseen token
+        model.index([tokens or ["\x00"] for tokens in token_lists] or [["\x00"]], show_progress=False)
+        return cls(model)
+
+    def search(self, token_lists: Sequence[list[str]], k: int) -> list[list[Hit]]:
+        k = min(k, self.size)
+        known = [[token for token in tokens if token in self.vocab] for tokens in token_lists]
+        asked = [i for i, tokens in enumerate(known) if tokens]
+        found: dict[int, list[Hit]] = {}
+        if asked and k > 0:
+            documents, scores = self.model.retrieve([known[i] for i in asked], k=k, show_progress=False, return_as="tuple")
+            for row, i in enumerate(asked):
+                found[i] = [(int(d), float(s)) for d, s in zip(documents[row], scores[row], strict=True) if s > 0]
+        return [found.get(i, []) for i in range(len(token_lists))]
+
+
+class BM25Retriever:
+    """BM25 (bm25s, ``method`` variant, ``k1``, ``b``) over the tokens of each passage's title and text.
+
+    ``tokenizer``: ``mecab`` (morphemes; the retriever is named ``bm25-mecab``) or ``char``
+    (character n-grams, ``bm25-char``). A query that shares no token with the corpus gets every
+    passage at score 0, in corpus order.
+    """
 
     def __init__(
         self,
         corpus: Corpus,
         *,
+        tokenizer: str = "mecab",
         cache_dir: str | Path | None = None,
         k1: float = 1.5,
         b: float = 0.75,
@@ -51,28 +92,25 @@ class BM25Retriever:
         import bm25s
 
         self.corpus = corpus
+        self.tokenize = TOKENIZERS[tokenizer]
+        self.name = f"bm25-{tokenizer}"
         self.params = {"k1": k1, "b": b, "method": method}
         key_source = json.dumps(
-            {"corpus": corpus.sha256, "tokens": tokenizer_version(), "bm25s": bm25s.__version__, **self.params},
+            {"corpus": corpus.sha256, "tokens": tokenizer_version(tokenizer), "bm25s": bm25s.__version__, **self.params},
             sort_keys=True,
         )
         self.cache_key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
         self.index_dir = Path(cache_dir or default_cache_dir()) / "bm25" / self.cache_key
         self.built = False
-        self._model = self._load() if use_cache else None
-        if self._model is None:
-            self._model = self._build()
+        model = self._load() if use_cache else None
+        if model is None:
+            index = BM25Index.build([self.tokenize(passage.render()) for passage in corpus.passages], **self.params)
             self.built = True
             if use_cache:
-                self._save(self._model)
-        self._vocab = self._model.vocab_dict
-
-    def _build(self):
-        import bm25s
-
-        model = bm25s.BM25(k1=self.params["k1"], b=self.params["b"], method=self.params["method"])
-        model.index([morphemes(passage.render()) for passage in self.corpus.passages], show_progress=False)
-        return model
+                self._save(index.model)
+        else:
+            index = BM25Index(model)
+        self.index = index
 
     def _load(self):
         import bm25s
@@ -98,20 +136,13 @@ class BM25Retriever:
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)  # the cache is an optimisation: go on without it
 
-    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+    def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:
         """Top-``k`` passages per query by BM25 score, best first (fewer when the corpus is smaller)."""
         k = min(k, len(self.corpus))
-        results: list[list[Hit]] = []
-        token_lists = [[token for token in morphemes(query) if token in self._vocab] for query in queries]
-        known = [i for i, tokens in enumerate(token_lists) if tokens]
-        by_query: dict[int, list[Hit]] = {}
-        if known and k > 0:
-            documents, scores = self._model.retrieve(
-                [token_lists[i] for i in known], k=k, show_progress=False, return_as="tuple"
-            )
-            for row, i in enumerate(known):
-                by_query[i] = [(int(d), float(s)) for d, s in zip(documents[row], scores[row])]
-        for i in range(len(queries)):
-            # a query with no known morpheme matches nothing: every passage scores 0, corpus order
-            results.append(by_query.get(i, [(index, 0.0) for index in range(k)]))
+        token_lists = [self.tokenize(read_question(query.question).query_text()) for query in queries]
+        results = []
+        for hits in self.index.search(token_lists, k):
+            seen = {index for index, _ in hits}
+            # passages the query shares nothing with follow at score 0, in corpus order
+            results.append([*hits, *((index, 0.0) for index in range(len(self.corpus)) if index not in seen)][:k])
         return results

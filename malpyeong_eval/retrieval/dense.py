@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import MalpyeongError, ModelLoadError
-from .base import Hit
+from .base import Hit, Query
 from .corpus import Corpus
+from .question import read_question
 
 __all__ = ["DEFAULT_DENSE_MODEL", "DenseRetriever"]
 
@@ -42,16 +43,16 @@ class DenseRetriever:
             texts, batch_size=self.batch_size, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
         )
 
-    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+    def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:
         """Top-``k`` passages per query by cosine similarity, best first."""
         import torch
 
         k = min(k, len(self.corpus))
         if not queries or k == 0:
             return [[] for _ in queries]
-        similarity = self._encode(list(queries)) @ self._passages.T
+        similarity = self._encode([read_question(query.question).query_text() for query in queries]) @ self._passages.T
         scores, indices = torch.topk(similarity.float(), k=k, dim=1)
         return [
-            [(int(i), float(s)) for i, s in zip(row_indices.tolist(), row_scores.tolist())]
-            for row_indices, row_scores in zip(indices, scores)
+            [(int(i), float(s)) for i, s in zip(row_indices.tolist(), row_scores.tolist(), strict=True)]
+            for row_indices, row_scores in zip(indices, scores, strict=True)
         ]

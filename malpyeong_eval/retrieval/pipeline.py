@@ -1,28 +1,40 @@
-"""Retrieved passages written into contest data: ``input[field]`` and a top-level ``retrieval`` record.
+"""Retrieved passages written into contest data: ``input[field]`` and a top-level ``retrieval`` record;
+labelled examples read from contest items; K-fold cross-validation.
 
-The query of an item is its ``input.question`` and nothing else: never the answer (``output``),
-which a retriever given the answer would find the rule from, and retrieval numbers computed that
-way say nothing about a real test run.
+The query of an item is its ``input.question`` (and its id) and nothing else: never the answer
+(``output``), which a retriever given the answer would find the rule from, and retrieval numbers
+computed that way say nothing about a real test run.
+
+**Cross-validation** (:func:`cross_validate`): the items are shuffled with a seed and dealt into K
+folds (``folds[id]``); each fold is retrieved by a retriever that learned from the examples of the
+other folds only — an example is in a fold when it has the id or the question text of an item of
+that fold; examples that are no item of DATA are used for every fold. Only the examples part (and
+an ``auto`` weight, chosen from the fold's own examples) is rebuilt per fold; BM25 and dense
+indexes are built once.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SubmissionError
-from .base import Retriever
+from ..errors import MalpyeongError, SubmissionError
+from .base import Hit, Query, Retriever
 from .corpus import Corpus
+from .examples import Example, _self_keys
+from .metrics import labels_of
+from .plan import RetrieverBuilder, deal_folds
 
-__all__ = ["SETTINGS_KEYS", "queries_of", "retrieve_into"]
+__all__ = ["CrossValidation", "SETTINGS_KEYS", "cross_validate", "examples_of", "queries_of", "retrieve_into", "write_hits"]
 
 # the part of ``retrieval`` that describes how the data was made (the rest is per item)
 SETTINGS_KEYS = ("retriever", "corpus", "corpus_hash", "top_k", "field")
 
 
-def queries_of(records: Sequence[Any], source: str = "data") -> list[str]:
-    """Each record's ``input.question`` (the only text a query is built from)."""
+def queries_of(records: Sequence[Any], source: str = "data") -> list[Query]:
+    """Each record's ``input.question`` and id (all a query is built from)."""
     queries = []
     for index, record in enumerate(records):
         where = f"{source}: item {index + 1}" + (f" (id {record.get('id')!r})" if isinstance(record, Mapping) and "id" in record else "")
@@ -31,8 +43,44 @@ def queries_of(records: Sequence[Any], source: str = "data") -> list[str]:
         given = record.get("input")
         if not isinstance(given, Mapping) or not isinstance(given.get("question"), str) or not given["question"].strip():
             raise SubmissionError(f"{where}: no input.question (a non-empty string) to retrieve for")
-        queries.append(given["question"])
+        queries.append(Query(given["question"], str(record["id"]) if "id" in record else None))
     return queries
+
+
+def examples_of(records: Sequence[Any], overrides: Mapping[str, object] | None = None, source: str = "examples") -> list[Example]:
+    """The labelled questions among ``records`` (``output.article``, or ``overrides[id]``).
+
+    Records without a label are skipped; a file in which none has one is one line.
+    """
+    queries = queries_of(records, source)
+    examples = [
+        Example(query.id, query.question, label if isinstance(label, str) else tuple(label))
+        for query, label in zip(queries, labels_of(records, overrides), strict=True) if label is not None
+    ]
+    if not examples:
+        raise MalpyeongError(f"{source}: no item has a rule label (output.article, or --labels) to learn from")
+    return examples
+
+
+def write_hits(records: Sequence[Mapping], hits: Sequence[Sequence[Hit]], settings: Mapping[str, Any],
+               corpus: Corpus, field: str) -> list[dict]:
+    """Copies of ``records`` with ``input[field]`` = their hits' passages and ``retrieval`` set (the rest kept)."""
+    written = []
+    for record, found in zip(records, hits, strict=True):
+        item = copy.deepcopy(dict(record))
+        item["input"] = {**item["input"], field: [corpus.passages[index].render() for index, _ in found]}
+        item["retrieval"] = {
+            **settings,
+            "passage_ids": [corpus.passages[index].id for index, _ in found],
+            "scores": [round(score, 6) for _, score in found],
+        }
+        written.append(item)
+    return written
+
+
+def settings_of(retriever: str, corpus: Corpus, top_k: int, field: str) -> dict[str, Any]:
+    """How the data was made: the retriever's name, the corpus and its hash, K and the field."""
+    return {"retriever": retriever, "corpus": corpus.name, "corpus_hash": corpus.sha256, "top_k": top_k, "field": field}
 
 
 def retrieve_into(
@@ -43,23 +91,47 @@ def retrieve_into(
 
     Every other field of each record is kept as it is.
     """
+    hits = retriever.search(queries_of(records, source), top_k)
+    return write_hits(records, hits, settings_of(retriever.name, corpus, top_k, field), corpus, field)
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """What :func:`cross_validate` found: each item's hits, its fold, and how the folds were dealt."""
+
+    hits: list[list[Hit]]
+    folds: dict[str, int]
+    k: int
+    seed: int
+    retriever: str
+    retrievers: list[str]
+    examples_per_fold: list[int]
+
+
+def cross_validate(records: Sequence[Mapping], examples: Sequence[Example], builder: RetrieverBuilder,
+                   top_k: int, *, k: int = 5, seed: int = 0, source: str = "data") -> CrossValidation:
+    """Retrieve every item with a retriever that learned from the other folds' examples only."""
+    if k < 2:
+        raise MalpyeongError(f"--cross-validate: needs at least 2 folds, got {k}")
     queries = queries_of(records, source)
-    hits = retriever.search(queries, top_k)
-    settings = {
-        "retriever": retriever.name,
-        "corpus": corpus.name,
-        "corpus_hash": corpus.sha256,
-        "top_k": top_k,
-        "field": field,
-    }
-    written = []
-    for record, found in zip(records, hits):
-        item = copy.deepcopy(dict(record))
-        item["input"] = {**item["input"], field: [corpus.passages[index].render() for index, _ in found]}
-        item["retrieval"] = {
-            **settings,
-            "passage_ids": [corpus.passages[index].id for index, _ in found],
-            "scores": [round(score, 6) for _, score in found],
-        }
-        written.append(item)
-    return written
+    if len(queries) < k:
+        raise MalpyeongError(f"--cross-validate {k}: {source} has only {len(queries)} items")
+    fold_of_query = deal_folds(len(queries), k, seed)
+    fold_of_key = {key: fold for query, fold in zip(queries, fold_of_query, strict=True) for key in _self_keys(query.id, query.question)}
+    hits: list[list[Hit]] = [[] for _ in queries]
+    per_fold: list[int] = []
+    names: list[str] = []
+    for fold in range(k):
+        kept = [
+            example for example in examples
+            if all(fold_of_key.get(key, -1) != fold for key in _self_keys(example.id, example.question))
+        ]
+        per_fold.append(len(kept))
+        retriever = builder.build(kept)
+        names.append(retriever.name)
+        members = [i for i, f in enumerate(fold_of_query) if f == fold]
+        for i, found in zip(members, retriever.search([queries[i] for i in members], top_k), strict=True):
+            hits[i] = found
+    folds = {query.id if query.id is not None else str(i): fold for i, (query, fold) in enumerate(zip(queries, fold_of_query, strict=True))}
+    common = names[0] if len(set(names)) == 1 else "per fold: " + "; ".join(names)
+    return CrossValidation(hits, folds, k, seed, common, names, per_fold)

@@ -1,0 +1,90 @@
+"""Several retrievers as one: reciprocal rank fusion, and a cross-encoder reranking a first stage.
+
+:class:`FusedRetriever` asks each part for its top ``depth`` passages and scores a passage by
+``sum(weight / (k_rrf + rank))`` over the parts that found it (Cormack et al., 2009; ``k_rrf`` =
+60 as there); a part's hits of score 0 (filler, see :class:`.base.Retriever`) count for nothing. Rank fusion needs no calibration between a BM25 score, a vote count and a cosine.
+
+:class:`CrossEncoderReranker` rescores the first stage's top ``depth`` passages with a
+sentence-transformers ``CrossEncoder`` on (query text, passage) pairs (the ``rerank`` extra).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ..errors import MalpyeongError, ModelLoadError
+from .base import Hit, Query, Retriever
+from .corpus import Corpus
+from .question import read_question
+
+__all__ = ["CrossEncoderReranker", "FusedRetriever", "load_cross_encoder"]
+
+RRF_K = 60
+
+
+class FusedRetriever:
+    """Reciprocal rank fusion of ``parts`` (each with a weight), over their top ``depth`` passages."""
+
+    def __init__(self, parts: Sequence[tuple[Retriever, float]], *, depth: int = 50, k_rrf: int = RRF_K) -> None:
+        self.parts = list(parts)
+        self.depth = depth
+        self.k_rrf = k_rrf
+        self.name = "rrf(" + "+".join(
+            part.name if weight == 1 else f"{part.name}:{weight:g}" for part, weight in self.parts
+        ) + ")"
+
+    def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:
+        """Top-``k`` passages per query by fused reciprocal rank, best first (ties: the first part's order)."""
+        fused: list[dict[int, float]] = [defaultdict(float) for _ in queries]
+        first_seen: list[dict[int, int]] = [{} for _ in queries]
+        for part, weight in self.parts:
+            for scores, order, hits in zip(fused, first_seen, part.search(queries, max(k, self.depth)), strict=True):
+                for rank, (index, score) in enumerate(hits, start=1):
+                    if score == 0:  # filler: the part found nothing better (see Retriever)
+                        break
+                    scores[index] += weight / (self.k_rrf + rank)
+                    order.setdefault(index, len(order))
+        return [
+            sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))[:k]
+            for scores, order in zip(fused, first_seen, strict=True)
+        ]
+
+
+def load_cross_encoder(model: str, device: str | None = None):
+    """A sentence-transformers ``CrossEncoder``, or one line naming the model and ``--rerank``."""
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError:
+        raise MalpyeongError("--rerank needs sentence-transformers: pip install 'malpyeong-eval[rerank]'") from None
+    try:
+        return CrossEncoder(model, device=device)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cross-encoder {model!r} cannot be loaded (--rerank): {str(exc).splitlines()[0][:160]}") from None
+
+
+class CrossEncoderReranker:
+    """A first stage's top ``depth`` passages rescored by a cross-encoder (query text, passage)."""
+
+    def __init__(self, first_stage: Retriever, corpus: Corpus, model, model_name: str, *, depth: int = 20,
+                 batch_size: int = 32) -> None:
+        self.first_stage = first_stage
+        self.corpus = corpus
+        self._model = model
+        self.depth = depth
+        self.batch_size = batch_size
+        self.name = f"{first_stage.name}>rerank:{model_name}"
+
+    def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:
+        """The first stage's top ``max(k, depth)`` reordered by the cross-encoder's score, top ``k`` kept."""
+        candidates = self.first_stage.search(queries, max(k, self.depth))
+        pairs = [
+            (read_question(query.question).query_text(), self.corpus.passages[index].render())
+            for query, hits in zip(queries, candidates, strict=True) for index, _ in hits
+        ]
+        scores = iter(self._model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False).tolist()) if pairs else iter(())
+        results = []
+        for hits in candidates:
+            rescored = [(index, float(next(scores))) for index, _ in hits]
+            results.append(sorted(rescored, key=lambda hit: -hit[1])[:k])
+        return results
