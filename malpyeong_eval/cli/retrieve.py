@@ -37,14 +37,6 @@ def _read_labels(path: Path) -> dict[str, object]:
     return {str(key): value for key, value in labels.items()}
 
 
-def _write(path: Path, records: list[dict]) -> None:
-    if path.suffix.lower() == ".jsonl":
-        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    else:
-        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def _metrics_table(report, title: str):
     from rich.markup import escape
     from rich.table import Table
@@ -81,7 +73,7 @@ def retrieve(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
-    from ..data import read_records
+    from ..data import read_records, write_records
     from ..retrieval import load_corpus, make_retriever, retrieval_metrics, retrieve_into
     from ..retrieval.metrics import labels_of
     from ..retrieval.pipeline import SETTINGS_KEYS, queries_of
@@ -100,7 +92,7 @@ def retrieve(
         top_k = len(loaded)
     engine = make_retriever(retriever, loaded, dense_model=dense_model, device=device)
     written = retrieve_into(records, engine, loaded, top_k, field, source=str(data))
-    _write(output, written)
+    write_records(output, written)
     titles_by_id = {passage.id: passage.title for passage in loaded.passages}
     report = retrieval_metrics(
         [[titles_by_id[passage_id] for passage_id in item["retrieval"]["passage_ids"]] for item in written],
