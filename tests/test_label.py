@@ -273,3 +273,32 @@ def test_bad_input_is_one_line_exit_2_and_no_output(cli, tmp_path, corpus_path, 
     assert status == 2
     assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(("out", ".out"))) == []
+
+
+def test_docstring_examples():
+    import doctest
+
+    import malpyeong_eval.retrieval.labelling as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+@pytest.mark.slow
+def test_a_template_that_does_not_continue_the_prompt_is_refused(cli, tmp_path, tiny_policy, corpus_path):
+    import shutil
+
+    model = tmp_path / "other-template"
+    shutil.copytree(tiny_policy, model)
+    config_path = model / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    # the generation prompt opens a "model" turn, the conversation writes an "assistant" turn
+    config["chat_template"] = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                               "{% if add_generation_prompt %}<|im_start|>model\n{% endif %}")
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    (model / "chat_template.jinja").unlink(missing_ok=True)
+    data = write_json(tmp_path / "items.json", [item("a", ANSWERS["ㄷ"])])
+    status, _, err = cli("label", str(data), "--corpus", str(corpus_path), "--method", "perplexity", "--model", str(model),
+                         "--candidates", "2", "-o", str(tmp_path / "out.json"))
+    assert status == 2 and "answer's tokens cannot be told apart" in err and err.strip().count("\n") == 0
+    assert not (tmp_path / "out.json").exists()

@@ -28,11 +28,12 @@ def _say(text: str) -> None:
     err_console.print(text, highlight=False, markup=False)
 
 
-def _progress_bar(transient: bool):
+def _progress_bar():
+    """Sequences scored, on stderr; transient, so that an error stays one line."""
     from rich import progress
 
     return progress.Progress(progress.TextColumn("scoring answers"), progress.BarColumn(), progress.MofNCompleteColumn(),
-                             progress.TimeElapsedColumn(), console=err_console, transient=transient)
+                             progress.TimeElapsedColumn(), console=err_console, transient=True)
 
 
 def _summary_table(summary: dict, title: str):
@@ -83,7 +84,7 @@ def label(
         labels = labelling.lexical_labels(loaded, [item.answer for item in answered])
     else:
         scorer = labelling.AnswerScorer(model, device=device)
-        with _progress_bar(transient=json_output) as bar:
+        with _progress_bar() as bar:
             task = bar.add_task("score", total=None)
             labels = labelling.perplexity_labels(loaded, answered, scorer, candidates=candidates, batch_size=batch_size,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
