@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -111,6 +113,37 @@ def read_records(path: str | Path) -> list[Any]:
     raise SubmissionError(
         f"{path}: top level is {_kind(document)}, expected a list of items (JSON) or one item per line (JSONL)"
     )
+
+
+def check_writable(path: str | Path) -> Path:
+    """``path`` as a file that can be written: its folder exists and it is not a folder itself."""
+    path = Path(path)
+    if path.is_dir():
+        raise MalpyeongError(f"{path}: is a directory, expected an output file name")
+    if not path.parent.is_dir():
+        raise MalpyeongError(f"{path}: folder {path.parent} does not exist")
+    return path
+
+
+def write_records(path: str | Path, records: list[Any]) -> None:
+    """Write records as JSONL (a ``.jsonl`` name) or a JSON list, whole or not at all.
+
+    The text goes to a temporary file in the same folder, which then replaces ``path``
+    (``os.replace``), so a failure never leaves a half-written file.
+    """
+    path = check_writable(path)
+    if path.suffix.lower() == ".jsonl":
+        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    else:
+        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> list[Any]:

@@ -52,31 +52,43 @@ def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> l
     return ["\n\n".join(message["content"] for message in prompt.item_messages(item)) + "\n\n답변: " for item in items]
 
 
+def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None = None,
+                   trust_remote_code: bool = False) -> tuple[Any, Any, str]:
+    """(model in eval mode on the device, tokenizer, device) of a causal LM, optionally with a PEFT adapter.
+
+    bfloat16 on a CUDA device that supports it, else float32. A model that cannot be loaded is
+    a :class:`ModelLoadError` naming it.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .metrics.loading import quiet_hub_logs, resolve_device
+
+    device = resolve_device(device)
+    try:
+        with quiet_hub_logs():
+            has_own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
+            tokenizer = AutoTokenizer.from_pretrained(adapter if has_own_tokenizer else model,
+                                                      trust_remote_code=trust_remote_code)
+            dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+            loaded = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
+            if adapter:
+                from peft import PeftModel
+
+                loaded = PeftModel.from_pretrained(loaded, adapter)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load model {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
+    loaded.to(device).eval()
+    return loaded, tokenizer, device
+
+
 class TransformersGenerator:
     """A causal LM (optionally with a PEFT adapter) generating in length-sorted, left-padded batches."""
 
     def __init__(self, model: str, *, adapter: str | None = None, device: str | None = None,
                  trust_remote_code: bool = False) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from .metrics.loading import quiet_hub_logs, resolve_device
-
-        self.device = resolve_device(device)
-        try:
-            with quiet_hub_logs():
-                has_own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
-                self.tokenizer = AutoTokenizer.from_pretrained(adapter if has_own_tokenizer else model,
-                                                               trust_remote_code=trust_remote_code)
-                dtype = torch.bfloat16 if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-                self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
-                if adapter:
-                    from peft import PeftModel
-
-                    self.model = PeftModel.from_pretrained(self.model, adapter)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"cannot load model {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
-        self.model.to(self.device).eval()
+        self.model, self.tokenizer, self.device = load_causal_lm(
+            model, adapter=adapter, device=device, trust_remote_code=trust_remote_code)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

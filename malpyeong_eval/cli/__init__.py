@@ -2,7 +2,7 @@
 ``malpyeong_eval`` that imports ``leaderboard`` and ``train``.
 
 One module per command group adds its commands to the app with ``register(app)``:
-``score`` (:mod:`.score`), ``run`` (:mod:`.run`), ``retrieve`` (:mod:`.retrieve`), ``demo`` (:mod:`.demo`), ``train``
+``score`` (:mod:`.score`), ``run`` (:mod:`.run`), ``retrieve`` (:mod:`.retrieve`), ``label`` (:mod:`.label`), ``demo`` (:mod:`.demo`), ``train``
 (``train.cli``) and the leaderboard's commands (``leaderboard.cli``). Shared flags live in
 :mod:`.options`. The app is assembled on first use (``malpyeong_eval.cli.app``), so that
 ``train.cli`` and ``leaderboard.cli`` can import :mod:`.options` without a cycle.
@@ -32,7 +32,7 @@ def build_app() -> typer.Typer:
         from leaderboard.cli import register as register_leaderboard
         from train.cli import register as register_train
 
-        from . import demo, retrieve, run, score
+        from . import demo, label, retrieve, run, score
 
         app = typer.Typer(
             name="malpyeong-eval",
@@ -46,7 +46,7 @@ def build_app() -> typer.Typer:
         def _root() -> None:
             """Score submissions, run checkpoints, train with GRPO and keep a leaderboard."""
 
-        for register in (score.register, run.register, retrieve.register, register_train, demo.register, register_leaderboard):
+        for register in (score.register, run.register, retrieve.register, label.register, register_train, demo.register, register_leaderboard):
             register(app)
         _app = app
     return _app

@@ -41,28 +41,6 @@ def _read_labels(path: Path) -> dict[str, object]:
     return {str(key): value for key, value in labels.items()}
 
 
-def _write(path: Path, records: list[dict]) -> None:
-    """``records`` to ``path`` (.jsonl: JSONL, else a JSON list), whole or not at all."""
-    import os
-    import tempfile
-
-    if path.suffix.lower() == ".jsonl":
-        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    else:
-        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    try:
-        handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    except OSError as exc:
-        raise MalpyeongError(f"{path}: cannot be written ({exc.strerror})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(staging, path)
-    except OSError as exc:
-        Path(staging).unlink(missing_ok=True)
-        raise MalpyeongError(f"{path}: cannot be written ({exc.strerror})") from None
-
-
 def _metrics_table(report, title: str):
     from rich.markup import escape
     from rich.table import Table
@@ -104,7 +82,7 @@ def retrieve(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
-    from ..data import read_records
+    from ..data import check_writable, read_records, write_records
     from ..retrieval import load_corpus, retrieval_metrics
     from ..retrieval.metrics import labels_of
     from ..retrieval.pipeline import SETTINGS_KEYS, cross_validate as run_folds, examples_of, queries_of, settings_of, write_hits
@@ -127,6 +105,8 @@ def retrieve(
         raise MalpyeongError("--examples/--cross-validate: --retriever has no examples part to learn from (add 'examples')")
     records = read_records(data)
     queries = queries_of(records, str(data))  # check the data before the corpus and the model load
+    if output is not None:
+        check_writable(output)
     overrides = _read_labels(labels) if labels is not None else None
     learned_from = []
     for path in examples or ([data] if cross_validate is not None else []):
@@ -151,7 +131,7 @@ def retrieve(
         settings["cross_validation"] = {"k": folds.k, "seed": folds.seed}
     written = write_hits(records, hits, settings, loaded, field)
     if output is not None:
-        _write(output, written)
+        write_records(output, written)
     report = retrieval_metrics(
         [[loaded.passages[index].title for index, _ in found] for found in hits],
         labels_of(records, overrides),

@@ -138,8 +138,12 @@ class BM25Retriever:
 
     def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:
         """Top-``k`` passages per query by BM25 score, best first (fewer when the corpus is smaller)."""
+        return self.search_texts([read_question(query.question).query_text() for query in queries], k)
+
+    def search_texts(self, texts: Sequence[str], k: int) -> list[list[Hit]]:
+        """The same for free texts, matched as they are (no question reading): e.g. a gold answer's reason."""
         k = min(k, len(self.corpus))
-        token_lists = [self.tokenize(read_question(query.question).query_text()) for query in queries]
+        token_lists = [self.tokenize(text) for text in texts]
         results = []
         for hits in self.index.search(token_lists, k):
             seen = {index for index, _ in hits}
