@@ -116,6 +116,9 @@ def retrieve(
         err_console.print(f"note: --top-k {top_k} > the corpus's {len(loaded)} passages; taking all {len(loaded)}",
                           highlight=False, markup=False)
         top_k = len(loaded)
+    gold_labels = labels_of(records, overrides)
+    unmatched_examples = sum(1 for example in learned_from if not loaded.passages_for(example.label))
+    unmatched_labels = sum(1 for label in gold_labels if label is not None and not loaded.passages_for(label))
     builder = RetrieverBuilder(plan, loaded)
     folds = None
     if cross_validate is not None:
@@ -134,14 +137,15 @@ def retrieve(
         write_records(output, written)
     report = retrieval_metrics(
         [[loaded.passages[index].title for index, _ in found] for found in hits],
-        labels_of(records, overrides),
+        gold_labels,
         [item["input"].get("question_type") if isinstance(item["input"].get("question_type"), str) else None for item in written],
         top_k,
     )
     if json_output:
         result = {"output": str(output) if output else None, "n": len(written),
                   "settings": {key: settings[key] for key in SETTINGS_KEYS}, "passages": len(loaded),
-                  "examples": len(learned_from), "self_excluded": self_excluded, "metrics": report.to_dict()}
+                  "examples": len(learned_from), "self_excluded": self_excluded,
+                  "examples_unmatched": unmatched_examples, "labels_unmatched": unmatched_labels, "metrics": report.to_dict()}
         if folds is not None:
             result["cross_validation"] = {"k": folds.k, "seed": folds.seed, "examples_per_fold": folds.examples_per_fold,
                                           "folds": folds.folds}
@@ -153,6 +157,10 @@ def retrieve(
         + (f", {len(learned_from)} labelled examples" if learned_from else "") + ")",
         highlight=False, markup=False,
     )
+    for count, what in ((unmatched_examples, "examples"), (unmatched_labels, f"labelled items of {data.name}")):
+        if count:
+            err_console.print(f"note: {count} {what} name a rule that is no heading of {loaded.name} "
+                              "(check the label's form against the corpus's headings)", highlight=False, markup=False)
     if self_excluded:
         err_console.print(f"{self_excluded} items of {data.name} are also examples: each was left out of its own examples",
                           highlight=False, markup=False)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 from ..data import decode_utf8, read_file
 from ..errors import MalpyeongError
-from .metrics import normalize_title
+from .metrics import relevance_keys
 
 __all__ = [
     "Corpus", "CorpusError", "HEADING", "Passage", "join_wrapped", "load_corpus", "sample_corpus_path",
@@ -98,20 +98,19 @@ class Corpus:
         return len(self.passages)
 
     @cached_property
-    def _by_title(self) -> dict[str, tuple[int, ...]]:
+    def _by_key(self) -> dict[str, tuple[int, ...]]:
         found: dict[str, list[int]] = {}
         for index, passage in enumerate(self.passages):
-            found.setdefault(normalize_title(passage.title), []).append(index)
-        return {title: tuple(indices) for title, indices in found.items() if title}
+            key = relevance_keys(passage.title)[0]
+            if key:
+                found.setdefault(key, []).append(index)
+        return {key: tuple(indices) for key, indices in found.items()}
 
     def passages_for(self, label: str | Sequence[str]) -> tuple[int, ...]:
         """The passages a rule label names, by :func:`.metrics.is_relevant`'s rule (in corpus order)."""
         if not isinstance(label, str):
             return tuple(sorted({index for one in label for index in self.passages_for(one)}))
-        normal = normalize_title(label)
-        if not normal:
-            return ()
-        return tuple(sorted(set(self._by_title.get(normal, ()) + self._by_title.get(normal.rsplit(" - ", 1)[-1].strip(), ()))))
+        return tuple(sorted({index for key in relevance_keys(label) for index in self._by_key.get(key, ())}))
 
 
 def _collapse(text: str) -> str:

@@ -39,6 +39,8 @@ class FusedRetriever:
         fused: list[dict[int, float]] = [defaultdict(float) for _ in queries]
         first_seen: list[dict[int, int]] = [{} for _ in queries]
         for part, weight in self.parts:
+            if weight == 0:  # a part chosen out (plan's auto weight)
+                continue
             for scores, order, hits in zip(fused, first_seen, part.search(queries, max(k, self.depth)), strict=True):
                 for rank, (index, score) in enumerate(hits, start=1):
                     if score == 0:  # filler: the part found nothing better (see Retriever)

@@ -3,8 +3,9 @@
 A label is the rule an item is about, as teams write it (``output.article``, or a ``--labels``
 file of id → article), e.g. ``<한글 맞춤법, 표준어 규정 - 한글 맞춤법 제18항>`` or just
 ``한글 맞춤법 제18항``; a list of such labels means any of them. A retrieved passage is
-relevant when its title, with ``<`` and ``>`` removed and whitespace collapsed, equals the label
-treated the same way, or equals the label's part after its last `` - ``.
+relevant when its title, with ``<`` and ``>`` removed, equals the label treated the same way, or
+equals the label's part after its last `` - ``, whitespace ignored in the comparison (a PDF's
+``제 18 항`` is ``제18항``).
 
 recall@k: the share of labelled items with a relevant passage among their first k retrieved
 (``None`` when fewer than k were retrieved: it cannot be told). MRR: the mean over labelled
@@ -18,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["CUTOFFS", "RetrievalScores", "is_relevant", "normalize_title", "retrieval_metrics"]
+__all__ = ["CUTOFFS", "RetrievalScores", "is_relevant", "normalize_title", "relevance_keys", "retrieval_metrics"]
 
 CUTOFFS = (1, 3, 5, 10)
 _SPACE = re.compile(r"\s+")
@@ -34,6 +35,16 @@ def normalize_title(text: str) -> str:
     return _SPACE.sub(" ", text.replace("<", "").replace(">", "")).strip()
 
 
+def relevance_keys(label: str) -> tuple[str, str]:
+    """What a label is compared by: its whole normalized text and its part after the last `` - ``, spaces removed.
+
+    >>> relevance_keys("<한글 맞춤법, 표준어 규정 - 한글 맞춤법 제 18 항>")
+    ('한글맞춤법,표준어규정-한글맞춤법제18항', '한글맞춤법제18항')
+    """
+    normal = normalize_title(label)
+    return _SPACE.sub("", normal), _SPACE.sub("", normal.rsplit(" - ", 1)[-1])
+
+
 def is_relevant(title: str, label: str | Sequence[str]) -> bool:
     """Whether a passage titled ``title`` is the rule ``label`` names (or one of them, for a list).
 
@@ -46,10 +57,8 @@ def is_relevant(title: str, label: str | Sequence[str]) -> bool:
     """
     if not isinstance(label, str):
         return any(is_relevant(title, one) for one in label)
-    normal_title, normal_label = normalize_title(title), normalize_title(label)
-    if not normal_title or not normal_label:
-        return False
-    return normal_title == normal_label or normal_title == normal_label.rsplit(" - ", 1)[-1].strip()
+    key = relevance_keys(title)[0]
+    return bool(key) and key in relevance_keys(label)
 
 
 @dataclass

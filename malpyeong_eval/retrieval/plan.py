@@ -13,7 +13,8 @@ A weight may be ``auto`` (the default for ``examples`` beside other parts): how 
 part should count against the lexical ones depends on the data — on how much the labelled
 questions say and how well the corpus's words match the questions — so the builder chooses it from
 :data:`AUTO_WEIGHTS` by an inner :data:`AUTO_FOLDS`-fold cross-validation over the examples it is
-given (recall@5, then MRR; the smaller weight on a tie). Only those examples are used, so inside an
+given (recall@5, then MRR; the smaller weight on a tie); 0 is among them, so a part that does
+not help on the examples is left out. Only those examples are used, so inside an
 outer cross-validation fold the choice never sees the fold's own items. The chosen weight is part
 of the retriever's name (``rrf(bm25-mecab+bm25-char+examples:4)``).
 
@@ -44,8 +45,8 @@ PART_NAMES = ("bm25", "bm25-char", "examples", "dense")
 DEFAULT_PARTS = "bm25,bm25-char"
 DEFAULT_PARTS_WITH_EXAMPLES = "bm25,bm25-char,examples:auto"
 DEFAULT_RRF_K = 10
-AUTO = 0.0  # the weight of a part written name:auto (a real weight is positive)
-AUTO_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
+AUTO = -1.0  # the weight of a part written name:auto (a weight given is positive)
+AUTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # 0: the part is left out
 AUTO_FOLDS = 3
 
 
@@ -76,7 +77,7 @@ def parse_parts(spec: str) -> tuple[tuple[str, float], ...]:
             weight = AUTO if weight_text == "auto" else float(weight_text) if weight_text else 1.0
         except ValueError:
             weight = math.nan
-        if weight != AUTO and (not math.isfinite(weight) or weight <= 0):
+        if weight_text != "auto" and (not math.isfinite(weight) or weight <= 0):
             raise MalpyeongError(f"--retriever: the weight of {name!r} must be a positive number or auto, got {weight_text!r}")
         if any(name == seen for seen, _ in parts):
             raise MalpyeongError(f"--retriever: {name!r} is named twice")

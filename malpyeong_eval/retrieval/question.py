@@ -9,8 +9,8 @@ a punctuation mark (문장 부호), a jamo of a loanword's spelling (외래어 �
 
 :func:`read_question` gives
 
-- ``sentence``: the quoted sentence(s) (curly or straight double quotes), or the whole question
-  when nothing is quoted;
+- ``sentence``: the quoted sentence, from the first double quote (straight or curly) to the last,
+  or the whole question when nothing is quoted;
 - ``groups``: the options of each ``{A/B[/C…]}`` in the sentence;
 - ``variants``: the sentence with each group's *i*-th option chosen, one per option;
 - ``difference``: tokens naming how the options of each group differ — ``Δspace``, with the
@@ -35,7 +35,7 @@ from itertools import combinations
 
 __all__ = ["PUNCTUATION_NAMES", "QuestionView", "read_question"]
 
-_QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]")
+_QUOTES = "\"“”"
 _GROUP = re.compile(r"\{([^{}]*/[^{}]*)\}")
 
 # the marks of the 문장 부호 rules, by the names the rules use
@@ -86,8 +86,11 @@ class QuestionView:
 
 
 def _sentence(question: str) -> str:
-    quoted = _QUOTED.findall(question)
-    return " ".join(part.strip() for part in quoted) if quoted else question.strip()
+    """From the first double quote to the last (quotes inside the sentence kept), else the whole question."""
+    marks = [i for i, char in enumerate(question) if char in _QUOTES]
+    if len(marks) < 2:
+        return question.strip()
+    return question[marks[0] + 1: marks[-1]].strip() or question.strip()
 
 
 def _variants(sentence: str, groups: list[tuple[str, ...]]) -> tuple[str, ...]:
