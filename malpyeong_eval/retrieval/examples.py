@@ -24,6 +24,7 @@ the examples of that group's queries (cross-fitting: one model per group, not on
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,7 +80,9 @@ class _Classifier:
         self.labels = sorted(set(classes))
         matrix = self._matrix(features, fit=True)
         if len(self.labels) > 1:
-            self.model = LinearSVC(C=c, random_state=0).fit(matrix, list(classes))
+            with warnings.catch_warnings():  # many rules with one question each is the normal case here
+                warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+                self.model = LinearSVC(C=c, random_state=0).fit(matrix, list(classes))
             self.labels = [int(label) for label in self.model.classes_]
 
     def _matrix(self, features: Sequence[tuple[str, str, str]], *, fit: bool = False):
