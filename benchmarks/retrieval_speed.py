@@ -75,8 +75,8 @@ def agreement(ours_docs, ours_scores, ref_docs, ref_scores) -> tuple[float, floa
     A list that differs only in the order of passages of equal score (to float32 precision) counts as the same.
     """
     same_list = same_set = 0
-    for a, sa, b, sb in zip(ours_docs, ours_scores, ref_docs, ref_scores):
-        tie_free = all(x == y or abs(p - q) <= 1e-4 * max(1.0, abs(q)) for x, y, p, q in zip(a, b, sa, sb))
+    for a, sa, b, sb in zip(ours_docs, ours_scores, ref_docs, ref_scores, strict=True):
+        tie_free = all(x == y or abs(p - q) <= 1e-4 * max(1.0, abs(q)) for x, y, p, q in zip(a, b, sa, sb, strict=True))
         same_list += tie_free
         same_set += set(a.tolist()) == set(b.tolist()) or tie_free
     gap = float(np.max(np.abs(ours_scores - ref_scores)))

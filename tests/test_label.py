@@ -178,7 +178,7 @@ def test_perplexity_numbers_equal_a_direct_forward_pass(tiny_policy):
     model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_policy).eval(), AutoTokenizer.from_pretrained(tiny_policy)
     prompt = load_prompt()
     by_id = {passage.id: passage for passage in corpus.passages}
-    for one, label in zip(items, labels):
+    for one, label in zip(items, labels, strict=True):
         record = label.record
         without = direct_log_likelihood(model, tokenizer, prompt.messages(one.question_type, one.question), one.answer)
         assert record["without_passage"]["log_likelihood"] == pytest.approx(without, abs=1e-5)
@@ -207,10 +207,10 @@ def test_batch_size_does_not_change_the_numbers(tiny_policy):
     scorer = AnswerScorer(tiny_policy, device="cpu")
     one = perplexity_labels(corpus, items, scorer, candidates=3, batch_size=1)
     four = perplexity_labels(corpus, items, scorer, candidates=3, batch_size=4)
-    for a, b in zip(one, four):
+    for a, b in zip(one, four, strict=True):
         assert a.passage == b.passage
         assert a.record["without_passage"]["log_likelihood"] == pytest.approx(b.record["without_passage"]["log_likelihood"], abs=1e-5)
-        for x, y in zip(a.record["candidates"], b.record["candidates"]):
+        for x, y in zip(a.record["candidates"], b.record["candidates"], strict=True):
             assert x["passage_id"] == y["passage_id"]
             assert x["log_likelihood"] == pytest.approx(y["log_likelihood"], abs=1e-5)
             assert x["gain"] == pytest.approx(y["gain"], abs=1e-5)

@@ -177,7 +177,7 @@ def test_sample_corpus_is_hard_wrapped_and_its_passages_are_not():
     assert sum(not line.rstrip().endswith(">") for line in heading_starts) == 1
     text = "\n".join(passage.text for passage in corpus.passages)
     cuts = [
-        (before.split()[-1], after.split()[0]) for before, after in zip(lines, lines[1:])
+        (before.split()[-1], after.split()[0]) for before, after in zip(lines, lines[1:], strict=False)
         if before.strip() and after.strip() and not before.endswith(" ") and not before.startswith("<")
         and not after.startswith(("<", "- ", "[", "다만", "붙임")) and "".join(before.split()[-1:])[-1:] not in ".:>)"
     ]
@@ -358,7 +358,7 @@ def test_output_adds_references_and_retrieval_and_keeps_every_field(cli, tmp_pat
     assert len(written) == len(items)
     # the rule of item 1 (붇기, 'ㄷ' 불규칙) is among its passages
     assert f"{HEAD}한글 맞춤법 제18항" in written[0]["retrieval"]["passage_ids"]
-    for before, after in zip(items, written):
+    for before, after in zip(items, written, strict=True):
         retrieval = after.pop("retrieval")
         references = after["input"].pop("references")
         assert after == before  # every other field as it was
@@ -388,7 +388,7 @@ def test_queries_are_the_questions_never_the_answers(tmp_path):
     fixed = FixedRetriever({item["input"]["question"]: list(range(len(corpus))) for item in items})
     retrieve_into(items, fixed, corpus, 3)
     assert fixed.queries == [item["input"]["question"] for item in items]
-    for query, item in zip(fixed.queries, items):
+    for query, item in zip(fixed.queries, items, strict=True):
         assert item["output"]["answer"] not in query and item["output"]["article"] not in query
 
 

@@ -88,7 +88,7 @@ def label(
             task = bar.add_task("score", total=None)
             labels = labelling.perplexity_labels(loaded, answered, scorer, candidates=candidates, batch_size=batch_size,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    written, summary = labelling.write_labels(records, items, dict(zip(positions, labels)), loaded)
+    written, summary = labelling.write_labels(records, items, dict(zip(positions, labels, strict=True)), loaded)
     write_records(output, written)
     settings = {"method": method, "model": model if method == "perplexity" else None, "corpus": loaded.name,
                 "corpus_hash": loaded.sha256, "candidates": candidates if method == "perplexity" else None}

@@ -237,7 +237,7 @@ def perplexity_labels(corpus: Corpus, items: Sequence[Item], scorer: AnswerScore
     prompt = prompt or load_prompt()
     rankings = _candidates(corpus, [lexical_query(item.answer) for item in items], candidates)
     plans: list[tuple[list[int], int]] = []  # per item: the no-passage sequence, then one per candidate
-    for item, ranked in zip(items, rankings):
+    for item, ranked in zip(items, rankings, strict=True):
         bare = Item(item.id, item.question_type, item.question, item.answer)
         variants = [bare] + [Item(item.id, item.question_type, item.question, item.answer,
                                   extra_inputs={"references": [corpus.passages[index].render()]})
@@ -271,7 +271,7 @@ def agreement(titles: Sequence[str], given: Sequence[str | None]) -> Agreement:
     >>> agreement(["<a - 제1항>", "<a - 제2항>", "<a - 제3항>"], ["a - 제1항", "<a - 제1항>", None]).to_dict()
     {'n': 2, 'agreeing': 1, 'share': 0.5}
     """
-    pairs = [(title, label) for title, label in zip(titles, given) if label]
+    pairs = [(title, label) for title, label in zip(titles, given, strict=True) if label]
     return Agreement(len(pairs), sum(is_relevant(title, label) for title, label in pairs))
 
 
@@ -289,7 +289,7 @@ def write_labels(records: Sequence[Mapping], items: Sequence[Item], labels: Mapp
     a label (no answer) are copied unchanged. Every other field is kept as it is.
     """
     written, ours, given = [], [], []
-    for position, (record, item) in enumerate(zip(records, items)):
+    for position, (record, item) in enumerate(zip(records, items, strict=True)):
         copied = copy.deepcopy(dict(record))
         label = labels.get(position)
         if label is not None:

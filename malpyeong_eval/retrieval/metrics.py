@@ -126,7 +126,7 @@ def retrieval_metrics(
     ranks: list[int | None] = []
     by_type: dict[str, list[int | None]] = {}
     unlabelled = 0
-    for titles, label, question_type in zip(retrieved_titles, labels, question_types):
+    for titles, label, question_type in zip(retrieved_titles, labels, question_types, strict=True):
         if label is None or (not isinstance(label, str) and not label):
             unlabelled += 1
             continue
