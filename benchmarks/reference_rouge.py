@@ -1,4 +1,4 @@
-"""A deliberately plain ROUGE-1: SCORING.md's five steps, written out as the organizers' py-rouge does them.
+"""A deliberately plain ROUGE-1: the five steps of malpyeong_eval/docs/scoring.md §3, written out as the organizers' py-rouge does them.
 
 Used as the reference in tests and benchmarks; it shares no code with ``malpyeong_eval``.
 """

@@ -1,6 +1,6 @@
-"""A deliberately plain restatement of SCORING.md §2 (the split) and §3 (the metrics).
+"""A deliberately plain restatement of malpyeong_eval/docs/scoring.md §2 (the split) and §3 (the metrics).
 
-Written from the text of SCORING.md, not from ``malpyeong_eval``: nothing here imports or copies
+Written from the text of scoring.md, not from ``malpyeong_eval``: nothing here imports or copies
 the package's scorer. Every line is commented with the spec step it implements. Used by
 ``tests/test_official_scoring.py`` as the reference the CLI's numbers must equal.
 

@@ -1,4 +1,4 @@
-"""Exact Match by the organizers' rule (SCORING.md §3) and the lenient diagnostic beside it."""
+"""Exact Match by the organizers' rule (malpyeong_eval/docs/scoring.md §3) and the lenient diagnostic beside it."""
 
 import pytest
 

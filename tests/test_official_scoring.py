@@ -1,6 +1,6 @@
-"""`malpyeong-eval score` equals SCORING.md §2-§3, as the organizers' 2025 scorer defines them.
+"""`malpyeong-eval score` equals malpyeong_eval/docs/scoring.md §2-§3, as the organizers' 2025 scorer defines them.
 
-This proves fidelity to SCORING.md's *text*: the reference (``tests/official_reference.py``) was
+This proves fidelity to scoring.md's *text*: the reference (``tests/official_reference.py``) was
 written from the spec, step by step, not from the package, and shares no code with
 ``malpyeong_eval``'s scorer. The split (§2), Exact Match with `#` alternatives, the counted-item
 rule, the means over all / counted items, Descriptive Avg and Final (§3) are plain Python there.

@@ -1,4 +1,4 @@
-"""Tiny local models for tests and the offline demo (SCORING.md §6): no Hub needed.
+"""Tiny local models for tests and the offline demo (malpyeong_eval/docs/scoring.md §6): no Hub needed.
 
 They have the real architectures and file layouts (a BERT for BERTScore, a
 checkpoint in the ``lucadiliello/BLEURT-20`` layout) with random weights and

@@ -1,4 +1,4 @@
-"""From per-item scores to the contest's table, the organizers' way (SCORING.md §3).
+"""From per-item scores to the contest's table, the organizers' way (malpyeong_eval/docs/scoring.md §3).
 
 - Exact Match (and the lenient diagnostic): mean over **all** items.
 - ROUGE-1, BERTScore, BLEURT: mean over the **counted** items only, those whose gold

@@ -175,7 +175,7 @@ class BleurtScorer:
     @property
     def activation(self) -> str:
         """The feed-forward activation as run here: the config's ``gelu`` is the exact (erf) GELU, as in
-        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (SCORING.md §3)."""
+        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (malpyeong_eval/docs/scoring.md §3)."""
         name = self.model.config.hidden_act
         return {"gelu": "gelu-exact-erf", "gelu_new": "gelu-tanh", "gelu_pytorch_tanh": "gelu-tanh"}.get(name, str(name))
 

@@ -1,4 +1,4 @@
-"""Exact Match on the answer clause, the organizers' rule (SCORING.md §3).
+"""Exact Match on the answer clause, the organizers' rule (malpyeong_eval/docs/scoring.md §3).
 
 Both clauses (split by :func:`~malpyeong_eval.parsing.split_answer`) lose every ``"``
 and ``'`` and are stripped; the gold clause may list ``#``-separated alternatives, each

@@ -1,4 +1,4 @@
-"""ROUGE-1 on the reason, as the organizers compute it (SCORING.md §3).
+"""ROUGE-1 on the reason, as the organizers compute it (malpyeong_eval/docs/scoring.md §3).
 
 Their fork of py-rouge with konlpy's Mecab: join lines, keep the first 1000 words,
 lowercase, replace every char outside ``[A-Za-z0-9가-힣]`` with a space, strip, split
