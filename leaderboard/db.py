@@ -1,10 +1,13 @@
 """Opening the leaderboard database: where it lives, SQLite settings, schema migrations.
 
 The URL comes from ``--db``, else ``MALPYEONG_DB``, else one SQLite file in the
-per-user data directory. SQLite runs in WAL mode with a busy timeout and takes its
-write lock at the start of each transaction (``BEGIN IMMEDIATE``), so several
-evaluations recording at once all land. The schema is versioned by Alembic: an
-older database is upgraded when opened, a newer one is refused.
+per-user data directory. SQLite runs in WAL mode with a busy timeout. A transaction that
+writes takes the write lock at its start (``BEGIN IMMEDIATE``), so several evaluations
+recording at once all land, one after the other. A transaction that only reads (every
+connection of :func:`reader`, and the schema check when a database is opened and already up
+to date) begins ``DEFERRED``: in WAL mode it reads a snapshot of the last commit and never
+waits for a writer. The schema is versioned by Alembic: an older database is upgraded when
+opened, a newer one is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from malpyeong_eval.errors import MalpyeongError
 
 DB_VARIABLE = "MALPYEONG_DB"
 BUSY_TIMEOUT_MS = 60_000
+READ_ONLY = "malpyeong_read_only"  # execution option of connections that only read (see reader)
 
 
 class DatabaseError(MalpyeongError):
@@ -95,7 +99,15 @@ def _sqlite_settings(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers begin DEFERRED (a WAL snapshot, no lock to wait for); anything else may write and
+        # takes the write lock first, so a transaction never fails half-way on a lock it cannot upgrade.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (pool, settings) for transactions that only read: on SQLite they begin
+    DEFERRED and never wait for a writer; on PostgreSQL nothing changes (reads never wait there)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def open_engine(url: str | None = None) -> Engine:
@@ -129,8 +141,17 @@ def open_engine(url: str | None = None) -> Engine:
 _MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time checks and upgrades the schema
 
 
+def _up_to_date(engine: Engine) -> bool:
+    """Whether the schema is at this version's head, read without any lock (the usual case on open)."""
+    with reader(engine).connect() as connection:
+        script = ScriptDirectory.from_config(_alembic_config(connection))
+        return MigrationContext.configure(connection).get_current_revision() == script.get_current_head()
+
+
 def _migrate(engine: Engine, shown: str) -> None:
-    with engine.connect() as connection:
+    if _up_to_date(engine):
+        return
+    with engine.connect() as connection:  # an upgrade (or a refusal): checked again under the lock
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch migrations rebuild a SQLite table (copy, DROP, rename); with foreign keys on, dropping
@@ -167,5 +188,5 @@ def _migrate_in_transaction(connection, shown: str) -> None:
 
 def schema_version(engine: Engine) -> str | None:
     """The Alembic revision the database is at."""
-    with engine.connect() as connection:
+    with reader(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

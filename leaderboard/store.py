@@ -16,7 +16,7 @@ from malpyeong_eval.errors import AlreadyRecorded, MalpyeongError
 from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 
-from .db import DatabaseError, mask_url, open_engine, resolve_url
+from .db import DatabaseError, mask_url, open_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 
@@ -114,6 +114,7 @@ class Leaderboard:
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_url(url)
         self.engine: Engine = open_engine(self.url)
+        self._reader: Engine = reader(self.engine)
 
     @property
     def where(self) -> str:
@@ -121,7 +122,12 @@ class Leaderboard:
         return mask_url(self.url)
 
     def _session(self) -> Session:
+        """A session that writes: on SQLite its transaction holds the write lock from the start."""
         return Session(self.engine, expire_on_commit=False)
+
+    def _reading(self) -> Session:
+        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer."""
+        return Session(self._reader, expire_on_commit=False)
 
     def record(
         self,
@@ -246,28 +252,28 @@ class Leaderboard:
         )
         if top:
             query = query.limit(top)
-        with self._session() as session:
+        with self._reading() as session:
             return [RunRecord.from_row(run) for run in session.scalars(query)]
 
     def count(self) -> int:
         """Every run, whatever its rules."""
-        with self._session() as session:
+        with self._reading() as session:
             return session.scalar(select(func.count(Run.id))) or 0
 
     def old_rules_count(self, *, dataset: str | None = None, model: str | None = None, tag: str | None = None) -> int:
         """How many runs (matching the filters) :meth:`runs` hides: scored under other rules."""
         query = self._filtered(select(func.count(Run.id)).where(_old_rules()), dataset, model, tag)
-        with self._session() as session:
+        with self._reading() as session:
             return session.scalar(query) or 0
 
     def old_rules_runs(self) -> list[RunRecord]:
         """The runs not scored under this version's rules, oldest first (what ``rescore`` does by default)."""
-        with self._session() as session:
+        with self._reading() as session:
             return [RunRecord.from_row(run) for run in session.scalars(select(Run).where(_old_rules()).order_by(Run.id))]
 
     def get(self, reference: str) -> RunRecord:
         """A run by name, or by id written ``#12`` or ``12``."""
-        with self._session() as session:
+        with self._reading() as session:
             run = session.scalar(select(Run).where(Run.name == reference))
             if run is None and reference.lstrip("#").isdigit():
                 run = session.get(Run, int(reference.lstrip("#")))
@@ -277,13 +283,13 @@ class Leaderboard:
 
     def find(self, fingerprint: str) -> RunRecord | None:
         """The run recorded with this fingerprint (same checkpoint, data and settings), if any."""
-        with self._session() as session:
+        with self._reading() as session:
             run = session.scalar(select(Run).where(Run.fingerprint == fingerprint).order_by(Run.id))
             return RunRecord.from_row(run) if run else None
 
     def groups(self, run: RunRecord) -> list[dict[str, Any]]:
         """The run's metrics by question_type."""
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(GroupMetric).where(GroupMetric.run_id == run.id).order_by(GroupMetric.question_type))
             return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted,
                      **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
@@ -292,7 +298,7 @@ class Leaderboard:
         """The run's items in their original order."""
         columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
                    *ITEM_METRIC_COLUMNS)
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [{column: getattr(row, column) for column in columns} for row in rows]
 

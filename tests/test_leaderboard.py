@@ -144,6 +144,50 @@ def test_eight_processes_record_at_once_into_one_sqlite_file(tmp_path):
     assert len({run.name for run in board.runs()}) == 200
 
 
+_WRITER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")  # the write lock, held until told to stop
+    connection.execute("UPDATE runs SET name = 'uncommitted' WHERE name = 'committed'")
+    print("locked", flush=True)
+    sys.stdin.readline()
+    connection.execute("ROLLBACK")
+    """
+)
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path, cli):
+    path = tmp_path / "board.db"
+    url = f"sqlite:///{path}"
+    Leaderboard(url).record(make_result(1), name="committed")
+    board = Leaderboard(url)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        import sqlite3
+
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # the lock is real: a second writer waits
+            sqlite3.connect(path, timeout=0, isolation_level=None).execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        runs = board.runs()
+        run = board.get("committed")
+        items = board.items(run)
+        found = board.find("nothing"), board.count(), board.groups(run), board.old_rules_count()
+        elapsed = time.perf_counter() - started
+        assert [r.name for r in runs] == ["committed"] and len(items) == 12 and found[1] == 1  # the last commit
+        assert elapsed < 0.2, f"reads took {elapsed:.2f} s behind the writer"
+        code, out, err = cli("leaderboard", "--db", url, "--json")  # opening (the schema check) waits for nothing either
+        assert code == 0 and [row["name"] for row in json.loads(out)] == ["committed"], err
+        assert writer.poll() is None  # all of it while the writer still held its lock
+    finally:
+        writer.communicate("\n", timeout=30)
+    assert writer.returncode == 0
+    board.record(make_result(2), name="after")  # and writing works again once it let go
+    assert board.count() == 2
+
+
 def test_schema_is_versioned_and_newer_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'v.db'}"
     board = Leaderboard(url)
