@@ -65,8 +65,11 @@ def mask_url(url: str) -> str:
     return f"{match['scheme']}{match['user']}:***@{match['rest']}" if match else url
 
 
-def _one_line(url: str, exc: BaseException) -> str:
-    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def error_line(url: str, exc: BaseException) -> str:
+    """One line of a database error: the driver's message where there is one (``DBAPIError.orig``;
+    other SQLAlchemy errors have none), else the error's own, else its type; never a password."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    message = text.splitlines()[0] if text else type(exc).__name__
     password = _password(url)
     if password:
         message = message.replace(password, "***")
@@ -135,7 +138,7 @@ def open_engine(url: str | None = None) -> Engine:
     except ModuleNotFoundError as exc:
         raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
     except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
-        raise DatabaseError(f"cannot open database {shown}: {_one_line(url, exc)}") from None
+        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 
 _MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time checks and upgrades the schema

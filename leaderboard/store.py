@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from malpyeong_eval.errors import AlreadyRecorded, MalpyeongError
 from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
+from malpyeong_eval.recording import RunMetadata
 
-from .db import DatabaseError, mask_url, open_engine, reader, resolve_url
+from .db import DatabaseError, error_line, mask_url, open_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 
@@ -129,39 +130,26 @@ class Leaderboard:
         """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer."""
         return Session(self._reader, expire_on_commit=False)
 
-    def record(
-        self,
-        result: EvaluationResult,
-        *,
-        name: str,
-        checkpoint: str | None = None,
-        base_model: str | None = None,
-        step: int | None = None,
-        dataset_name: str | None = None,
-        dataset_hash: str | None = None,
-        prompt_id: str | None = None,
-        prompt_hash: str | None = None,
-        generation: dict[str, Any] | None = None,
-        fingerprint: str | None = None,
-        tags: Iterable[str] = (),
-        retrieval: dict[str, Any] | None = None,
-    ) -> RunRecord:
+    def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> RunRecord:
         """Store a scored run, its by-type metrics and its items in one transaction.
 
-        ``retrieval``: the context the run's items carried (see
-        :func:`malpyeong_eval.runner.retrieval_settings`), ``None`` for none.
+        ``metadata``: where the predictions came from (checkpoint, step, data, prompt, decoding,
+        fingerprint, tags, retrieval settings; :class:`~malpyeong_eval.recording.RunMetadata`).
         """
         if not name.strip():
             raise MalpyeongError("a run needs a non-empty --name")
+        meta = metadata or RunMetadata()
+        fingerprint = meta.fingerprint
         run = Run(
-            name=name, checkpoint=checkpoint, base_model=base_model, step=step, dataset_name=dataset_name,
-            dataset_hash=dataset_hash, prompt_id=prompt_id, prompt_hash=prompt_hash, generation=generation or {},
-            metric_config=result.config, fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
+            name=name, checkpoint=meta.checkpoint, base_model=meta.base_model, step=meta.step,
+            dataset_name=meta.dataset_name, dataset_hash=meta.dataset_hash, prompt_id=meta.prompt_id,
+            prompt_hash=meta.prompt_hash, generation=dict(meta.generation), metric_config=result.config,
+            fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
             scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
-            retrieval=retrieval or None,
+            retrieval=meta.retrieval or None,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
-        run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(tags)]
+        run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(meta.tags)]
         run.groups = [GroupMetric(**group) for group in _group_rows(result)]
         run.items = [
             ItemResult(
@@ -180,7 +168,7 @@ class Leaderboard:
                 raise AlreadyRecorded(stored) from None
             raise MalpyeongError(f"a run named {name!r} is already on the leaderboard; choose another --name") from None
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot record run {name!r} in {self.where}: {str(exc.orig or exc).splitlines()[0]}") from None
+            raise DatabaseError(f"cannot record run {name!r} in {self.where}: {error_line(self.url, exc)}") from None
         return record
 
     def update_scores(self, run: RunRecord, result: EvaluationResult) -> RunRecord:
@@ -216,7 +204,7 @@ class Leaderboard:
                 session.flush()
                 record = RunRecord.from_row(row)
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot update run {run.name!r} in {self.where}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from None
+            raise DatabaseError(f"cannot update run {run.name!r} in {self.where}: {error_line(self.url, exc)}") from None
         return record
 
     def _filtered(self, query, dataset: str | None, model: str | None, tag: str | None):

@@ -8,7 +8,7 @@ per configuration however many ContestScorers (or rewards) use it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, make_dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from typing import Any
 
@@ -24,7 +24,14 @@ __all__ = ["DEFAULT_METRICS_TEXT", "METRICS", "ContestScorer", "EvaluationResult
 
 
 @dataclass
-class _ItemParts:
+class ItemScore:
+    """One item's prediction, its parts and its scores (``None``: metric not computed).
+
+    The score fields are the registry's metrics (``METRIC_NAMES``), in its order, declared here so
+    that type checkers see them; ``tests/test_registry.py`` checks that they equal the registry's.
+    A new registry metric needs its field here too.
+    """
+
     id: str
     question_type: str
     prediction: str
@@ -32,15 +39,11 @@ class _ItemParts:
     reason: str
     gold: str
     counted: bool  # both reasons non-empty: the item enters the reason metrics' means
-
-
-ItemScore = make_dataclass(
-    "ItemScore",
-    [(name, float | None, field(default=None)) for name in METRIC_NAMES],  # one field per registry metric
-    bases=(_ItemParts,),
-    namespace={"__doc__": "One item's prediction, its parts and its scores: one field per metric of the "
-                          "registry (``None``: metric not computed).", "__module__": __name__},
-)
+    exact_match: float | None = None
+    exact_match_lenient: float | None = None
+    rouge1: float | None = None
+    bertscore: float | None = None
+    bleurt: float | None = None
 
 
 @dataclass

@@ -23,7 +23,7 @@ from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
 from .prompts import EXTRA_LAYOUT, ContestPrompt
-from .recording import RunRecorder
+from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
 _WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
@@ -189,14 +189,15 @@ class CheckpointRunner:
         outcome.result = self.scorer.evaluate(self.items, submitted)
         if self.board is not None:
             try:
-                record = self.board.record(
-                    outcome.result, name=self._free_name(name or target.name, fingerprint),
+                metadata = RunMetadata(
                     checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
                     step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
                     prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
                     generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
-                    fingerprint=fingerprint, tags=self.tags, **({"retrieval": self.retrieval} if self.retrieval else {}),
+                    fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval,
                 )
+                record = self.board.record(outcome.result, name=self._free_name(name or target.name, fingerprint),
+                                           metadata=metadata)
             except AlreadyRecorded as existing:  # a concurrent run of the same checkpoint got there first
                 record, outcome.already_recorded = existing.run, True
             outcome.run_id, outcome.run_name = record.id, record.name
