@@ -36,5 +36,5 @@ def plain_rouge1(reference: str, prediction: str) -> float:
 
 def plain_rouge1_mean(references: list[str], predictions: list[str]) -> float:
     # 5. mean of per-item F over all items
-    scores = [plain_rouge1(r, p) for r, p in zip(references, predictions)]
+    scores = [plain_rouge1(r, p) for r, p in zip(references, predictions, strict=True)]
     return sum(scores) / len(scores)

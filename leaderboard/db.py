@@ -17,12 +17,13 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -151,6 +152,14 @@ def _up_to_date(engine: Engine) -> bool:
         return MigrationContext.configure(connection).get_current_revision() == script.get_current_head()
 
 
+def _driver(connection: Connection) -> Any:
+    """The driver's own connection under a SQLAlchemy one (always there while it is open)."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise DatabaseError("the database connection was closed")
+    return driver
+
+
 def _migrate(engine: Engine, shown: str) -> None:
     if _up_to_date(engine):
         return
@@ -160,14 +169,14 @@ def _migrate(engine: Engine, shown: str) -> None:
             # Batch migrations rebuild a SQLite table (copy, DROP, rename); with foreign keys on, dropping
             # 'runs' would cascade to every run's tags, by-type metrics and items. The pragma only takes
             # effect outside a transaction, so it is set on the driver's connection before BEGIN.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            _driver(connection).execute("PRAGMA foreign_keys = OFF")
         try:
             with connection.begin():  # SQLite: BEGIN IMMEDIATE serializes this already
                 _migrate_in_transaction(connection, shown)
         finally:
             if sqlite:
                 try:
-                    connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                    _driver(connection).execute("PRAGMA foreign_keys = ON")
                 except Exception:  # never back to the pool with foreign keys off
                     connection.invalidate()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -198,7 +198,7 @@ class Leaderboard:
                 row.tool_version = version("malpyeong-eval")
                 session.execute(delete(GroupMetric).where(GroupMetric.run_id == run.id))
                 session.add_all(GroupMetric(run_id=run.id, **group) for group in _group_rows(result))
-                for item_row, item in zip(items, result.items):
+                for item_row, item in zip(items, result.items, strict=True):
                     for key, value in _item_scores(item).items():
                         setattr(item_row, key, value)
                 session.flush()
@@ -313,6 +313,6 @@ def _item_scores(item) -> dict[str, Any]:
     return {key: getattr(item, key) for key in ITEM_SCORE_FIELDS}
 
 
-def runs_of_training(runs: Sequence[RunRecord]) -> list[RunRecord]:
+def runs_of_training(runs: Iterable[RunRecord]) -> list[RunRecord]:
     """The runs that have a training step, in step order."""
-    return sorted((run for run in runs if run.step is not None), key=lambda run: run.step)
+    return sorted((run for run in runs if run.step is not None), key=lambda run: run.step or 0)  # every step here is set

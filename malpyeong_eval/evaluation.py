@@ -15,7 +15,7 @@ from typing import Any
 from .data import Item
 from .metrics.aggregate import SCORING_RULES, summarize
 from .metrics.pool import shared_scorer
-from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, METRIC_NAMES, Scorer, parse_metrics, specs_of
+from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, Scorer, parse_metrics, specs_of
 from .parsing import is_counted, split_answer
 
 METRICS = ALIASES  # what --metrics takes: em, rouge1, bertscore, bleurt
@@ -143,7 +143,7 @@ class ContestScorer:
         gold_reasons = [split_answer(text).reason for text in references]
         reasons = [split_answer(text).reason for text in predictions]
         rows: list[dict[str, float | None]] = [
-            {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons)
+            {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons, strict=True)
         ]
         every = range(len(rows))
         scored = {"clause": every, "reason": [i for i in every if rows[i]["counted"]] if counted_only else every}
@@ -169,7 +169,7 @@ class ContestScorer:
         golds = [item.answer or "" for item in gold]
         rows = self.score_texts(golds, predictions)
         items = []
-        for gold_item, prediction, row in zip(gold, predictions, rows):
+        for gold_item, prediction, row in zip(gold, predictions, rows, strict=True):
             parsed = split_answer(prediction)
             items.append(
                 ItemScore(
@@ -179,7 +179,8 @@ class ContestScorer:
                     answer_clause=parsed.clause,
                     reason=parsed.reason,
                     gold=gold_item.answer or "",
-                    **row,
+                    counted=bool(row["counted"]),
+                    **{name: value for name, value in row.items() if name != "counted"},
                 )
             )
         return EvaluationResult.from_items(items, self.config, aligned_by_id=aligned_by_id)

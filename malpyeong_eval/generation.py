@@ -69,7 +69,7 @@ class TransformersGenerator:
                 self.tokenizer = AutoTokenizer.from_pretrained(adapter if has_own_tokenizer else model,
                                                                trust_remote_code=trust_remote_code)
                 dtype = torch.bfloat16 if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-                self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
+                self.model: Any = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
                 if adapter:
                     from peft import PeftModel
 

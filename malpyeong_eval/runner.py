@@ -154,8 +154,8 @@ class CheckpointRunner:
 
             def on_batch(indices: list[int], answers: list[str]) -> None:
                 nonlocal finished
-                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers)])
-                records = [(todo[i].id, answer) for i, answer in zip(indices, answers)]
+                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers, strict=True)])
+                records = [(todo[i].id, answer) for i, answer in zip(indices, answers, strict=True)]
                 done.update(records)
                 finished += len(records)
                 if self.progress:
@@ -173,9 +173,10 @@ class CheckpointRunner:
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
         submission = output or folder / "submission.json"
-        stored = self.board.find(fingerprint) if self.board is not None and self.scorable else None
-        if stored is not None:
-            predictions = {row["item_id"]: row["prediction"] for row in self.board.items(stored)}
+        board = self.board
+        stored = board.find(fingerprint) if board is not None and self.scorable else None
+        if board is not None and stored is not None:
+            predictions = {row["item_id"]: row["prediction"] for row in board.items(stored)}
             if set(predictions) >= {item.id for item in self.items}:
                 write_submission(submission, self.items, predictions, self.data_path)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
@@ -204,6 +205,8 @@ class CheckpointRunner:
         return outcome
 
     def _free_name(self, name: str, fingerprint: str) -> str:
+        if self.board is None:
+            return name
         try:
             self.board.get(name)
         except MalpyeongError:

@@ -51,7 +51,7 @@ def test_exact_match_strict_and_lenient(prediction, gold, strict, lenient):
 
 def test_lenient_never_below_strict_on_sample(sample_texts):
     golds, predictions = sample_texts[:40], sample_texts[40:]
-    for prediction, gold in zip(predictions, golds):
+    for prediction, gold in zip(predictions, golds, strict=True):
         assert exact_match_lenient(gold, prediction) >= exact_match(gold, prediction)
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -42,8 +42,8 @@ class _ProgressDisplay:
 
     def __init__(self, transient: bool) -> None:
         self.transient = transient
-        self.bar = None
-        self.tasks: dict[str, int] = {}
+        self.bar: Any = None  # a rich Progress while showing
+        self.tasks: dict[str, Any] = {}
 
     @contextmanager
     def showing(self) -> Iterator[None]:

@@ -82,7 +82,7 @@ def score(
     if output is not None:  # before recording: a file that cannot be written leaves no run behind
         output.write_text(text, encoding="utf-8")
     if board is not None:
-        stored = board.record(result, name=name, metadata=RunMetadata(
+        stored = board.record(result, name=name or "", metadata=RunMetadata(
             checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=file_sha256(gold),
             tags=tuple(tag or ())))
         err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False, markup=False)

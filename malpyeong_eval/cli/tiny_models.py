@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-TINY_BLEURT_CONFIG = {
+TINY_BLEURT_CONFIG: dict[str, Any] = {
     "model_type": "bleurt",
     "architectures": ["BleurtForSequenceClassification"],
     "hidden_size": 32,

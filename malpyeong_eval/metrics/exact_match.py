@@ -75,7 +75,7 @@ class ExactMatchScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
-        return [exact_match(reference, prediction) for reference, prediction in zip(references, predictions)]
+        return [exact_match(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]
 
 
 class ExactMatchLenientScorer:
@@ -86,4 +86,4 @@ class ExactMatchLenientScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """Lenient Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
-        return [exact_match_lenient(reference, prediction) for reference, prediction in zip(references, predictions)]
+        return [exact_match_lenient(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]
