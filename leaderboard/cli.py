@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional, cast
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from rich.text import JustifyMethod
 
 from malpyeong_eval.cli.options import (
     BatchSizeOption,
@@ -26,6 +25,9 @@ from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRIC
 from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["DbOption", "leaderboard_table", "register"]
 
