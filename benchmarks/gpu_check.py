@@ -429,7 +429,7 @@ def _pairs_section(check: Check, make_scorer: Callable[[], Any], again: bool) ->
     begin = time.perf_counter()
     values = scorer.score(references, predictions)
     seconds = time.perf_counter() - begin
-    record = {"pairs": len(values), "pairs_asked": args.pairs, "distinct_pairs": len(set(zip(references, predictions))),
+    record = {"pairs": len(values), "pairs_asked": args.pairs, "distinct_pairs": len(set(zip(references, predictions, strict=True))),
               "seconds": round(seconds, 4), "pairs_per_s": len(values) / seconds, "load_s": round(loaded - start, 3),
               "batch_size": scorer.batch_size, "values_finite": finite(values), "config": scorer.config}
     if again:  # references now cached, predictions embedded again (a GRPO step's case)

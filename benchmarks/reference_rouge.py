@@ -1,4 +1,4 @@
-"""A deliberately plain ROUGE-1: SCORING.md's five steps, written out as the organizers' py-rouge does them.
+"""A deliberately plain ROUGE-1: the five steps of malpyeong_eval/docs/scoring.md §3, written out as the organizers' py-rouge does them.
 
 Used as the reference in tests and benchmarks; it shares no code with ``malpyeong_eval``.
 """
@@ -36,5 +36,5 @@ def plain_rouge1(reference: str, prediction: str) -> float:
 
 def plain_rouge1_mean(references: list[str], predictions: list[str]) -> float:
     # 5. mean of per-item F over all items
-    scores = [plain_rouge1(r, p) for r, p in zip(references, predictions)]
+    scores = [plain_rouge1(r, p) for r, p in zip(references, predictions, strict=True)]
     return sum(scores) / len(scores)

@@ -59,7 +59,7 @@ def timed(function, steps) -> tuple[float, list[float]]:
 
 
 def report(name: str, reference: tuple[float, list[float]], ours: tuple[float, list[float]], tolerance: float) -> None:
-    worst = max(abs(a - b) for a, b in zip(reference[1], ours[1]))
+    worst = max(abs(a - b) for a, b in zip(reference[1], ours[1], strict=True))
     if worst > tolerance:
         raise SystemExit(f"{name}: values differ by {worst:g} (> {tolerance:g})")
     print(f"{name:<16} reference={reference[0]:7.3f}s  ours={ours[0]:7.3f}s  speed-up={reference[0] / ours[0]:5.1f}x  max |diff|={worst:.1e}")
@@ -77,7 +77,7 @@ def main() -> None:
     from rewards import BertScoreReward, rouge1_reward
 
     def plain(completions, golds):
-        return [plain_rouge1(split_answer(g).reason, split_answer(c).reason) for c, g in zip(completions, golds)]
+        return [plain_rouge1(split_answer(g).reason, split_answer(c).reason) for c, g in zip(completions, golds, strict=True)]
 
     report("rouge1_reward", timed(plain, steps), timed(lambda c, g: rouge1_reward(c, answer=g), steps), 0.0)
     if args.skip_bertscore:

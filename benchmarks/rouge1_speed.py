@@ -57,7 +57,7 @@ def main() -> None:
     predictions = synthetic_reasons(args.pairs * 2, rng)
     rng.shuffle(predictions)
     repeated = [(golds[i // 8], predictions[i]) for i in range(args.pairs)]
-    distinct = list(zip(predictions[args.pairs :], predictions[: args.pairs]))
+    distinct = list(zip(predictions[args.pairs :], predictions[: args.pairs], strict=False))  # as many as the shorter side
     compare("GRPO-shaped (gold x 8)", repeated)
     compare("distinct pairs", distinct)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,9 @@ from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRIC
 from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["DbOption", "leaderboard_table", "register"]
 
@@ -65,7 +68,7 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     """
     current = [run for run in runs if run.current_rules]
     best = {
-        key: max((run.metrics[key] for run in current if run.metrics.get(key) is not None), default=None)
+        key: max((value for run in current if (value := run.metrics.get(key)) is not None), default=None)
         for key, _ in LEADERBOARD_COLUMNS
     }
     notes = []
@@ -74,7 +77,8 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     if any(run.aligned_by_id for run in runs):
         notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
     table = Table(title=title, caption="\n".join(notes) or None)
-    for header, justify in (("#", "right"), ("name", "left"), ("step", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("name", "left"), ("step", "right"))
+    for header, justify in columns:
         table.add_column(header, justify=justify)
     for _, label in LEADERBOARD_COLUMNS:
         table.add_column(label, justify="right")
@@ -150,7 +154,7 @@ def register(app: typer.Typer) -> None:
             final = item_final(row)
             return (final if final is not None else row.get("rouge1") or 0.0, row["item_id"])
 
-        ranked = [item for item, _ in sorted(zip(items, scored), key=badness)]
+        ranked = [item for item, _ in sorted(zip(items, scored, strict=True), key=badness)]
         if json_output:
             print(json.dumps({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}, ensure_ascii=False, indent=2, default=str))
             return
@@ -170,7 +174,7 @@ def register(app: typer.Typer) -> None:
             for header in ("id", "type", LABELS["exact_match"], LABELS["rouge1"], "counted", "gold", "prediction"):
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
-                counted = {True: "yes", False: "no"}.get(row.get("counted"), "—")
+                counted = "—" if row.get("counted") is None else "yes" if row["counted"] else "no"
                 table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
                               format_score(row["rouge1"]), counted, escape(row["gold"]), escape(row["prediction"]))
             console.print(table)
@@ -271,7 +275,7 @@ def register(app: typer.Typer) -> None:
         for key, label in CURVE_METRICS:
             values = [run.metrics.get(key) for run in runs]
             if all(value is not None for value in values):
-                console.print(f"{label:>9} {sparkline(values)}  {values[0]:.4f} → {values[-1]:.4f}", highlight=False)
+                console.print(f"{label:>9} {sparkline(cast('list[float]', values))}  {values[0]:.4f} → {values[-1]:.4f}", highlight=False)
         console.print(f"steps {runs[0].step} … {runs[-1].step} ({len(runs)} checkpoints); plot: {path}", highlight=False)
 
     @app.command("rescore")
@@ -328,8 +332,10 @@ def register(app: typer.Typer) -> None:
             return
         if done:
             table = Table(title=f"rescored under {SCORING_RULES} ({board.where})")
-            for header, justify in (("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
-                                    (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right")):
+            rescored: tuple[tuple[str, JustifyMethod], ...] = (
+                ("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
+                (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right"))
+            for header, justify in rescored:
                 table.add_column(header, justify=justify)
             for entry in done:
                 def change(key):
@@ -341,5 +347,5 @@ def register(app: typer.Typer) -> None:
         for entry in done:
             for note in entry.notes:
                 err_console.print(f"{entry.after.name}: {note}", highlight=False, markup=False)
-        for exc in skipped:
-            err_console.print(f"skipped: {exc}", highlight=False, markup=False)
+        for problem in skipped:
+            err_console.print(f"skipped: {problem}", highlight=False, markup=False)

@@ -143,7 +143,8 @@ def compare_runs(
         comparison.deltas[metric] = (float(delta), float(low), float(high))
     key = "final_score" if "final_score" in comparison.deltas else next(iter(comparison.deltas), None)
     for a, b in pairs:
-        score_a, score_b = (item_final(a), item_final(b)) if key == "final_score" else (a.get(key), b.get(key))
+        score_a, score_b = ((item_final(a), item_final(b)) if key == "final_score" else
+                            (a.get(key), b.get(key)) if key is not None else (None, None))
         if score_a is None or score_b is None or score_a == score_b:
             comparison.tied += 1
         elif score_b > score_a:

@@ -1,10 +1,13 @@
 """Opening the leaderboard database: where it lives, SQLite settings, schema migrations.
 
 The URL comes from ``--db``, else ``MALPYEONG_DB``, else one SQLite file in the
-per-user data directory. SQLite runs in WAL mode with a busy timeout and takes its
-write lock at the start of each transaction (``BEGIN IMMEDIATE``), so several
-evaluations recording at once all land. The schema is versioned by Alembic: an
-older database is upgraded when opened, a newer one is refused.
+per-user data directory. SQLite runs in WAL mode with a busy timeout. A transaction that
+writes takes the write lock at its start (``BEGIN IMMEDIATE``), so several evaluations
+recording at once all land, one after the other. A transaction that only reads (every
+connection of :func:`reader`, and the schema check when a database is opened and already up
+to date) begins ``DEFERRED``: in WAL mode it reads a snapshot of the last commit and never
+waits for a writer. The schema is versioned by Alembic: an older database is upgraded when
+opened, a newer one is refused.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -27,6 +31,7 @@ from malpyeong_eval.errors import MalpyeongError
 
 DB_VARIABLE = "MALPYEONG_DB"
 BUSY_TIMEOUT_MS = 60_000
+READ_ONLY = "malpyeong_read_only"  # execution option of connections that only read (see reader)
 
 
 class DatabaseError(MalpyeongError):
@@ -61,8 +66,11 @@ def mask_url(url: str) -> str:
     return f"{match['scheme']}{match['user']}:***@{match['rest']}" if match else url
 
 
-def _one_line(url: str, exc: BaseException) -> str:
-    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def error_line(url: str, exc: BaseException) -> str:
+    """One line of a database error: the driver's message where there is one (``DBAPIError.orig``;
+    other SQLAlchemy errors have none), else the error's own, else its type; never a password."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    message = text.splitlines()[0] if text else type(exc).__name__
     password = _password(url)
     if password:
         message = message.replace(password, "***")
@@ -95,7 +103,15 @@ def _sqlite_settings(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers begin DEFERRED (a WAL snapshot, no lock to wait for); anything else may write and
+        # takes the write lock first, so a transaction never fails half-way on a lock it cannot upgrade.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (pool, settings) for transactions that only read: on SQLite they begin
+    DEFERRED and never wait for a writer; on PostgreSQL nothing changes (reads never wait there)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def open_engine(url: str | None = None) -> Engine:
@@ -123,27 +139,44 @@ def open_engine(url: str | None = None) -> Engine:
     except ModuleNotFoundError as exc:
         raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
     except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
-        raise DatabaseError(f"cannot open database {shown}: {_one_line(url, exc)}") from None
+        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 
 _MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time checks and upgrades the schema
 
 
+def _up_to_date(engine: Engine) -> bool:
+    """Whether the schema is at this version's head, read without any lock (the usual case on open)."""
+    with reader(engine).connect() as connection:
+        script = ScriptDirectory.from_config(_alembic_config(connection))
+        return MigrationContext.configure(connection).get_current_revision() == script.get_current_head()
+
+
+def _driver(connection: Connection) -> Any:
+    """The driver's own connection under a SQLAlchemy one (always there while it is open)."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise DatabaseError("the database connection was closed")
+    return driver
+
+
 def _migrate(engine: Engine, shown: str) -> None:
-    with engine.connect() as connection:
+    if _up_to_date(engine):
+        return
+    with engine.connect() as connection:  # an upgrade (or a refusal): checked again under the lock
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch migrations rebuild a SQLite table (copy, DROP, rename); with foreign keys on, dropping
             # 'runs' would cascade to every run's tags, by-type metrics and items. The pragma only takes
             # effect outside a transaction, so it is set on the driver's connection before BEGIN.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            _driver(connection).execute("PRAGMA foreign_keys = OFF")
         try:
             with connection.begin():  # SQLite: BEGIN IMMEDIATE serializes this already
                 _migrate_in_transaction(connection, shown)
         finally:
             if sqlite:
                 try:
-                    connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                    _driver(connection).execute("PRAGMA foreign_keys = ON")
                 except Exception:  # never back to the pool with foreign keys off
                     connection.invalidate()
 
@@ -167,5 +200,5 @@ def _migrate_in_transaction(connection, shown: str) -> None:
 
 def schema_version(engine: Engine) -> str | None:
     """The Alembic revision the database is at."""
-    with engine.connect() as connection:
+    with reader(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from malpyeong_eval.metrics.registry import FINAL_METRICS, labelled
 
@@ -31,7 +32,8 @@ def plot_training(runs: list[RunRecord], output: str | Path, title: str) -> Path
     for key, label in CURVE_METRICS:
         values = [run.metrics.get(key) for run in runs]
         if all(value is not None for value in values):
-            axis.plot(steps, values, marker="o", label=label, linewidth=2.5 if key == "final_score" else 1.5)
+            # runs of a training: every step set, and every value here
+            axis.plot(cast("list[int]", steps), cast("list[float]", values), marker="o", label=label, linewidth=2.5 if key == "final_score" else 1.5)
     axis.set_xlabel("training step")
     axis.set_ylabel("score")
     axis.set_title(title)

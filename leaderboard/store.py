@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from malpyeong_eval.errors import AlreadyRecorded, MalpyeongError
 from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
+from malpyeong_eval.recording import RunMetadata
 
-from .db import DatabaseError, mask_url, open_engine, resolve_url
+from .db import DatabaseError, error_line, mask_url, open_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 
@@ -114,6 +115,7 @@ class Leaderboard:
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_url(url)
         self.engine: Engine = open_engine(self.url)
+        self._reader: Engine = reader(self.engine)
 
     @property
     def where(self) -> str:
@@ -121,41 +123,33 @@ class Leaderboard:
         return mask_url(self.url)
 
     def _session(self) -> Session:
+        """A session that writes: on SQLite its transaction holds the write lock from the start."""
         return Session(self.engine, expire_on_commit=False)
 
-    def record(
-        self,
-        result: EvaluationResult,
-        *,
-        name: str,
-        checkpoint: str | None = None,
-        base_model: str | None = None,
-        step: int | None = None,
-        dataset_name: str | None = None,
-        dataset_hash: str | None = None,
-        prompt_id: str | None = None,
-        prompt_hash: str | None = None,
-        generation: dict[str, Any] | None = None,
-        fingerprint: str | None = None,
-        tags: Iterable[str] = (),
-        retrieval: dict[str, Any] | None = None,
-    ) -> RunRecord:
+    def _reading(self) -> Session:
+        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer."""
+        return Session(self._reader, expire_on_commit=False)
+
+    def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> RunRecord:
         """Store a scored run, its by-type metrics and its items in one transaction.
 
-        ``retrieval``: the context the run's items carried (see
-        :func:`malpyeong_eval.runner.retrieval_settings`), ``None`` for none.
+        ``metadata``: where the predictions came from (checkpoint, step, data, prompt, decoding,
+        fingerprint, tags, retrieval settings; :class:`~malpyeong_eval.recording.RunMetadata`).
         """
         if not name.strip():
             raise MalpyeongError("a run needs a non-empty --name")
+        meta = metadata or RunMetadata()
+        fingerprint = meta.fingerprint
         run = Run(
-            name=name, checkpoint=checkpoint, base_model=base_model, step=step, dataset_name=dataset_name,
-            dataset_hash=dataset_hash, prompt_id=prompt_id, prompt_hash=prompt_hash, generation=generation or {},
-            metric_config=result.config, fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
+            name=name, checkpoint=meta.checkpoint, base_model=meta.base_model, step=meta.step,
+            dataset_name=meta.dataset_name, dataset_hash=meta.dataset_hash, prompt_id=meta.prompt_id,
+            prompt_hash=meta.prompt_hash, generation=dict(meta.generation), metric_config=result.config,
+            fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
             scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
-            retrieval=retrieval or None,
+            retrieval=meta.retrieval or None,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
-        run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(tags)]
+        run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(meta.tags)]
         run.groups = [GroupMetric(**group) for group in _group_rows(result)]
         run.items = [
             ItemResult(
@@ -174,7 +168,7 @@ class Leaderboard:
                 raise AlreadyRecorded(stored) from None
             raise MalpyeongError(f"a run named {name!r} is already on the leaderboard; choose another --name") from None
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot record run {name!r} in {self.where}: {str(exc.orig or exc).splitlines()[0]}") from None
+            raise DatabaseError(f"cannot record run {name!r} in {self.where}: {error_line(self.url, exc)}") from None
         return record
 
     def update_scores(self, run: RunRecord, result: EvaluationResult) -> RunRecord:
@@ -204,13 +198,13 @@ class Leaderboard:
                 row.tool_version = version("malpyeong-eval")
                 session.execute(delete(GroupMetric).where(GroupMetric.run_id == run.id))
                 session.add_all(GroupMetric(run_id=run.id, **group) for group in _group_rows(result))
-                for item_row, item in zip(items, result.items):
+                for item_row, item in zip(items, result.items, strict=True):
                     for key, value in _item_scores(item).items():
                         setattr(item_row, key, value)
                 session.flush()
                 record = RunRecord.from_row(row)
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot update run {run.name!r} in {self.where}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from None
+            raise DatabaseError(f"cannot update run {run.name!r} in {self.where}: {error_line(self.url, exc)}") from None
         return record
 
     def _filtered(self, query, dataset: str | None, model: str | None, tag: str | None):
@@ -246,28 +240,28 @@ class Leaderboard:
         )
         if top:
             query = query.limit(top)
-        with self._session() as session:
+        with self._reading() as session:
             return [RunRecord.from_row(run) for run in session.scalars(query)]
 
     def count(self) -> int:
         """Every run, whatever its rules."""
-        with self._session() as session:
+        with self._reading() as session:
             return session.scalar(select(func.count(Run.id))) or 0
 
     def old_rules_count(self, *, dataset: str | None = None, model: str | None = None, tag: str | None = None) -> int:
         """How many runs (matching the filters) :meth:`runs` hides: scored under other rules."""
         query = self._filtered(select(func.count(Run.id)).where(_old_rules()), dataset, model, tag)
-        with self._session() as session:
+        with self._reading() as session:
             return session.scalar(query) or 0
 
     def old_rules_runs(self) -> list[RunRecord]:
         """The runs not scored under this version's rules, oldest first (what ``rescore`` does by default)."""
-        with self._session() as session:
+        with self._reading() as session:
             return [RunRecord.from_row(run) for run in session.scalars(select(Run).where(_old_rules()).order_by(Run.id))]
 
     def get(self, reference: str) -> RunRecord:
         """A run by name, or by id written ``#12`` or ``12``."""
-        with self._session() as session:
+        with self._reading() as session:
             run = session.scalar(select(Run).where(Run.name == reference))
             if run is None and reference.lstrip("#").isdigit():
                 run = session.get(Run, int(reference.lstrip("#")))
@@ -277,13 +271,13 @@ class Leaderboard:
 
     def find(self, fingerprint: str) -> RunRecord | None:
         """The run recorded with this fingerprint (same checkpoint, data and settings), if any."""
-        with self._session() as session:
+        with self._reading() as session:
             run = session.scalar(select(Run).where(Run.fingerprint == fingerprint).order_by(Run.id))
             return RunRecord.from_row(run) if run else None
 
     def groups(self, run: RunRecord) -> list[dict[str, Any]]:
         """The run's metrics by question_type."""
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(GroupMetric).where(GroupMetric.run_id == run.id).order_by(GroupMetric.question_type))
             return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted,
                      **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
@@ -292,7 +286,7 @@ class Leaderboard:
         """The run's items in their original order."""
         columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
                    *ITEM_METRIC_COLUMNS)
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [{column: getattr(row, column) for column in columns} for row in rows]
 
@@ -319,6 +313,6 @@ def _item_scores(item) -> dict[str, Any]:
     return {key: getattr(item, key) for key in ITEM_SCORE_FIELDS}
 
 
-def runs_of_training(runs: Sequence[RunRecord]) -> list[RunRecord]:
+def runs_of_training(runs: Iterable[RunRecord]) -> list[RunRecord]:
     """The runs that have a training step, in step order."""
-    return sorted((run for run in runs if run.step is not None), key=lambda run: run.step)
+    return sorted((run for run in runs if run.step is not None), key=lambda run: run.step or 0)  # every step here is set

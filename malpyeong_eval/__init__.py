@@ -4,7 +4,7 @@ from .data import Item, evaluate_metric_path, load_items, match_submission, samp
 from .errors import AlreadyRecorded, MalpyeongError, ModelLoadError, SubmissionError
 from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore
 from .parsing import FormatVerdict, ParsedAnswer, check_format, split_answer
-from .recording import RunRecorder
+from .recording import RunMetadata, RunRecorder
 
 __all__ = [
     "METRICS",
@@ -17,6 +17,7 @@ __all__ = [
     "MalpyeongError",
     "ModelLoadError",
     "ParsedAnswer",
+    "RunMetadata",
     "RunRecorder",
     "SubmissionError",
     "check_format",

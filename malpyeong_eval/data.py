@@ -288,7 +288,7 @@ def match_submission(
         if item.id not in gold_ids:
             raise SubmissionError(f"{submission_path}: item {index} has id {item.id!r}, which is not in the gold file")
     if not align_by_id:
-        for index, (expected, item) in enumerate(zip(gold, submission), start=1):
+        for index, (expected, item) in enumerate(zip(gold, submission, strict=True), start=1):
             if expected.id != item.id:
                 raise SubmissionError(
                     f"{submission_path}: item {index} has id {item.id!r} where the gold file has {expected.id!r} "

@@ -8,14 +8,14 @@ per configuration however many ContestScorers (or rewards) use it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, make_dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from typing import Any
 
 from .data import Item
 from .metrics.aggregate import SCORING_RULES, summarize
 from .metrics.pool import shared_scorer
-from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, METRIC_NAMES, Scorer, parse_metrics, specs_of
+from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, Scorer, parse_metrics, specs_of
 from .parsing import is_counted, split_answer
 
 METRICS = ALIASES  # what --metrics takes: em, rouge1, bertscore, bleurt
@@ -24,7 +24,14 @@ __all__ = ["DEFAULT_METRICS_TEXT", "METRICS", "ContestScorer", "EvaluationResult
 
 
 @dataclass
-class _ItemParts:
+class ItemScore:
+    """One item's prediction, its parts and its scores (``None``: metric not computed).
+
+    The score fields are the registry's metrics (``METRIC_NAMES``), in its order, declared here so
+    that type checkers see them; ``tests/test_registry.py`` checks that they equal the registry's.
+    A new registry metric needs its field here too.
+    """
+
     id: str
     question_type: str
     prediction: str
@@ -32,15 +39,11 @@ class _ItemParts:
     reason: str
     gold: str
     counted: bool  # both reasons non-empty: the item enters the reason metrics' means
-
-
-ItemScore = make_dataclass(
-    "ItemScore",
-    [(name, float | None, field(default=None)) for name in METRIC_NAMES],  # one field per registry metric
-    bases=(_ItemParts,),
-    namespace={"__doc__": "One item's prediction, its parts and its scores: one field per metric of the "
-                          "registry (``None``: metric not computed).", "__module__": __name__},
-)
+    exact_match: float | None = None
+    exact_match_lenient: float | None = None
+    rouge1: float | None = None
+    bertscore: float | None = None
+    bleurt: float | None = None
 
 
 @dataclass
@@ -140,7 +143,7 @@ class ContestScorer:
         gold_reasons = [split_answer(text).reason for text in references]
         reasons = [split_answer(text).reason for text in predictions]
         rows: list[dict[str, float | None]] = [
-            {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons)
+            {"counted": is_counted(gold_reason, reason)} for gold_reason, reason in zip(gold_reasons, reasons, strict=True)
         ]
         every = range(len(rows))
         scored = {"clause": every, "reason": [i for i in every if rows[i]["counted"]] if counted_only else every}
@@ -166,7 +169,7 @@ class ContestScorer:
         golds = [item.answer or "" for item in gold]
         rows = self.score_texts(golds, predictions)
         items = []
-        for gold_item, prediction, row in zip(gold, predictions, rows):
+        for gold_item, prediction, row in zip(gold, predictions, rows, strict=True):
             parsed = split_answer(prediction)
             items.append(
                 ItemScore(
@@ -176,7 +179,8 @@ class ContestScorer:
                     answer_clause=parsed.clause,
                     reason=parsed.reason,
                     gold=gold_item.answer or "",
-                    **row,
+                    counted=bool(row["counted"]),
+                    **{name: value for name, value in row.items() if name != "counted"},
                 )
             )
         return EvaluationResult.from_items(items, self.config, aligned_by_id=aligned_by_id)

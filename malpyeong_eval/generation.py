@@ -71,7 +71,7 @@ def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None
             tokenizer = AutoTokenizer.from_pretrained(adapter if has_own_tokenizer else model,
                                                       trust_remote_code=trust_remote_code)
             dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-            loaded = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
+            loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, trust_remote_code=trust_remote_code)
             if adapter:
                 from peft import PeftModel
 

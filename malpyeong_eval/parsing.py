@@ -1,4 +1,4 @@
-"""Splitting an answer into its answer clause and its reason: the organizers' 2025 rule (SCORING.md §2).
+"""Splitting an answer into its answer clause and its reason: the organizers' 2025 rule (malpyeong_eval/docs/scoring.md §2).
 
 1. Look for the literal ``가 옳다`` anywhere in the text; only if it does not occur, for
    the literal ``이 옳다``. The first occurrence of the pattern found ends the clause.
@@ -56,7 +56,7 @@ def split_answer(text: str) -> ParsedAnswer:
 
 
 def is_counted(gold_reason: str, predicted_reason: str) -> bool:
-    """Whether an item enters the reason metrics' means: both reasons non-empty (SCORING.md §3)."""
+    """Whether an item enters the reason metrics' means: both reasons non-empty (malpyeong_eval/docs/scoring.md §3)."""
     return bool(gold_reason) and bool(predicted_reason)
 
 

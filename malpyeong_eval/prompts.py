@@ -1,6 +1,6 @@
 """The contest prompt: a system turn, a per-type instruction with one worked example, then ``[질문]``.
 
-Modelled on the organizers' baseline (SCORING.md §5) in our own words. A run records
+Modelled on the organizers' baseline (malpyeong_eval/docs/scoring.md §5) in our own words. A run records
 the prompt's id and a hash of its full text, so scores stay tied to the prompt that
 produced them. ``--prompt-file`` takes a JSON file of the same shape as
 :data:`DEFAULT_PROMPT` (``id``, ``system``, ``instructions`` by question type with a

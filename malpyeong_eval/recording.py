@@ -1,46 +1,84 @@
-"""Where scored runs go: the small protocol the runner records through.
+"""Where scored runs go: what a run records, and the small protocol the runner records through.
 
 The core never imports a database. ``CheckpointRunner`` (``malpyeong_eval.runner``) takes any
-object with these four methods; ``leaderboard.store.Leaderboard`` is the one this project
-ships (SQLAlchemy: SQLite or PostgreSQL). A recorder that finds a concurrent twin of a run
-while recording raises :class:`~malpyeong_eval.errors.AlreadyRecorded`.
+object with the four methods of :class:`RunRecorder`; ``leaderboard.store.Leaderboard`` is the
+one this project ships (SQLAlchemy: SQLite or PostgreSQL), and mypy checks that it satisfies the
+protocol (``train`` and ``cli/run.py`` pass it where a ``RunRecorder`` is expected). A recorder
+that finds a concurrent twin of a run while recording raises
+:class:`~malpyeong_eval.errors.AlreadyRecorded`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from .evaluation import EvaluationResult
 
+__all__ = ["RunMetadata", "RunRecorder", "StoredRun"]
 
-@runtime_checkable
+
+@dataclass(frozen=True)
+class RunMetadata:
+    """What a run records besides its scores: where its predictions came from and how.
+
+    ``fingerprint``: same checkpoint, data, prompt, decoding and metric configuration (see
+    ``CheckpointRunner.fingerprint``); ``generation``: the decoding settings; ``retrieval``: the
+    context the run's items carried (:func:`malpyeong_eval.runner.retrieval_settings`), ``None``
+    for none. Every field may be left out (``score --record`` knows only the dataset).
+    """
+
+    checkpoint: str | None = None
+    base_model: str | None = None
+    step: int | None = None
+    dataset_name: str | None = None
+    dataset_hash: str | None = None
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    generation: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    tags: Sequence[str] = ()
+    retrieval: dict[str, Any] | None = None
+
+
 class StoredRun(Protocol):
     """A recorded run as the recorder hands it back: at least its id and its name."""
 
-    id: int
-    name: str
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
 
 
-@runtime_checkable
-class RunRecorder(Protocol):
-    """Records scored runs and finds them again by fingerprint or name."""
+Run = TypeVar("Run", bound=StoredRun)
 
-    def find(self, fingerprint: str) -> StoredRun | None:
-        """The run recorded with this fingerprint (same checkpoint, data, prompt, decoding and
-        metric configuration), or ``None``."""
 
-    def record(self, result: EvaluationResult, *, name: str, **metadata: Any) -> StoredRun:
-        """Store ``result`` under ``name`` with its metadata (``checkpoint``, ``base_model``,
-        ``step``, ``dataset_name``, ``dataset_hash``, ``prompt_id``, ``prompt_hash``,
-        ``generation``, ``fingerprint``, ``tags``, and ``retrieval`` only for a run whose items carry
-        context: see :func:`malpyeong_eval.runner.retrieval_settings`) in one piece.
+class RunRecorder(Protocol[Run]):
+    """Records scored runs and finds them again by fingerprint or name.
+
+    ``Run`` is the recorder's own record type (``Leaderboard``: ``RunRecord``), so that what
+    ``find``, ``record`` and ``get`` return is what ``items`` takes.
+    """
+
+    def find(self, fingerprint: str) -> Run | None:
+        """The run recorded with this fingerprint, or ``None``."""
+        ...
+
+    def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> Run:
+        """Store ``result`` under ``name`` with its metadata, in one piece.
 
         Raises :class:`~malpyeong_eval.errors.AlreadyRecorded` when a run with the same
         fingerprint got there first, and :class:`~malpyeong_eval.errors.MalpyeongError` for
         any other refusal (e.g. a name already taken)."""
+        ...
 
-    def items(self, run: StoredRun) -> list[dict[str, Any]]:
-        """The run's items in their original order, each with at least ``item_id`` and ``prediction``."""
+    def items(self, run: Run) -> list[dict[str, Any]]:
+        """The items of a run this recorder returned, in their original order, each with at least
+        ``item_id`` and ``prediction``."""
+        ...
 
-    def get(self, reference: str) -> StoredRun:
+    def get(self, reference: str) -> Run:
         """A run by name; raises :class:`~malpyeong_eval.errors.MalpyeongError` when there is none."""
+        ...

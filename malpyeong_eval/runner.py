@@ -23,7 +23,7 @@ from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
 from .prompts import EXTRA_LAYOUT, ContestPrompt
-from .recording import RunRecorder
+from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
 _WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
@@ -154,8 +154,8 @@ class CheckpointRunner:
 
             def on_batch(indices: list[int], answers: list[str]) -> None:
                 nonlocal finished
-                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers)])
-                records = [(todo[i].id, answer) for i, answer in zip(indices, answers)]
+                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers, strict=True)])
+                records = [(todo[i].id, answer) for i, answer in zip(indices, answers, strict=True)]
                 done.update(records)
                 finished += len(records)
                 if self.progress:
@@ -173,9 +173,10 @@ class CheckpointRunner:
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
         submission = output or folder / "submission.json"
-        stored = self.board.find(fingerprint) if self.board is not None and self.scorable else None
-        if stored is not None:
-            predictions = {row["item_id"]: row["prediction"] for row in self.board.items(stored)}
+        board = self.board
+        stored = board.find(fingerprint) if board is not None and self.scorable else None
+        if board is not None and stored is not None:
+            predictions = {row["item_id"]: row["prediction"] for row in board.items(stored)}
             if set(predictions) >= {item.id for item in self.items}:
                 write_submission(submission, self.items, predictions, self.data_path)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
@@ -189,20 +190,23 @@ class CheckpointRunner:
         outcome.result = self.scorer.evaluate(self.items, submitted)
         if self.board is not None:
             try:
-                record = self.board.record(
-                    outcome.result, name=self._free_name(name or target.name, fingerprint),
+                metadata = RunMetadata(
                     checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
                     step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
                     prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
                     generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
-                    fingerprint=fingerprint, tags=self.tags, **({"retrieval": self.retrieval} if self.retrieval else {}),
+                    fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval,
                 )
+                record = self.board.record(outcome.result, name=self._free_name(name or target.name, fingerprint),
+                                           metadata=metadata)
             except AlreadyRecorded as existing:  # a concurrent run of the same checkpoint got there first
                 record, outcome.already_recorded = existing.run, True
             outcome.run_id, outcome.run_name = record.id, record.name
         return outcome
 
     def _free_name(self, name: str, fingerprint: str) -> str:
+        if self.board is None:
+            return name
         try:
             self.board.get(name)
         except MalpyeongError:

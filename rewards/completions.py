@@ -39,6 +39,7 @@ def _message_text(content: Any) -> str | None:
 
 def completion_text(completion: Any) -> str | None:
     """The answer text of one completion, or ``None`` (after a one-time warning) if malformed."""
+    text: str | None
     if isinstance(completion, str):
         text = completion
     elif completion is None:

@@ -137,12 +137,12 @@ class Reward:
         texts = [None if text is None else clean_output(text) for text in texts]  # as `run` records it
         golds = gold_texts(kwargs, self.gold_column, len(texts)) if self.needs_gold else [""] * len(texts)
         rewards: list[float | None] = [0.0 if text is None else None for text in texts]
-        todo = [i for i, (text, gold) in enumerate(zip(texts, golds)) if text is not None and gold is not None]
+        todo = [i for i, (text, gold) in enumerate(zip(texts, golds, strict=True)) if text is not None and gold is not None]
         log_metric: MetricLogger | None = kwargs.get("log_metric")
         log_extra: ExtraLogger | None = kwargs.get("log_extra")
         if todo:
-            values = self.score([golds[i] for i in todo], [texts[i] for i in todo], log_metric)
-            for index, value in zip(todo, values):
+            values = self.score([golds[i] or "" for i in todo], [texts[i] or "" for i in todo], log_metric)  # none is None
+            for index, value in zip(todo, values, strict=True):
                 rewards[index] = value
         if log_metric is not None and texts:
             log_metric(f"{self.__name__}/malformed", sum(text is None for text in texts) / len(texts))
@@ -232,7 +232,7 @@ class MetricReward(ScorerReward):
 
     def score(self, golds: list[str], texts: list[str], log_metric: MetricLogger | None = None) -> list[float]:
         rows = self.scorer.score_texts(golds, texts, counted_only=True)
-        values = [row[self.key] if row["counted"] or not self.reason_part else 0.0 for row in rows]
+        values = [_score(row, self.key) if row["counted"] or not self.reason_part else 0.0 for row in rows]
         return [min(1.0, max(0.0, value)) for value in values] if self.clip else values
 
 
@@ -322,8 +322,8 @@ class ContestReward(ScorerReward):
         total = sum(self.weights.values())
         values = []
         for row in rows:
-            clause = sum(row[name] for name in self.clause) / len(self.clause) if self.clause else 0.0
-            parts = {name: row[name] if row["counted"] else 0.0 for name in self.descriptive}
+            clause = sum(_score(row, name) for name in self.clause) / len(self.clause) if self.clause else 0.0
+            parts = {name: _score(row, name) if row["counted"] else 0.0 for name in self.descriptive}
             if self.clip:
                 parts = {name: min(1.0, max(0.0, value)) for name, value in parts.items()}
             descriptive = sum(self.weights[name] * parts[name] for name in parts) / total if total else 0.0
@@ -333,8 +333,17 @@ class ContestReward(ScorerReward):
             log_metric("contest/counted", sum(bool(row["counted"]) for row in rows) / len(rows))
             for key in (*self.clause, *self.descriptive):
                 # None only when no item is counted (reason metrics scored nowhere): the organizers' 0
-                log_metric(f"contest/{key}", 0.0 if table[key] is None else table[key])
+                mean = table[key]
+                log_metric(f"contest/{key}", 0.0 if mean is None else mean)
         return values
+
+
+def _score(row: dict[str, float | None], key: str) -> float:
+    """A metric's value in a row of ``score_texts``: computed wherever a reward reads it."""
+    value = row[key]
+    if value is None:
+        raise ValueError(f"{key} was not computed for this completion")
+    return value
 
 
 def metric_reward(alias: str, **options: Any) -> MetricReward:

@@ -75,8 +75,9 @@ def result_of(items: list[ItemScore], config: dict | None = None, aligned_by_id:
 def record_many(url: str, worker: int, count: int) -> int:
     """Record ``count`` runs from one process (for the concurrency test)."""
     from leaderboard.store import Leaderboard
+    from malpyeong_eval.recording import RunMetadata
 
     board = Leaderboard(url)
     for index in range(count):
-        board.record(make_result(worker * 1000 + index, n=5), name=f"worker{worker}-run{index}", step=index)
+        board.record(make_result(worker * 1000 + index, n=5), name=f"worker{worker}-run{index}", metadata=RunMetadata(step=index))
     return count

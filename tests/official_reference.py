@@ -1,6 +1,6 @@
-"""A deliberately plain restatement of SCORING.md §2 (the split) and §3 (the metrics).
+"""A deliberately plain restatement of malpyeong_eval/docs/scoring.md §2 (the split) and §3 (the metrics).
 
-Written from the text of SCORING.md, not from ``malpyeong_eval``: nothing here imports or copies
+Written from the text of scoring.md, not from ``malpyeong_eval``: nothing here imports or copies
 the package's scorer. Every line is commented with the spec step it implements. Used by
 ``tests/test_official_scoring.py`` as the reference the CLI's numbers must equal.
 
@@ -94,13 +94,13 @@ def bleurt_counted(gold_reasons: list[str], pred_reasons: list[str], model: str)
     from tests.test_bleurt import direct_bleurt  # hand-written forward pass over the raw weights
 
     # §3: BLEURT(reference=gold reason, candidate=predicted reason), raw head output.
-    return [direct_bleurt(model, gold, prediction) for gold, prediction in zip(gold_reasons, pred_reasons)]
+    return [direct_bleurt(model, gold, prediction) for gold, prediction in zip(gold_reasons, pred_reasons, strict=True)]
 
 
 def score_items(golds: list[str], predictions: list[str], with_models: dict | None = None) -> list[dict]:
     """Per-item reference values. ``with_models``: {"bert": dir, "bert_layers": n, "bleurt": dir} or None."""
     rows = []
-    for gold, prediction in zip(golds, predictions):
+    for gold, prediction in zip(golds, predictions, strict=True):
         # §2: split gold and prediction alike.
         answer_clause, reason = split(prediction)
         _, gold_reason = split(gold)
@@ -125,7 +125,7 @@ def score_items(golds: list[str], predictions: list[str], with_models: dict | No
         bleurt = bleurt_counted(gold_reasons, pred_reasons, with_models["bleurt"])
         for row in rows:
             row["bertscore"] = row["bleurt"] = None
-        for i, b, t in zip(indices, bert, bleurt):
+        for i, b, t in zip(indices, bert, bleurt, strict=True):
             rows[i]["bertscore"], rows[i]["bleurt"] = b, t
     return rows
 
@@ -158,6 +158,6 @@ def aggregate(rows: list[dict], reason_metrics: tuple[str, ...] = ("rouge1", "be
 def aggregate_by_type(rows: list[dict], types: list[str], reason_metrics: tuple[str, ...] = ("rouge1", "bertscore", "bleurt")) -> dict:
     """The same rule per question_type group (every string its own group)."""
     groups: dict[str, list[dict]] = defaultdict(list)
-    for row, question_type in zip(rows, types):
+    for row, question_type in zip(rows, types, strict=True):
         groups[question_type].append(row)
     return {question_type: aggregate(group, reason_metrics) for question_type, group in groups.items()}

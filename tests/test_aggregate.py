@@ -3,7 +3,7 @@ import pytest
 
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, descriptive_avg, final_score, item_final_score, summarize
 
-# SCORING.md: the organizers' baseline table (EM, ROUGE-1, BERTScore, BLEURT, Desc. Avg, Final)
+# malpyeong_eval/docs/scoring.md §3: the organizers' baseline table (EM, ROUGE-1, BERTScore, BLEURT, Desc. Avg, Final)
 BASELINES = [
     ("Qwen3-8B", 0.3454, 0.2603, 0.7036, 0.5313, 0.4984, 0.4219),
     ("HyperCLOVAX Text 1.5B", 0.3193, 0.2240, 0.7070, 0.4673, 0.4661, 0.3927),

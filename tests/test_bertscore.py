@@ -8,8 +8,8 @@ from malpyeong_eval.parsing import split_answer
 
 @pytest.mark.parametrize("layer", [1, 2])
 def test_equals_bert_score_score_on_same_model_and_layer(tiny_bert, sample_texts, layer):
-    pairs = [(split_answer(g).reason, split_answer(p).reason) for g, p in zip(sample_texts[:40], sample_texts[40:])]
-    references, predictions = map(list, zip(*[(g, p) for g, p in pairs if g and p]))
+    pairs = [(split_answer(g).reason, split_answer(p).reason) for g, p in zip(sample_texts[:40], sample_texts[40:], strict=True)]
+    references, predictions = map(list, zip(*[(g, p) for g, p in pairs if g and p], strict=True))
     references.append("같은 문장")
     predictions.append("같은 문장")
     ours = BertScoreScorer(tiny_bert, num_layers=layer, device="cpu", batch_size=7).score(references, predictions)

@@ -59,7 +59,7 @@ PAIRS = [
 
 
 def test_scores_equal_direct_forward_pass(tiny_bleurt):
-    references, candidates = zip(*PAIRS)
+    references, candidates = zip(*PAIRS, strict=True)
     scores = BleurtScorer(tiny_bleurt, device="cpu", batch_size=2).score(list(references), list(candidates))
     expected = [direct_bleurt(tiny_bleurt, r, c) for r, c in PAIRS]
     assert scores == pytest.approx(expected, abs=1e-5)

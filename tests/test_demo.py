@@ -36,6 +36,7 @@ def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch,
     assert "Warning" not in out
 
 
+@pytest.mark.slow  # a whole demo (tiny models built, trained, scored with all four metrics): not made fast yet
 def test_demo_follows_malpyeong_db(tmp_path, model_cache, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -1,4 +1,4 @@
-"""Exact Match by the organizers' rule (SCORING.md §3) and the lenient diagnostic beside it."""
+"""Exact Match by the organizers' rule (malpyeong_eval/docs/scoring.md §3) and the lenient diagnostic beside it."""
 
 import pytest
 
@@ -51,7 +51,7 @@ def test_exact_match_strict_and_lenient(prediction, gold, strict, lenient):
 
 def test_lenient_never_below_strict_on_sample(sample_texts):
     golds, predictions = sample_texts[:40], sample_texts[40:]
-    for prediction, gold in zip(predictions, golds):
+    for prediction, gold in zip(predictions, golds, strict=True):
         assert exact_match_lenient(gold, prediction) >= exact_match(gold, prediction)
 
 

@@ -9,6 +9,7 @@ rewards → malpyeong_eval, train → malpyeong_eval, rewards, leaderboard.
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,4 +154,10 @@ def test_the_leaderboard_is_the_core_s_recorder():
     from malpyeong_eval.recording import RunRecorder
 
     assert store.AlreadyRecorded is AlreadyRecorded
-    assert isinstance(store.Leaderboard("sqlite://"), RunRecorder)
+    # mypy checks the protocol itself (Leaderboard is passed as a RunRecorder in train/ and cli/run.py);
+    # here, at least the four methods take the protocol's parameters, by name, kind and default.
+    for method in ("find", "record", "items", "get"):
+        def shape(function):
+            return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+        assert shape(getattr(store.Leaderboard, method)) == shape(getattr(RunRecorder, method)), method

@@ -16,6 +16,7 @@ from leaderboard.db import DatabaseError, default_url, mask_url, resolve_url, sc
 from leaderboard.store import Leaderboard
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES, summarize
+from malpyeong_eval.recording import RunMetadata
 from tests.leaderboard_support import make_result, postgres_url, record_many, result_of
 
 
@@ -28,7 +29,7 @@ def db_url(request, tmp_path):
 def test_record_and_read_back(db_url):
     board = Leaderboard(db_url)
     result = make_result(1)
-    stored = board.record(result, name="run-a", step=10, dataset_name="dev", dataset_hash="abc", tags=["grpo", "lora"])
+    stored = board.record(result, name="run-a", metadata=RunMetadata(step=10, dataset_name="dev", dataset_hash="abc", tags=("grpo", "lora")))
     again = board.get("run-a")
     assert again.id == stored.id and again.step == 10 and again.tags == ["grpo", "lora"]
     assert again.metrics["final_score"] == pytest.approx(result.metrics["final_score"])
@@ -73,8 +74,8 @@ def test_order_by_final_with_unfinished_runs_last(db_url):
 
 def test_filters(db_url):
     board = Leaderboard(db_url)
-    board.record(make_result(1), name="a", dataset_name="dev", base_model="qwen", tags=["x"])
-    board.record(make_result(2), name="b", dataset_name="test", base_model="llama", tags=["y"])
+    board.record(make_result(1), name="a", metadata=RunMetadata(dataset_name="dev", base_model="qwen", tags=("x",)))
+    board.record(make_result(2), name="b", metadata=RunMetadata(dataset_name="test", base_model="llama", tags=("y",)))
     assert [r.name for r in board.runs(dataset="dev")] == ["a"]
     assert [r.name for r in board.runs(model="llama")] == ["b"]
     assert [r.name for r in board.runs(tag="x")] == ["a"]
@@ -97,6 +98,26 @@ def test_failed_record_leaves_no_partial_run(db_url):
     assert board.count() == 0
     board.record(make_result(4), name="fine")
     assert board.count() == 1
+
+
+def test_a_database_error_without_a_driver_error_is_one_line(db_url, monkeypatch):
+    from sqlalchemy.exc import InvalidRequestError
+    from sqlalchemy.orm import Session
+
+    board = Leaderboard(db_url)
+    stored = board.record(make_result(1), name="kept")
+
+    def refuse(session, *args, **kwargs):  # an SQLAlchemyError of SQLAlchemy's own: no .orig
+        raise InvalidRequestError("the session refused to flush")
+
+    monkeypatch.setattr(Session, "flush", refuse)
+    with pytest.raises(DatabaseError) as info:
+        board.record(make_result(2), name="refused")
+    assert str(info.value) == f"cannot record run 'refused' in {board.where}: the session refused to flush"
+    with pytest.raises(DatabaseError, match="cannot update run 'kept' .*: the session refused to flush$"):
+        board.update_scores(stored, make_result(1))
+    monkeypatch.undo()
+    assert [run.name for run in board.runs()] == ["kept"]
 
 
 def test_kill_during_record_leaves_no_partial_run(db_url, tmp_path):
@@ -142,6 +163,50 @@ def test_eight_processes_record_at_once_into_one_sqlite_file(tmp_path):
     board = Leaderboard(url)
     assert board.count() == 200
     assert len({run.name for run in board.runs()}) == 200
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")  # the write lock, held until told to stop
+    connection.execute("UPDATE runs SET name = 'uncommitted' WHERE name = 'committed'")
+    print("locked", flush=True)
+    sys.stdin.readline()
+    connection.execute("ROLLBACK")
+    """
+)
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path, cli):
+    path = tmp_path / "board.db"
+    url = f"sqlite:///{path}"
+    Leaderboard(url).record(make_result(1), name="committed")
+    board = Leaderboard(url)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        import sqlite3
+
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # the lock is real: a second writer waits
+            sqlite3.connect(path, timeout=0, isolation_level=None).execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        runs = board.runs()
+        run = board.get("committed")
+        items = board.items(run)
+        found = board.find("nothing"), board.count(), board.groups(run), board.old_rules_count()
+        elapsed = time.perf_counter() - started
+        assert [r.name for r in runs] == ["committed"] and len(items) == 12 and found[1] == 1  # the last commit
+        assert elapsed < 0.2, f"reads took {elapsed:.2f} s behind the writer"
+        code, out, err = cli("leaderboard", "--db", url, "--json")  # opening (the schema check) waits for nothing either
+        assert code == 0 and [row["name"] for row in json.loads(out)] == ["committed"], err
+        assert writer.poll() is None  # all of it while the writer still held its lock
+    finally:
+        writer.communicate("\n", timeout=30)
+    assert writer.returncode == 0
+    board.record(make_result(2), name="after")  # and writing works again once it let go
+    assert board.count() == 2
 
 
 def test_schema_is_versioned_and_newer_refused(tmp_path):
@@ -223,7 +288,7 @@ def test_cli_record_leaderboard_show_compare_export(db_url, tmp_path, cli):
     code, _, err = cli("score", "--sample", "--metrics", "em,rouge1", "--record", "--name", "sample-run", "--db", db_url, "--tag", "t1")
     assert code == 0 and "recorded run 'sample-run'" in err
     board = Leaderboard(db_url)
-    board.record(make_result(7, n=12), name="<script>alert(1)</script>", dataset_hash=board.get("sample-run").dataset_hash)
+    board.record(make_result(7, n=12), name="<script>alert(1)</script>", metadata=RunMetadata(dataset_hash=board.get("sample-run").dataset_hash))
     code, out, _ = cli("leaderboard", "--db", db_url, "--json")
     rows = json.loads(out)
     assert code == 0 and {row["name"] for row in rows} == {"sample-run", "<script>alert(1)</script>"}
@@ -273,14 +338,14 @@ def test_compare_bootstrap_intervals(db_url, cli):
     from malpyeong_eval.metrics.aggregate import summarize
 
     b.metrics = summarize(vars(i) for i in b.items)
-    board.record(a, name="A", dataset_hash="same")
-    board.record(b, name="B", dataset_hash="same")
+    board.record(a, name="A", metadata=RunMetadata(dataset_hash="same"))
+    board.record(b, name="B", metadata=RunMetadata(dataset_hash="same"))
     code, out, _ = cli("compare", "A", "B", "--db", db_url, "--json")
     result = json.loads(out)
     rouge = result["deltas"]["rouge1"]
     assert code == 0 and rouge["ci_low"] > 0 and rouge["ci_low"] <= rouge["delta"] <= rouge["ci_high"]
     assert result["deltas"]["exact_match"]["delta"] == 0 and result["won"] > 0 and result["lost"] == 0
-    board.record(make_result(1, n=60), name="C", dataset_hash="other")
+    board.record(make_result(1, n=60), name="C", metadata=RunMetadata(dataset_hash="other"))
     code, _, err = cli("compare", "A", "C", "--db", db_url)
     assert code == 2 and "different data" in err
 
@@ -288,7 +353,7 @@ def test_compare_bootstrap_intervals(db_url, cli):
 def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, cli):
     board = Leaderboard(db_url)
     for step in (30, 10, 20):
-        board.record(make_result(step), name=f"grpo/checkpoint-{step}", step=step, tags=["grpo"])
+        board.record(make_result(step), name=f"grpo/checkpoint-{step}", metadata=RunMetadata(step=step, tags=("grpo",)))
     png = tmp_path / "curve.png"
     code, out, _ = cli("plot", "--tag", "grpo", "--output", str(png), "--db", db_url)
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -388,9 +453,9 @@ def test_same_fingerprint_is_recorded_once(db_url):
     from leaderboard.store import AlreadyRecorded
 
     board = Leaderboard(db_url)
-    first = board.record(make_result(1), name="first", fingerprint="f" * 64)
+    first = board.record(make_result(1), name="first", metadata=RunMetadata(fingerprint="f" * 64))
     with pytest.raises(AlreadyRecorded) as info:
-        board.record(make_result(1), name="second", fingerprint="f" * 64)
+        board.record(make_result(1), name="second", metadata=RunMetadata(fingerprint="f" * 64))
     assert info.value.run.id == first.id and board.count() == 1
 
 
@@ -439,8 +504,8 @@ def test_compare_point_deltas_are_the_stored_metrics_differences(db_url, cli):
     board = Leaderboard(db_url)
     a, b = make_result(1, n=30), _counted_differently(2, n=30)
     assert {i.id for i in a.items if i.counted} != {i.id for i in b.items if i.counted}
-    board.record(a, name="A", dataset_hash="same")
-    board.record(b, name="B", dataset_hash="same")
+    board.record(a, name="A", metadata=RunMetadata(dataset_hash="same"))
+    board.record(b, name="B", metadata=RunMetadata(dataset_hash="same"))
     code, out, _ = cli("compare", "A", "B", "--db", db_url, "--json")
     result = json.loads(out)
     stored_a, stored_b = board.get("A").metrics, board.get("B").metrics
@@ -493,8 +558,8 @@ def test_compare_refuses_runs_scored_under_different_rules(db_url):
 def test_retrieval_settings_recorded_and_read_back(db_url):
     board = Leaderboard(db_url)
     settings = {"retriever": "bm25-mecab", "corpus": "norms.pdf", "corpus_hash": "ab12", "top_k": 5, "field": "context"}
-    board.record(make_result(1), name="rag", retrieval=settings)
-    board.record(make_result(2), name="own", retrieval={"fields": ["references", "note"]})
+    board.record(make_result(1), name="rag", metadata=RunMetadata(retrieval=settings))
+    board.record(make_result(2), name="own", metadata=RunMetadata(retrieval={"fields": ["references", "note"]}))
     board.record(make_result(3), name="plain")
     assert board.get("rag").retrieval == settings and board.get("rag").context == "bm25-mecab k=5 field=context"
     assert board.get("own").context == "fields: references, note"

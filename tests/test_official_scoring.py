@@ -1,6 +1,6 @@
-"""`malpyeong-eval score` equals SCORING.md §2-§3, as the organizers' 2025 scorer defines them.
+"""`malpyeong-eval score` equals malpyeong_eval/docs/scoring.md §2-§3, as the organizers' 2025 scorer defines them.
 
-This proves fidelity to SCORING.md's *text*: the reference (``tests/official_reference.py``) was
+This proves fidelity to scoring.md's *text*: the reference (``tests/official_reference.py``) was
 written from the spec, step by step, not from the package, and shares no code with
 ``malpyeong_eval``'s scorer. The split (§2), Exact Match with `#` alternatives, the counted-item
 rule, the means over all / counted items, Descriptive Avg and Final (§3) are plain Python there.
@@ -227,7 +227,7 @@ def test_every_kind_occurs_and_behaves_as_the_spec_says(case):
     always_fails = {"curly_quotes", "answer_prefix", "markdown", "i_then_ga", "alt_first", "empty", "no_space", "nbsp",
                     "inner_spacing", "decomposed"}
     for kind, alt, empty_gold, row, prediction in zip(
-        case["kinds"], case["alt_gold"], case["empty_gold"], rows, case["predictions"]
+        case["kinds"], case["alt_gold"], case["empty_gold"], rows, case["predictions"], strict=True
     ):
         if kind in passes_without_alternatives:
             assert row["exact_match"] == (0.0 if alt else 1.0), (kind, prediction)
@@ -264,7 +264,7 @@ def test_every_kind_occurs_and_behaves_as_the_spec_says(case):
 def _check_items(result, case, reference, model_metrics: bool):
     items = result["items"]
     assert [item["id"] for item in items] == case["ids"]
-    for item, row, question_type, kind in zip(items, reference["rows"], case["types"], case["kinds"]):
+    for item, row, question_type, kind in zip(items, reference["rows"], case["types"], case["kinds"], strict=True):
         where = (item["id"], kind)
         assert item["question_type"] == question_type, where
         assert item["answer_clause"] == row["answer_clause"], where
@@ -327,7 +327,7 @@ def test_no_counted_item_gives_zero_reason_metrics_and_final_em_half(cli, tiny_b
         predictions.append([f"{head}{particle} 옳다.", f"{_curly(head)}{particle} 옳다", f"{head}{particle}옳다. 이유", ""][i % 4])
     gold_path, sub_path = tmp_path / "gold.json", tmp_path / "submission.json"
     gold_path.write_text(json.dumps(sample, ensure_ascii=False), encoding="utf-8")
-    sub_path.write_text(json.dumps([{**item, "output": {"answer": p}} for item, p in zip(sample, predictions)],
+    sub_path.write_text(json.dumps([{**item, "output": {"answer": p}} for item, p in zip(sample, predictions, strict=True)],
                                    ensure_ascii=False), encoding="utf-8")
     rows = ref.score_items([item["output"]["answer"] for item in sample], predictions)
     assert not any(row["counted"] for row in rows)

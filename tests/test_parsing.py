@@ -1,4 +1,4 @@
-"""The organizers' split (SCORING.md §2), case by case, with the surprises it holds."""
+"""The organizers' split (malpyeong_eval/docs/scoring.md §2), case by case, with the surprises it holds."""
 
 import pytest
 

@@ -43,7 +43,10 @@ def test_every_table_of_metrics_comes_from_the_registry():
     assert rescore.METRIC_KEYS == {"em": ("exact_match", "exact_match_lenient"), "rouge1": ("rouge1",),
                                    "bertscore": ("bertscore",), "bleurt": ("bleurt",)}
     assert rescore.MODEL_METRICS == ("bertscore", "bleurt")
-    assert [field.name for field in dataclasses.fields(ItemScore)][-len(names):] == list(names)
+    parts = ["id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted"]
+    assert [field.name for field in dataclasses.fields(ItemScore)] == [*parts, *names]  # one score field per metric
+    assert all(field.default is None and field.type == "float | None"
+               for field in dataclasses.fields(ItemScore) if field.name in names)
     assert registry.DEFAULT_METRICS_TEXT == "em,rouge1,bertscore,bleurt"
 
 

@@ -55,7 +55,7 @@ def make_old_rules_run(board: Leaderboard, run_id: int) -> None:
         run.scoring_rules, run.n_counted, run.tool_version = None, None, "0.1.0"
         run.metric_config = {k: v.split(" rules=")[0] for k, v in run.metric_config.items() if k not in ("rules", "malpyeong_eval")}
         for group in session.scalars(select(GroupMetric).where(GroupMetric.run_id == run_id)):
-            group_rows = [row for row, item in zip(rows, items) if item.question_type == group.question_type]
+            group_rows = [row for row, item in zip(rows, items, strict=True) if item.question_type == group.question_type]
             for column, value in _old_rules(group_rows).items():
                 setattr(group, column, value)
             group.n_counted = None
@@ -100,7 +100,7 @@ def assert_equals_fresh_score(board: Leaderboard, name: str, fresh: dict) -> Non
         assert {key: groups[question_type][key] for key in expected} == expected
     stored = board.items(run)
     assert [row["item_id"] for row in stored] == [item["id"] for item in fresh["items"]]
-    for row, item in zip(stored, fresh["items"]):
+    for row, item in zip(stored, fresh["items"], strict=True):
         for key in ("question_type", "prediction", "gold", "answer_clause", "reason", "counted",
                     "exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt"):
             assert row[key] == item[key], (item["id"], key)
@@ -237,7 +237,7 @@ def test_rescore_with_model_metrics_takes_the_score_flags(tmp_path, files, cli, 
     assert run.n_counted == fresh["n_counted"] and run.metric_config == fresh["config"]
     for column in METRIC_COLUMNS:
         assert run.metrics[column] == pytest.approx(fresh["metrics"][column], abs=1e-6)
-    for row, item in zip(board.items(run), fresh["items"]):
+    for row, item in zip(board.items(run), fresh["items"], strict=True):
         assert row["counted"] == item["counted"]
         assert row["bertscore"] == pytest.approx(item["bertscore"], abs=1e-6)
         assert row["bleurt"] == pytest.approx(item["bleurt"], abs=1e-6)

@@ -51,12 +51,12 @@ def model_rewards(tiny_bert, tiny_bleurt):
     return bertscore, bleurt, contest
 
 
-COUNTED = [bool(split_answer(p).reason) and bool(split_answer(g).reason) for p, g in zip(RECORDED, ANSWERS)]
+COUNTED = [bool(split_answer(p).reason) and bool(split_answer(g).reason) for p, g in zip(RECORDED, ANSWERS, strict=True)]
 
 
 def counted_only(values):
     """The reason part of a reward: the metric where the item is counted, 0.0 where it has no reason."""
-    return [value if counted else 0.0 for value, counted in zip(values, COUNTED)]
+    return [value if counted else 0.0 for value, counted in zip(values, COUNTED, strict=True)]
 
 
 def test_sample_has_items_without_reason():
@@ -64,7 +64,7 @@ def test_sample_has_items_without_reason():
 
 
 def test_em_and_rouge1_rewards_equal_the_metrics():
-    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(g, p) for p, g in zip(RECORDED, ANSWERS)]
+    assert exact_match_reward(PREDICTIONS, answer=ANSWERS) == [exact_match(g, p) for p, g in zip(RECORDED, ANSWERS, strict=True)]
     expected = Rouge1Scorer().score([split_answer(g).reason for g in ANSWERS], [split_answer(p).reason for p in RECORDED])
     assert rouge1_reward(PREDICTIONS, answer=ANSWERS) == counted_only(expected)
 
@@ -81,7 +81,7 @@ def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
     expected = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(gold_reasons, reasons)
     assert bertscore(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only([min(1, max(0, v)) for v in expected]), abs=1e-6)
     expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
-    assert any(value != 0.0 for value, counted in zip(expected, COUNTED) if not counted)  # the metric has a value there
+    assert any(value != 0.0 for value, counted in zip(expected, COUNTED, strict=True) if not counted)  # the metric has a value there
     assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
     scorer = ContestScorer(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
     rows = scorer.evaluate(GOLD, RECORDED_SUBMISSION).items
@@ -124,7 +124,7 @@ def test_contest_reward_weights():
 
 # -- clean-up as `run` records, pickling, the shared scorer pool, log_extra ---------------------------------
 
-PREFIXED = [prefix + text for prefix, text in zip(["답변: ", "답변:", "  답변 ： ", "답변:\n"] * len(RECORDED), RECORDED)]
+PREFIXED = [prefix + text for prefix, text in zip(["답변: ", "답변:", "  답변 ： ", "답변:\n"] * len(RECORDED), RECORDED, strict=False)]  # the prefixes repeat: as many as RECORDED
 
 
 def test_answer_prefix_is_stripped_as_run_does():
@@ -135,7 +135,7 @@ def test_answer_prefix_is_stripped_as_run_does():
     rows = ContestScorer(("em", "rouge1")).score_texts(ANSWERS, [clean_output(text) for text in PREFIXED])
     assert exact_match_reward(PREFIXED, answer=ANSWERS) == [row["exact_match"] for row in rows]
     assert rouge1_reward(PREFIXED, answer=ANSWERS) == [row["rouge1"] if row["counted"] else 0.0 for row in rows]
-    assert sum(exact_match(gold, raw) for raw, gold in zip(PREFIXED, ANSWERS)) < sum(row["exact_match"] for row in rows)
+    assert sum(exact_match(gold, raw) for raw, gold in zip(PREFIXED, ANSWERS, strict=True)) < sum(row["exact_match"] for row in rows)
     assert format_reward(['답변: "가"가 옳다. 이유이다.', '답변: "가"가 옳다.']) == [1.0, 0.6]
 
 
@@ -279,7 +279,7 @@ def test_fuzz_never_raises_and_stays_in_range(model_rewards, tiny_bleurt, caplog
     for reward in (format_reward, exact_match_reward, rouge1_reward, bertscore, bleurt_clipped, contest):
         values = reward(completions, answer=golds)
         assert len(values) == len(completions)
-        bad = [(c, v) for c, v in zip(completions, values) if not _is_valid(v)]
+        bad = [(c, v) for c, v in zip(completions, values, strict=True) if not _is_valid(v)]
         assert bad == [], reward.__name__
     warned = [record.getMessage() for record in caplog.records if record.name == completions_module.logger.name]
     kinds = ["none", "not_text", "bad_messages", "too_long", "control_chars", "surrogates"]
@@ -295,7 +295,7 @@ def test_right_answers_score_above_wrong_ones(model_rewards):
         right_scores, wrong_scores = reward(ANSWERS, answer=ANSWERS), reward(wrong, answer=ANSWERS)
         assert sum(right_scores) > sum(wrong_scores), reward.__name__
     unformatted = [split_answer(answer).reason for answer in ANSWERS]  # the reason alone, no answer clause
-    assert all(low < high for low, high in zip(format_reward(unformatted), format_reward(ANSWERS)))
+    assert all(low < high for low, high in zip(format_reward(unformatted), format_reward(ANSWERS), strict=True))
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def _random_text(rng: random.Random) -> str:
 def _pairs(sample_texts: list[str]) -> list[tuple[str, str]]:
     rng = random.Random(20251124)
     pairs = [(_random_text(rng), _random_text(rng)) for _ in range(260)]
-    pairs += list(zip(sample_texts[:40], sample_texts[40:]))  # sample gold vs submission
+    pairs += list(zip(sample_texts[:40], sample_texts[40:], strict=True))  # sample gold vs submission
     pairs += [(fragment, "") for fragment in FRAGMENTS] + [("", fragment) for fragment in FRAGMENTS]
     long_words = " ".join(rng.choice(FRAGMENTS[:10]) for _ in range(200))  # well over 1000 words
     assert len(long_words.split()) > 1000
@@ -52,7 +52,7 @@ def test_rouge1_equals_plain_organizers_algorithm_bit_for_bit(sample_texts):
     ours = Rouge1Scorer().score([reference for reference, _ in pairs], [prediction for _, prediction in pairs])
     mismatches = [
         (reference, prediction, value, plain)
-        for (reference, prediction), value in zip(pairs, ours)
+        for (reference, prediction), value in zip(pairs, ours, strict=True)
         if value != (plain := plain_rouge1(reference, prediction))
     ]
     assert mismatches == []

@@ -116,7 +116,7 @@ def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
 def test_killed_run_resumes_without_regenerating(tiny_policy, tmp_path):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     args = [sys.executable, "-m", "malpyeong_eval", "run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
-            "--max-new-tokens", "200", "--batch-size", "1", "--metrics", "em,rouge1", "--limit", "30"]
+            "--max-new-tokens", "64", "--batch-size", "1", "--metrics", "em,rouge1", "--limit", "12"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     generations = None
     deadline = time.time() + 120
@@ -130,11 +130,11 @@ def test_killed_run_resumes_without_regenerating(tiny_policy, tmp_path):
     process.wait()
     assert generations is not None, "the run finished or failed before it could be interrupted"
     before = generations.read_text(encoding="utf-8").splitlines()
-    assert 3 <= len(before) < 30 and Leaderboard(db).count() == 0
+    assert 3 <= len(before) < 12 and Leaderboard(db).count() == 0
     finished = subprocess.run(args + ["--json"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     after = generations.read_text(encoding="utf-8").splitlines()
-    assert after[: len(before)] == before and len(after) == 30  # nothing generated twice
+    assert after[: len(before)] == before and len(after) == 12  # nothing generated twice
     assert json.loads(finished.stdout)[0]["resumed"] == len(before)
     assert Leaderboard(db).count() == 1
 

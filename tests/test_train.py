@@ -12,27 +12,40 @@ TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generati
 
 
 
-@pytest.mark.slow
-def test_train_records_each_checkpoint_and_format_reward_rises(tiny_policy, tmp_path, cli):
+def test_train_records_each_checkpoint(tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     code, out, err = cli(
         "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
-        "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "40", "--save-steps", "20",
+        "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
         "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--json", *TINY_GRPO,
     )
     assert code == 0, err[-2000:]
     summary = json.loads(out)
-    assert [row["step"] for row in summary["evaluations"]] == [0, 20, 40]  # --eval-start scores step 0
+    assert [row["step"] for row in summary["evaluations"]] == [0, 2, 4]  # --eval-start scores step 0
     runs = sorted(Leaderboard(db).runs(tag="train:grpo-run"), key=lambda run: run.step)
     assert [(run.step, run.name) for run in runs] == [
-        (0, "grpo-run/checkpoint-0"), (20, "grpo-run/checkpoint-20"), (40, "grpo-run/checkpoint-40")]
+        (0, "grpo-run/checkpoint-0"), (2, "grpo-run/checkpoint-2"), (4, "grpo-run/checkpoint-4")]
     assert all(run.n == 6 and run.metrics["rouge1"] is not None for run in runs)
-    format_rewards = [row["rewards/format_reward/mean"] for row in summary["rewards"]]
-    assert len(format_rewards) == 40
-    assert sum(format_rewards[-10:]) / 10 > sum(format_rewards[:10]) / 10 + 0.05
+    assert [row["step"] for row in summary["rewards"]] == [1, 2, 3, 4]
+    assert all("rewards/format_reward/mean" in row and "rewards/rouge1_reward/mean" in row for row in summary["rewards"])
     code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
     assert code == 0 and "3 checkpoints" in out
+
+
+@pytest.mark.slow
+def test_format_reward_rises(tiny_policy, tmp_path, cli):
+    """A real GRPO run learns: the format reward's mean over the last 5 of 16 steps beats the first 5.
+    Measured here (seeded, CPU): about 0.00 over steps 1-5 and 0.1 over steps 12-16 at this learning rate."""
+    fast = [*TINY_GRPO[:-6], "--grpo", "learning_rate=3e-2", *TINY_GRPO[-4:]]
+    code, out, err = cli(
+        "train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "grpo-learn"),
+        "--rewards", "format", "--max-steps", "16", "--save-steps", "16", "--json", *fast,
+    )
+    assert code == 0, err[-2000:]
+    format_rewards = [row["rewards/format_reward/mean"] for row in json.loads(out)["rewards"]]
+    assert len(format_rewards) == 16
+    assert sum(format_rewards[-5:]) / 5 > sum(format_rewards[:5]) / 5 + 0.05, format_rewards
 
 
 def test_yaml_config_with_lora_is_read(tmp_path):

@@ -125,7 +125,7 @@ def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grp
     return TrainSettings(**values)
 
 
-_FIELD_TYPES = {
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "model": str, "data": (str, type(None)), "output_dir": str, "rewards": list, "reward_weights": (list, type(None)),
     "lora": dict, "eval": dict, "db": (str, type(None)), "bertscore_model": (str, type(None)),
     "bertscore_layers": (int, type(None)), "bleurt_model": (str, type(None)), "prompt_file": (str, type(None)),

@@ -11,6 +11,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from malpyeong_eval.data import Item, load_items
+from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
 
 from .config import TrainSettings
@@ -44,9 +45,9 @@ def build_rewards(settings: TrainSettings, device: str | None = None) -> list[An
     are shared by configuration through the scorer pool and loaded on first use."""
     from rewards import ContestReward, format_reward, metric_reward
 
-    models = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers,
+    models: dict[str, Any] = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers,
               "bleurt_model": settings.bleurt_model, "device": device}
-    built = []
+    built: list[Any] = []
     for name in settings.rewards:
         if name == "format":
             built.append(format_reward)
@@ -200,6 +201,8 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
     from malpyeong_eval.checkpoints import resolve_targets
 
     prompt = load_prompt(settings.prompt_file)
+    if settings.data is None:  # validate() refuses this before a model loads
+        raise MalpyeongError("training needs --data")
     dataset = build_dataset(load_items(settings.data, require_answer=True), prompt)
     device = "cpu" if grpo_config.use_cpu else None
     reward_funcs = build_rewards(settings, device)

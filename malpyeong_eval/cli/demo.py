@@ -18,7 +18,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -64,7 +65,8 @@ def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
 
     items = load_items(sample_path("gold")) + load_items(sample_path("submission"))
     texts = [item.answer or "" for item in items] + [item.question for item in items]
-    builders = {"policy": _warm_policy, "bert": build_tiny_bert, "bleurt": build_tiny_bleurt}
+    builders: dict[str, Callable[[Path, list[str]], Any]] = {"policy": _warm_policy, "bert": build_tiny_bert,
+                                                            "bleurt": build_tiny_bleurt}
     paths = {}
     for name, build in builders.items():
         folder = cache / name
@@ -115,7 +117,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
                   "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
         )
         grpo_config = validate(settings)
-        eval_tasks: dict[str, object] = {}
+        eval_tasks: dict[str, Any] = {}
 
         def eval_progress(label: str, done: int, total: int) -> None:
             if label not in eval_tasks:

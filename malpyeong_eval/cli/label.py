@@ -81,8 +81,9 @@ def label(
         candidates = len(loaded)
     answered = [items[i] for i in positions]
     if method == "lexical":
-        labels = labelling.lexical_labels(loaded, [item.answer for item in answered])
+        labels = labelling.lexical_labels(loaded, [item.answer or "" for item in answered])
     else:
+        assert model is not None  # refused above without --model
         scorer = labelling.AnswerScorer(model, device=device)
         with _progress_bar() as bar:
             task = bar.add_task("score", total=None)
@@ -97,7 +98,7 @@ def label(
         return
     _say(f"wrote {summary['n_items']} items to {output}: {summary['n_written']} labels written into output.article, "
          f"{summary['n_kept']} given labels kept, {summary['n_skipped']} items without an answer copied unchanged "
-         f"({method}{', ' + model if method == 'perplexity' else ''}; {len(loaded)} passages of {loaded.name})")
+         f"({method}{', ' + str(model) if method == 'perplexity' else ''}; {len(loaded)} passages of {loaded.name})")
     console.print(_summary_table(summary, title=f"labels: {data.name} over {loaded.name} ({method})"))
     if not summary["agreement"]["n"]:
         _say("no item carried a label (output.article): no agreement to report")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -42,8 +42,8 @@ class _ProgressDisplay:
 
     def __init__(self, transient: bool) -> None:
         self.transient = transient
-        self.bar = None
-        self.tasks: dict[str, int] = {}
+        self.bar: Any = None  # a rich Progress while showing
+        self.tasks: dict[str, Any] = {}
 
     @contextmanager
     def showing(self) -> Iterator[None]:
@@ -196,9 +196,9 @@ def run(
         poll = DEFAULT_POLL_SECONDS if poll_seconds is None else poll_seconds
         ends = ([f"step {until_step}"] if until_step is not None else []) + \
             ([f"{idle_timeout:g} s without a new checkpoint"] if idle_timeout is not None else []) + ["Ctrl-C"]
-        _say(f"following {folder}: each checkpoint-N is scored once training has written it "
-             f"(looking every {poll:g} s, until {' or '.join(ends)})")
-        try:
+        try:  # from the first word on: a Ctrl-C right after "following" (the cue that it watches) stops cleanly
+            _say(f"following {folder}: each checkpoint-N is scored once training has written it "
+                 f"(looking every {poll:g} s, until {' or '.join(ends)})")
             for step, path in watch_checkpoints(folder, poll_seconds=poll, idle_timeout=idle_timeout, until_step=until_step):
                 label = training_run_name(folder, path)
                 try:

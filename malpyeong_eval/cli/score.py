@@ -51,6 +51,7 @@ def score(
     """Score a submission as the organizers do: overall and by question_type."""
     from ..data import file_sha256, in_gold_order, load_items, match_submission, sample_path
     from ..evaluation import ContestScorer, parse_metrics
+    from ..recording import RunMetadata
     from ..report import result_table
 
     if sample:
@@ -81,10 +82,9 @@ def score(
     if output is not None:  # before recording: a file that cannot be written leaves no run behind
         output.write_text(text, encoding="utf-8")
     if board is not None:
-        stored = board.record(
-            result, name=name, checkpoint=str(prediction), dataset_name=dataset_name or gold.stem,
-            dataset_hash=file_sha256(gold), tags=tag or (),
-        )
+        stored = board.record(result, name=name or "", metadata=RunMetadata(
+            checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=file_sha256(gold),
+            tags=tuple(tag or ())))
         err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False, markup=False)
     if json_output:
         print(text)

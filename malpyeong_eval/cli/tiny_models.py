@@ -1,4 +1,4 @@
-"""Tiny local models for tests and the offline demo (SCORING.md §6): no Hub needed.
+"""Tiny local models for tests and the offline demo (malpyeong_eval/docs/scoring.md §6): no Hub needed.
 
 They have the real architectures and file layouts (a BERT for BERTScore, a
 checkpoint in the ``lucadiliello/BLEURT-20`` layout) with random weights and
@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-TINY_BLEURT_CONFIG = {
+TINY_BLEURT_CONFIG: dict[str, Any] = {
     "model_type": "bleurt",
     "architectures": ["BleurtForSequenceClassification"],
     "hidden_size": 32,

@@ -1,4 +1,4 @@
-"""From per-item scores to the contest's table, the organizers' way (SCORING.md §3).
+"""From per-item scores to the contest's table, the organizers' way (malpyeong_eval/docs/scoring.md §3).
 
 - Exact Match (and the lenient diagnostic): mean over **all** items.
 - ROUGE-1, BERTScore, BLEURT: mean over the **counted** items only, those whose gold
@@ -82,7 +82,7 @@ def summarize(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
     counted = np.array([bool(row.get("counted")) for row in rows])
     columns: dict[str, np.ndarray | None] = {}
     for key in PER_ITEM:
-        needed = rows if key in CLAUSE_METRICS else [row for row, c in zip(rows, counted) if c]
+        needed = rows if key in CLAUSE_METRICS else [row for row, c in zip(rows, counted, strict=True) if c]
         present = [row.get(key) is not None for row in rows]
         if any(row.get(key) is None for row in needed) or not any(present):
             columns[key] = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..cache import LRUCache
 from ..errors import ModelLoadError
@@ -80,16 +81,16 @@ class BertScoreScorer:
                 )
         except (OSError, ValueError, EnvironmentError, AssertionError) as exc:
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
-        tokenizer, model = bert_scorer_parts(self._scorer)
-        self._tokenizer, self._model = tokenizer, model
+        tokenizer, bert_model = bert_scorer_parts(self._scorer)
+        self._tokenizer, self._model = tokenizer, bert_model
         _encode_empty_text_as_special_tokens(tokenizer)
-        positions = getattr(model.config, "max_position_embeddings", None)
+        positions = getattr(bert_model.config, "max_position_embeddings", None)
         if positions and not tokenizer.model_max_length <= positions:  # unset (huge) limits would overflow
             tokenizer.model_max_length = positions
-        self._idf = defaultdict(lambda: 1.0)  # no idf: every token 1, [SEP] and [CLS] 0, as bert_score
+        self._idf: defaultdict[int, float] = defaultdict(lambda: 1.0)  # no idf: every token 1, [SEP] and [CLS] 0, as bert_score
         self._idf[tokenizer.sep_token_id] = 0
         self._idf[tokenizer.cls_token_id] = 0
-        self._embeddings: LRUCache = LRUCache(size=cache_size)
+        self._embeddings: LRUCache[str, tuple[Any, Any]] = LRUCache(size=cache_size)
 
     @property
     def config(self) -> str:
@@ -99,7 +100,7 @@ class BertScoreScorer:
     def _embed(self, references: Sequence[str], predictions: Sequence[str]) -> dict[str, tuple]:
         """(embedding, idf) of each distinct text, unpadded: references from the cache when they are
         there, the rest embedded in length-sorted batches; new references are cached."""
-        found = {text: self._embeddings.get(text) for text in dict.fromkeys([*references, *predictions])}
+        found: dict[str, Any] = {text: self._embeddings.get(text) for text in dict.fromkeys([*references, *predictions])}
         keep = set(references)
         missing = [text for text, value in found.items() if value is None]
         missing.sort(key=lambda text: encoded_length(self._tokenizer, text), reverse=True)

@@ -62,7 +62,7 @@ def rembert_config_from_bleurt(config: dict[str, Any]):
     from transformers import RemBertConfig
 
     embedding_size = config.get("embedding_size") or config["hidden_size"]
-    return RemBertConfig(
+    return RemBertConfig(  # type: ignore[call-arg]  # num_labels and the like: PretrainedConfig's **kwargs
         vocab_size=config["vocab_size"],
         hidden_size=config["hidden_size"],
         num_hidden_layers=config["num_hidden_layers"],
@@ -160,7 +160,7 @@ class BleurtScorer:
         except Exception as exc:  # any failure to find, read or fit the checkpoint
             raise load_error("BLEURT", self.model_name, "--bleurt-model", MODEL_VARIABLE, exc) from None
         self.model.to(self.device)  # the device was checked by resolve_device
-        self._pair_scores: LRUCache[float] = LRUCache(size=cache_size)
+        self._pair_scores: LRUCache[tuple[str, str], float] = LRUCache(size=cache_size)
 
     @property
     def config(self) -> str:
@@ -175,7 +175,7 @@ class BleurtScorer:
     @property
     def activation(self) -> str:
         """The feed-forward activation as run here: the config's ``gelu`` is the exact (erf) GELU, as in
-        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (SCORING.md §3)."""
+        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (malpyeong_eval/docs/scoring.md §3)."""
         name = self.model.config.hidden_act
         return {"gelu": "gelu-exact-erf", "gelu_new": "gelu-tanh", "gelu_pytorch_tanh": "gelu-tanh"}.get(name, str(name))
 
@@ -187,7 +187,7 @@ class BleurtScorer:
             raise ValueError("references and predictions differ in length")
         scores: dict[tuple[str, str], float] = {}
         pairs = []
-        for pair in dict.fromkeys(zip(references, predictions)):
+        for pair in dict.fromkeys(zip(references, predictions, strict=True)):
             cached = self._pair_scores.get(pair)
             if cached is None:
                 pairs.append(pair)
@@ -215,4 +215,4 @@ class BleurtScorer:
                 for row, index in enumerate(batch):
                     scores[pairs[index]] = float(logits[row, 0])
                     self._pair_scores.put(pairs[index], scores[pairs[index]])
-        return [scores[pair] for pair in zip(references, predictions)]
+        return [scores[pair] for pair in zip(references, predictions, strict=True)]

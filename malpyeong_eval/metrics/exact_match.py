@@ -1,4 +1,4 @@
-"""Exact Match on the answer clause, the organizers' rule (SCORING.md §3).
+"""Exact Match on the answer clause, the organizers' rule (malpyeong_eval/docs/scoring.md §3).
 
 Both clauses (split by :func:`~malpyeong_eval.parsing.split_answer`) lose every ``"``
 and ``'`` and are stripped; the gold clause may list ``#``-separated alternatives, each
@@ -75,7 +75,7 @@ class ExactMatchScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
-        return [exact_match(reference, prediction) for reference, prediction in zip(references, predictions)]
+        return [exact_match(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]
 
 
 class ExactMatchLenientScorer:
@@ -86,4 +86,4 @@ class ExactMatchLenientScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
         """Lenient Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
-        return [exact_match_lenient(reference, prediction) for reference, prediction in zip(references, predictions)]
+        return [exact_match_lenient(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]

@@ -1,4 +1,4 @@
-"""ROUGE-1 on the reason, as the organizers compute it (SCORING.md §3).
+"""ROUGE-1 on the reason, as the organizers compute it (malpyeong_eval/docs/scoring.md §3).
 
 Their fork of py-rouge with konlpy's Mecab: join lines, keep the first 1000 words,
 lowercase, replace every char outside ``[A-Za-z0-9가-힣]`` with a space, strip, split
@@ -45,7 +45,7 @@ class MecabTokenizer(Tokenizer):
 
     def __init__(self, cache_size: int = 65536) -> None:
         self._tagger = mecab_wakati_tagger()
-        self._cached_tokens = LRUCache(self.analyse, cache_size)
+        self._cached_tokens: LRUCache[str, list[str]] = LRUCache(self.analyse, cache_size)
 
     def analyse(self, text: str) -> list[str]:
         """Morphemes of ``text`` after the organizers' cleaning (no cache)."""
@@ -66,7 +66,7 @@ class Rouge1Scorer:
     def __init__(self, cache_size: int = 65536) -> None:
         self.tokenizer = MecabTokenizer(cache_size=0)
         # unigram counts keyed by token (rouge-score keys them by 1-tuples: same counts, less work)
-        self._unigrams: LRUCache[Counter] = LRUCache(lambda text: Counter(self.tokenizer.analyse(text)), cache_size)
+        self._unigrams: LRUCache[str, Counter[str]] = LRUCache(lambda text: Counter(self.tokenizer.analyse(text)), cache_size)
 
     @property
     def config(self) -> str:
@@ -81,4 +81,4 @@ class Rouge1Scorer:
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
         counts = self._unigrams
-        return [unigram_fmeasure(counts(reference), counts(prediction)) for reference, prediction in zip(references, predictions)]
+        return [unigram_fmeasure(counts(reference), counts(prediction)) for reference, prediction in zip(references, predictions, strict=True)]

@@ -104,7 +104,7 @@ class BM25Retriever:
         self.built = False
         model = self._load() if use_cache else None
         if model is None:
-            index = BM25Index.build([self.tokenize(passage.render()) for passage in corpus.passages], **self.params)
+            index = BM25Index.build([self.tokenize(passage.render()) for passage in corpus.passages], k1=k1, b=b, method=method)
             self.built = True
             if use_cache:
                 self._save(index.model)

@@ -158,8 +158,8 @@ class ExamplesRetriever:
             models[group] = self._fit(set().union(*(own[i] for i, g in group_of.items() if g == group)))
         features = [question_features(query.question) for query in queries]
         results: list[list[Hit]] = [[] for _ in queries]
-        for group, model in models.items():
-            members = [i for i in range(len(queries)) if group_of.get(i) == group]
+        for answered_by, model in models.items():
+            members = [i for i in range(len(queries)) if group_of.get(i) == answered_by]
             ranked = model.rank([features[i] for i in members]) if model is not None and members else [[] for _ in members]
             for i, hits in zip(members, ranked, strict=True):
                 known = {index for index, _ in hits}

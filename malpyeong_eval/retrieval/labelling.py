@@ -170,9 +170,10 @@ class AnswerScorer:
         from ..generation import render_prompts
 
         prompt_text = render_prompts(self.tokenizer, prompt, [item])[0]
+        answer = item.answer or ""
         if not getattr(self.tokenizer, "chat_template", None):
-            return prompt_text, prompt_text + item.answer + (self.tokenizer.eos_token or "")
-        conversation = [*prompt.item_messages(item), {"role": "assistant", "content": item.answer}]
+            return prompt_text, prompt_text + answer + (self.tokenizer.eos_token or "")
+        conversation = [*prompt.item_messages(item), {"role": "assistant", "content": answer}]
         full = self.tokenizer.apply_chat_template(conversation, tokenize=False, enable_thinking=False)
         return prompt_text, full
 
@@ -235,7 +236,7 @@ def perplexity_labels(corpus: Corpus, items: Sequence[Item], scorer: AnswerScore
     ``candidates``, the no-passage log-likelihood in ``without_passage``.
     """
     prompt = prompt or load_prompt()
-    rankings = _candidates(corpus, [lexical_query(item.answer) for item in items], candidates)
+    rankings = _candidates(corpus, [lexical_query(item.answer or "") for item in items], candidates)
     plans: list[tuple[list[int], int]] = []  # per item: the no-passage sequence, then one per candidate
     for item, ranked in zip(items, rankings, strict=True):
         bare = Item(item.id, item.question_type, item.question, item.answer)
@@ -254,8 +255,9 @@ def perplexity_labels(corpus: Corpus, items: Sequence[Item], scorer: AnswerScore
              "gain_per_token": (ll.total - without.total) / ll.tokens}
             for index, bm25, ll in scored
         ]
-        by_gain = sorted(range(len(scored)), key=lambda i: table[i]["gain"], reverse=True)
-        choice = _choice(corpus, [(scored[i][0], table[i]["gain"]) for i in by_gain])
+        gains = [ll.total - without.total for _, _, ll in scored]
+        by_gain = sorted(range(len(scored)), key=lambda i: gains[i], reverse=True)
+        choice = _choice(corpus, [(scored[i][0], gains[i]) for i in by_gain])
         labels.append(Label(scored[by_gain[0]][0], {
             **_settings("perplexity", corpus), "model": scorer.name, "prompt": prompt.id, **choice,
             "answer_tokens": without.tokens,
