@@ -199,9 +199,14 @@ def open_read_only_engine(url: str | None = None) -> Engine:
                 cursor.execute("PRAGMA query_only = ON")
                 cursor.close()
         else:
-            connect_args = {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"} \
-                if backend == "postgresql" else {}
-            engine = create_engine(url, connect_args=connect_args)
+            engine = create_engine(url, connect_args={"connect_timeout": 10} if backend == "postgresql" else {})
+            if backend == "postgresql":
+                @event.listens_for(engine, "connect")
+                def read_only_session(dbapi_connection, _record):
+                    cursor = dbapi_connection.cursor()
+                    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    cursor.close()
+                    dbapi_connection.commit()
         _check_head(engine, shown)
         return engine
     except DatabaseError:
