@@ -140,11 +140,11 @@ def serve(db: str | None, host: str = "127.0.0.1", port: int = 8765, *, data_fil
     if not 0 <= port <= 65535:
         raise MalpyeongError(f"--port {port}: choose a port from 0 to 65535")
     board = Leaderboard(db, read_only=True)
-    _check_free(host, port)
     loopback = is_loopback(host)
     if not loopback:
         print(f"warning: serving on {host}, not loopback: anyone who can reach this machine on port {port} can read "
               "every run and model output (there is no login); use --host 127.0.0.1 to keep it local", file=sys.stderr)
+    _check_free(host, port)
     app = create_app(board, data_files=data_files, runs_dirs=runs_dirs, allowed_hosts=LOOPBACK_NAMES if loopback else None)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {board.where} read-only on http://{shown}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)

@@ -215,6 +215,7 @@ class RunPage:
     data_file: str | None
     generations_file: str | None
     tags: list[str] = field(default_factory=list)
+    curves: list[str] = field(default_factory=list)  # its tags whose runs have training steps
 
 
 def configuration_rows(run: RunRecord) -> list[tuple[str, str]]:
@@ -246,7 +247,7 @@ def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPag
         run=run_summary(run), groups=groups, columns=metric_columns([run]), item_columns=item_metric_columns(rows),
         items=items, question_types=sorted({row["question_type"] for row in rows}), configuration=configuration_rows(run),
         data_file=str(data_path) if data_path else None, generations_file=str(generations_path) if generations_path else None,
-        tags=run.tags,
+        tags=run.tags, curves=[tag for tag in run.tags if any(other.step is not None for other in board.runs(tag=tag))],
     )
 
 
