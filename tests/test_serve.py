@@ -167,7 +167,7 @@ def test_leaderboard_lists_runs_in_the_stated_order(server, browser, filled, sho
     screenshot(browser, shots, "leaderboard")
 
     header = browser.find_element(*_by("#runs th[data-key=rouge1]"))
-    for clicks, direction in ((1, "descending"), (2, "ascending")):
+    for direction in ("descending", "ascending"):
         header.click()
         assert browser.find_element(*_by("#sort-state")).text == f"sorted by ROUGE-1, {direction} (empty values last)"
         values = [float(row.find_element(*_by("td[data-key=rouge1]")).get_attribute("data-value"))
@@ -272,7 +272,7 @@ def test_training_curve(server, browser, filled, shots):
     rows = browser.find_elements(*_by("#curve-values tbody tr"))
     steps = sorted((row for row in filled["board"] if row["step"] is not None), key=lambda row: row["step"])
     assert [row.find_element(*_by("td")).text for row in rows] == [str(row["step"]) for row in steps]
-    for row, expected in zip(rows, steps):
+    for row, expected in zip(rows, steps, strict=True):
         assert row.find_element(*_by("td[data-key=rouge1]")).text == f"{expected['rouge1']:.4f}"
     screenshot(browser, shots, "curve")
 

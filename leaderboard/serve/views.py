@@ -277,7 +277,7 @@ def compare_page(board: Leaderboard, references: Sequence[str], *, title: str = 
     rows = [board.items(run) for run in runs]
     base, base_rows = runs[0], rows[0]
     deltas = []
-    for run, run_rows in zip(runs[1:], rows[1:]):
+    for run, run_rows in zip(runs[1:], rows[1:], strict=True):
         result = compare_runs(base, base_rows, run, run_rows, flips=len(base_rows))
         deltas.append({
             "id": run.id, "name": run.name, "won": result.won, "lost": result.lost, "tied": result.tied,
@@ -351,7 +351,7 @@ def curve_page(board: Leaderboard, tag: str, *, width: int = 760, height: int = 
     series = []
     for index, (key, label) in enumerate(metric_columns(runs)):
         values = [run.metrics.get(key) for run in runs]
-        points = [(x(step), y(value)) for step, value in zip(steps, values) if value is not None]
+        points = [(x(step), y(value)) for step, value in zip(steps, values, strict=True) if value is not None]
         if not points:
             continue
         series.append({"key": key, "label": label, "color": PALETTE[index % len(PALETTE)], "values": values,
