@@ -1,4 +1,4 @@
-"""The leaderboard's commands (``leaderboard``, ``show``, ``compare``, ``export``, ``plot``, ``rescore``) on the app."""
+"""The leaderboard's commands (``leaderboard``, ``show``, ``compare``, ``export``, ``serve``, ``plot``, ``rescore``) on the app."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ ALIGNED_MARK = "†"
 RESCORE_HINT = "malpyeong-eval rescore"
 console = make_console()
 err_console = make_console(stderr=True)
+
+
+DataFilesOption = Annotated[Optional[list[Path]], typer.Option("--data", help="Data file whose questions and passages the item pages show, for the runs scored on it (matched by sha256; repeatable; the packaged sample is always known).")]
+RunsDirsOption = Annotated[Optional[list[Path]], typer.Option("--runs-dir", help="Run folders of 'run' whose generations.jsonl hold each item's prompt (repeatable; default: ./malpyeong-runs when it exists).")]
+
+
+def _runs_dirs(given: list[Path] | None) -> list[Path]:
+    """The run folders to read prompts from: those given, else ``./malpyeong-runs`` when it exists."""
+    if given:
+        return list(given)
+    default = Path("malpyeong-runs")
+    return [default] if default.is_dir() else []
 
 
 def hidden_runs_note(hidden: int) -> str:
@@ -228,18 +240,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export(
-        fmt: Annotated[str, typer.Option("--format", help="csv, md, html or json.")] = "csv",
+        fmt: Annotated[str, typer.Option("--format", help="csv, md, html, json, or site (the serve pages as static files in the -o folder).")] = "csv",
         run: Annotated[Optional[str], typer.Option("--run", help="Export this run's items instead of the leaderboard.")] = None,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
         all_rules: AllRulesFlag = False,
         db: DbOption = None,
+        data: DataFilesOption = None,
+        runs_dir: RunsDirsOption = None,
     ) -> None:
         """The leaderboard (runs scored under the current rules; --all-rules: every run), or one run's items,
-        as CSV, Markdown, HTML (escaped) or JSON."""
+        as CSV, Markdown, HTML (escaped) or JSON; --format site writes serve's pages as static files."""
         from .export import FORMATS, render, run_rows
 
-        if fmt not in FORMATS:
-            raise MalpyeongError(f"unknown --format {fmt!r}; choose from {', '.join(FORMATS)}")
+        if fmt not in (*FORMATS, "site"):
+            raise MalpyeongError(f"unknown --format {fmt!r}; choose from {', '.join((*FORMATS, 'site'))}")
+        if fmt == "site":
+            if output is None or run:
+                raise MalpyeongError("--format site writes a folder: give -o DIR (and no --run: every run gets its page)")
+            from .serve.site import write_site
+
+            report = write_site(Leaderboard(db, read_only=True), output, data_files=data or [],
+                                runs_dirs=_runs_dirs(runs_dir))
+            for note in report.skipped:
+                err_console.print(f"left out: {note}", highlight=False, markup=False)
+            console.print(f"wrote {len(report.pages)} pages to {output} (open {output / 'index.html'})", highlight=False, markup=False)
+            return
         board = Leaderboard(db)
         if run:
             rows, title = board.items(board.get(run)), f"malpyeong-eval run {run}"
@@ -250,6 +275,19 @@ def register(app: typer.Typer) -> None:
             output.write_text(text, encoding="utf-8")
         else:
             print(text, end="")
+
+    @app.command("serve")
+    def serve(
+        db: DbOption = None,
+        host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default; any other prints a warning).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+        data: DataFilesOption = None,
+        runs_dir: RunsDirsOption = None,
+    ) -> None:
+        """The leaderboard, each run's items, comparisons and training curves in the browser (read-only; Ctrl-C stops)."""
+        from .serve.app import serve as serve_app
+
+        serve_app(db, host, port, data_files=data or [], runs_dirs=_runs_dirs(runs_dir))
 
     @app.command("plot")
     def plot(

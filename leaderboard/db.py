@@ -202,3 +202,64 @@ def schema_version(engine: Engine) -> str | None:
     """The Alembic revision the database is at."""
     with reader(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def open_read_only_engine(url: str | None = None) -> Engine:
+    """An engine that cannot write: a SQLite file opened ``mode=ro`` with ``query_only``, a
+    PostgreSQL session in read-only transactions. Nothing is created or migrated; a missing file
+    or a schema other than this version's head is a one-line :class:`DatabaseError`.
+    """
+    url = resolve_url(url)
+    shown = mask_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise DatabaseError(f"cannot open database {shown}: not a valid database URL") from None
+    try:
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise DatabaseError(f"cannot open database {shown} read-only: an in-memory database holds no runs")
+            path = Path(parsed.database)
+            if not path.is_file():
+                raise DatabaseError(f"no leaderboard database at {path} (record a run first, or give --db)")
+            engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+
+            @event.listens_for(engine, "connect")
+            def on_connect(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA query_only = ON")
+                cursor.close()
+        else:
+            engine = create_engine(url, connect_args={"connect_timeout": 10} if backend == "postgresql" else {})
+            if backend == "postgresql":
+                @event.listens_for(engine, "connect")
+                def read_only_session(dbapi_connection, _record):
+                    cursor = dbapi_connection.cursor()
+                    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    cursor.close()
+                    dbapi_connection.commit()
+        _check_head(engine, shown)
+        return engine
+    except DatabaseError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
+
+
+def _check_head(engine: Engine, shown: str) -> None:
+    """Refuse a database whose schema is not this version's head (read-only: no upgrade)."""
+    with engine.connect() as connection:
+        script = ScriptDirectory.from_config(_alembic_config(connection))
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = script.get_current_head()
+        if current is None:
+            raise DatabaseError(f"database {shown} is not a malpyeong-eval leaderboard (no schema version)")
+        if current != head:
+            raise DatabaseError(
+                f"database {shown} has schema version {current!r}, not this malpyeong-eval's {head!r}; reading it "
+                "read-only cannot upgrade it: run any writing command once (malpyeong-eval leaderboard upgrades an older one)"
+            )

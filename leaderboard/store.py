@@ -17,7 +17,7 @@ from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.recording import RunMetadata
 
-from .db import DatabaseError, error_line, mask_url, open_engine, reader, resolve_url
+from .db import DatabaseError, error_line, mask_url, open_engine, open_read_only_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 
@@ -110,11 +110,15 @@ class Leaderboard:
     >>> board = Leaderboard("sqlite://")   # in memory
     >>> board.runs()
     []
+
+    ``read_only=True`` opens it without writing anything (no file created, no schema upgrade; see
+    :func:`~leaderboard.db.open_read_only_engine`): what ``serve`` and ``export --format site`` read.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self.url = resolve_url(url)
-        self.engine: Engine = open_engine(self.url)
+        self.read_only = read_only
+        self.engine: Engine = open_read_only_engine(self.url) if read_only else open_engine(self.url)
         self._reader: Engine = reader(self.engine)
 
     @property

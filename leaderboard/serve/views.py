@@ -1,0 +1,363 @@
+"""What each page shows, as plain data read through the store (the app and the static site render these).
+
+Every metric column comes from the registry (:mod:`malpyeong_eval.metrics.registry`) through the
+runs' ``metrics``: a metric added there appears on every page without a change here. Nothing in
+this module writes to the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from malpyeong_eval.data import file_sha256, read_records, sample_path
+from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.metrics.aggregate import SCORING_RULES, item_final_score
+from malpyeong_eval.metrics.registry import (
+    COLUMN_NAMES,
+    FINAL_METRICS,
+    LABELS,
+    METRIC_NAMES,
+    REASON_METRICS,
+    SUMMARY_NAMES,
+)
+from malpyeong_eval.parsing import split_answer
+from malpyeong_eval.prompts import EXTRA_HEADER
+
+from ..compare import compare_runs
+from ..store import Leaderboard, RunRecord, runs_of_training
+
+# The item fields the store gives today; any other field an item carries (the context branch's
+# chosen candidate, a named rule) is shown under "other recorded fields".
+KNOWN_ITEM_FIELDS = frozenset({"item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
+                               *METRIC_NAMES})
+# HOOK (context selection): the first of these per-item fields that is present and non-empty is
+# shown as "the rule it named"; until the store records one, the page says none is recorded.
+NAMED_RULE_FIELDS = ("named_rule", "chosen_rule", "chosen_candidate", "rule", "article")
+DEFAULT_MOVE_THRESHOLD = 0.1  # a reason metric moving more than this marks an item as changed
+
+
+def metric_columns(runs: Iterable[RunRecord]) -> list[tuple[str, str]]:
+    """``(key, label)`` of every registry column at least one of ``runs`` has a value for, in the
+    terminal's order: the metrics of Final, Desc. Avg and Final, then any other (EM lenient, a new metric)."""
+    runs = list(runs)
+    order = [*FINAL_METRICS, *SUMMARY_NAMES, *(name for name in COLUMN_NAMES if name not in (*FINAL_METRICS, *SUMMARY_NAMES))]
+    present = [key for key in order if any(run.metrics.get(key) is not None for run in runs)]
+    return [(key, LABELS[key]) for key in present] or [(key, LABELS[key]) for key in (*FINAL_METRICS, *SUMMARY_NAMES)]
+
+
+def item_metric_columns(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The per-item registry metrics some of ``rows`` has a value for."""
+    rows = list(rows)
+    return [(key, LABELS[key]) for key in METRIC_NAMES if any(row.get(key) is not None for row in rows)]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text`` (tags and names in the static site's paths)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+    return cleaned[:80]
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """A run's leaderboard row."""
+    return {
+        "id": run.id, "name": run.name, "step": run.step, "n": run.n, "n_counted": run.n_counted,
+        "metrics": run.metrics, "context": run.context, "dataset": run.dataset_name or "", "tags": run.tags,
+        "model": run.base_model or run.checkpoint or "", "rules": run.scoring_rules or "old (pre-2025) rules",
+        "current_rules": run.current_rules, "aligned_by_id": run.aligned_by_id,
+        "date": run.created_at.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+@dataclass
+class LeaderboardPage:
+    runs: list[dict[str, Any]]
+    columns: list[tuple[str, str]]
+    tags: list[str]
+    datasets: list[str]
+    models: list[str]
+    rules: list[str]
+    current_rules: str
+    curves: list[str]  # tags whose runs have training steps
+    comparisons: list[str]  # tags with two or more runs
+    where: str
+
+
+def leaderboard_page(board: Leaderboard) -> LeaderboardPage:
+    """Every run (all rules, in the store's order: Final, then Desc. Avg, then EM, best first)."""
+    records = board.runs(all_rules=True)
+    rows = [run_summary(run) for run in records]
+    tags = sorted({tag for run in records for tag in run.tags})
+    by_tag = {tag: [run for run in records if tag in run.tags] for tag in tags}
+    return LeaderboardPage(
+        runs=rows, columns=metric_columns(records), tags=tags,
+        datasets=sorted({row["dataset"] for row in rows if row["dataset"]}),
+        models=sorted({row["model"] for row in rows if row["model"]}),
+        rules=sorted({row["rules"] for row in rows}), current_rules=SCORING_RULES,
+        curves=[tag for tag, runs in by_tag.items() if any(run.step is not None for run in runs)],
+        comparisons=[tag for tag, runs in by_tag.items() if len(runs) >= 2],
+        where=board.where,
+    )
+
+
+# -- item details: what the database holds, what data files and run folders add -------------------------------
+
+
+class ItemSources:
+    """Where an item's question, passages and prompt come from besides the database.
+
+    The leaderboard stores each item's prediction, gold, split and scores, not the question, the
+    passages or the prompt. Those are looked up, when they can be, in data files whose sha256 is
+    the run's recorded ``dataset_hash`` (the packaged sample and every ``--data`` file), and in the
+    run folders of ``run`` (``--runs-dir``: each ``generations.jsonl`` keeps the exact prompt),
+    matched to a run by its items' ids and predictions.
+    """
+
+    def __init__(self, data_files: Sequence[Path] = (), runs_dirs: Sequence[Path] = ()) -> None:
+        self._data: dict[str, tuple[Path, dict[str, dict[str, Any]]]] = {}
+        for path in (sample_path("gold"), *data_files):
+            try:
+                records = read_records(path)
+            except (MalpyeongError, OSError):
+                continue
+            self._data[file_sha256(path)] = (Path(path), {str(r.get("id")): r for r in records if isinstance(r, dict)})
+        self._roots = [Path(root) for root in runs_dirs]
+
+    def _folders(self) -> list[tuple[Path, dict[str, dict[str, Any]]]]:
+        """Every run folder's generations, read afresh (``run --follow`` keeps adding folders)."""
+        folders = []
+        for root in self._roots:
+            for generations in sorted(root.glob("*/generations.jsonl")):
+                lines: dict[str, dict[str, Any]] = {}
+                for raw in generations.read_bytes().splitlines():
+                    try:
+                        record = json.loads(raw.decode("utf-8"))
+                        lines[str(record["id"])] = record
+                    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                        continue
+                folders.append((generations, lines))
+        return folders
+
+    def data_file(self, run: RunRecord) -> tuple[Path | None, dict[str, dict[str, Any]]]:
+        """The data file the run was scored on (matched by hash) and its records by id."""
+        path, records = self._data.get(run.dataset_hash or "", (None, {}))
+        return path, records
+
+    def generations(self, run: RunRecord, items: Sequence[dict[str, Any]]) -> tuple[Path | None, dict[str, dict[str, Any]]]:
+        """The ``generations.jsonl`` holding every item of the run with the same prediction."""
+        wanted = {row["item_id"]: row["prediction"] for row in items}
+        for path, lines in sorted(self._folders(), key=lambda entry: not entry[0].parent.name.startswith(slug(run.name))):
+            if wanted and all(lines.get(item_id, {}).get("prediction") == prediction for item_id, prediction in wanted.items()):
+                return path, lines
+        return None, {}
+
+
+def _passages(record: dict[str, Any] | None, run: RunRecord, prompt: str | None) -> tuple[list[str], str]:
+    """The passages an item was given and where they were read."""
+    inputs = (record or {}).get("input") or {}
+    field_name = (run.retrieval or {}).get("field") or "references"
+    value = inputs.get(field_name)
+    if isinstance(value, list) and value:
+        return [str(entry) for entry in value], f"input.{field_name} of the data file"
+    if isinstance(value, str) and value:
+        return [value], f"input.{field_name} of the data file"
+    extra = {key: val for key, val in inputs.items() if key not in ("question_type", "question")}
+    if extra:
+        return [f"{key}: {val if isinstance(val, str) else json.dumps(val, ensure_ascii=False)}" for key, val in extra.items()], \
+            "the item's extra input fields"
+    if prompt and EXTRA_HEADER in prompt:
+        block = prompt.split(EXTRA_HEADER, 1)[1].split("[질문]", 1)[0].strip()
+        return [block], f"the prompt's {EXTRA_HEADER} block"
+    return [], ""
+
+
+def _named_rule(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    for key in NAMED_RULE_FIELDS:
+        value = row.get(key)
+        if value not in (None, "", [], {}):
+            return key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return None, None
+
+
+def item_detail(row: dict[str, Any], run: RunRecord, record: dict[str, Any] | None, generation: dict[str, Any] | None) -> dict[str, Any]:
+    """One item as the run page shows it: the database's fields, the organizers' split of gold
+    and prediction, and what the data file and the run folder add (``None`` where unknown)."""
+    gold = split_answer(row["gold"])
+    prompt = (generation or {}).get("prompt")
+    passages, passages_from = _passages(record, run, prompt)
+    rule_field, rule = _named_rule(row)
+    inputs = (record or {}).get("input") or {}
+    return {
+        **row,
+        "final": item_final_score(row),
+        "gold_clause": gold.clause, "gold_reason": gold.reason,
+        "question": inputs.get("question"),
+        "gold_rule": ((record or {}).get("output") or {}).get("article"),
+        "prompt": prompt, "passages": passages, "passages_from": passages_from,
+        "named_rule": rule, "named_rule_field": rule_field,
+        "other_fields": {key: value for key, value in row.items() if key not in KNOWN_ITEM_FIELDS and key not in NAMED_RULE_FIELDS},
+    }
+
+
+@dataclass
+class RunPage:
+    run: dict[str, Any]
+    groups: list[dict[str, Any]]
+    columns: list[tuple[str, str]]
+    item_columns: list[tuple[str, str]]
+    items: list[dict[str, Any]]
+    question_types: list[str]
+    configuration: list[tuple[str, str]]
+    data_file: str | None
+    generations_file: str | None
+    tags: list[str] = field(default_factory=list)
+    curves: list[str] = field(default_factory=list)  # its tags whose runs have training steps
+
+
+def configuration_rows(run: RunRecord) -> list[tuple[str, str]]:
+    """The run's configuration and provenance, one ``(key, value)`` per recorded setting."""
+    rows: dict[str, Any] = {
+        "id": f"#{run.id}", "checkpoint": run.checkpoint, "base model": run.base_model, "step": run.step,
+        "dataset": run.dataset_name, "dataset sha256": run.dataset_hash, "prompt": run.prompt_id,
+        "prompt sha256": run.prompt_hash, "context": run.context,
+        "tags": ", ".join(run.tags), "recorded": run.created_at.isoformat(timespec="seconds"),
+        "tool version": run.tool_version, "scoring rules": run.scoring_rules or "old (pre-2025) rules",
+        "aligned by id": "yes (not the organizers' score)" if run.aligned_by_id else None,
+        "fingerprint": run.fingerprint,
+    }
+    rows.update({f"retrieval {key}": value for key, value in (run.retrieval or {}).items()})
+    rows.update({f"generation {key}": value for key, value in run.generation.items()})
+    rows.update({f"metric {key}": value for key, value in run.metric_config.items()})
+    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in rows.items() if value not in (None, "")]
+
+
+def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPage:
+    """One run: by-type metrics, configuration, every item with its details."""
+    run = board.get(reference)
+    groups, rows = board.groups(run), board.items(run)
+    data_path, records = sources.data_file(run)
+    generations_path, lines = sources.generations(run, rows)
+    items = [item_detail(row, run, records.get(row["item_id"]), lines.get(row["item_id"])) for row in rows]
+    return RunPage(
+        run=run_summary(run), groups=groups, columns=metric_columns([run]), item_columns=item_metric_columns(rows),
+        items=items, question_types=sorted({row["question_type"] for row in rows}), configuration=configuration_rows(run),
+        data_file=str(data_path) if data_path else None, generations_file=str(generations_path) if generations_path else None,
+        tags=run.tags, curves=[tag for tag in run.tags if any(other.step is not None for other in board.runs(tag=tag))],
+    )
+
+
+# -- comparisons ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ComparePage:
+    runs: list[dict[str, Any]]
+    baseline: dict[str, Any]
+    deltas: list[dict[str, Any]]  # per other run: name, won/lost/tied, per metric (label, a, b, delta, low, high)
+    items: list[dict[str, Any]]
+    item_columns: list[tuple[str, str]]
+    flips: int
+    threshold: float
+    title: str
+
+
+def compare_page(board: Leaderboard, references: Sequence[str], *, title: str = "") -> ComparePage:
+    """Each run after the first against the first (``compare``'s deltas and paired bootstrap
+    intervals), and every item side by side: EM flips and reason-metric moves marked."""
+    if len(references) < 2:
+        raise MalpyeongError("a comparison needs two or more runs")
+    runs = [board.get(reference) for reference in references]
+    if len({run.id for run in runs}) != len(runs):
+        raise MalpyeongError("a comparison needs different runs")
+    rows = [board.items(run) for run in runs]
+    base, base_rows = runs[0], rows[0]
+    deltas = []
+    for run, run_rows in zip(runs[1:], rows[1:], strict=True):
+        result = compare_runs(base, base_rows, run, run_rows, flips=len(base_rows))
+        deltas.append({
+            "id": run.id, "name": run.name, "won": result.won, "lost": result.lost, "tied": result.tied,
+            "flips": [flip["item_id"] for flip in result.em_flips],
+            "metrics": [{"key": key, "label": LABELS[key], "a": base.metrics.get(key), "b": run.metrics.get(key),
+                         "delta": delta, "low": low, "high": high} for key, (delta, low, high) in result.deltas.items()],
+        })
+    by_id = [{row["item_id"]: row for row in run_rows} for run_rows in rows]
+    item_columns = item_metric_columns(row for run_rows in rows for row in run_rows)
+    reason_keys = [key for key, _ in item_columns if key in REASON_METRICS]
+    items, flips = [], 0
+    for row in base_rows:
+        cells = [mapping[row["item_id"]] for mapping in by_id]
+        em_flip = any(cell.get("exact_match") is not None and row.get("exact_match") is not None
+                      and cell["exact_match"] != row["exact_match"] for cell in cells[1:])
+        moves = [abs(cell[key] - row[key]) for cell in cells[1:] for key in reason_keys
+                 if cell.get(key) is not None and row.get(key) is not None]
+        flips += em_flip
+        items.append({"item_id": row["item_id"], "question_type": row["question_type"], "gold": row["gold"],
+                      "cells": cells, "em_flip": em_flip, "max_move": max(moves, default=0.0)})
+    return ComparePage(runs=[run_summary(run) for run in runs], baseline=run_summary(base), deltas=deltas, items=items,
+                       item_columns=item_columns, flips=flips, threshold=DEFAULT_MOVE_THRESHOLD,
+                       title=title or " vs ".join(run.name for run in runs))
+
+
+def tag_runs(board: Leaderboard, tag: str) -> list[RunRecord]:
+    """A tag's runs (every rule), in step order where they have steps, else oldest first."""
+    runs = board.runs(tag=tag, all_rules=True)
+    if not runs:
+        raise MalpyeongError(f"no runs tagged {tag!r} in {board.where}")
+    stepped = runs_of_training(runs)
+    return stepped + sorted((run for run in runs if run.step is None), key=lambda run: run.id)
+
+
+# -- training curves ------------------------------------------------------------------------------------------
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+@dataclass
+class CurvePage:
+    tag: str
+    steps: list[int]
+    runs: list[dict[str, Any]]
+    series: list[dict[str, Any]]  # key, label, color, values, points (SVG coordinates), path
+    width: int
+    height: int
+    margin: int
+    y_ticks: list[tuple[float, float]]  # (value, y)
+    x_ticks: list[tuple[int, float]]  # (step, x)
+
+
+def curve_page(board: Leaderboard, tag: str, *, width: int = 760, height: int = 360, margin: int = 48) -> CurvePage:
+    """Each metric against the training step for a tag's runs (current rules), as SVG coordinates."""
+    runs = runs_of_training(board.runs(tag=tag))
+    if not runs:
+        raise MalpyeongError(f"no runs tagged {tag!r} with a training step under the current rules in {board.where}")
+    steps = [run.step for run in runs if run.step is not None]
+    low_step, high_step = min(steps), max(steps)
+    span = (high_step - low_step) or 1
+    values_all = [run.metrics.get(key) for key, _ in metric_columns(runs) for run in runs]
+    known = [value for value in values_all if value is not None]
+    low, high = min(0.0, *known) if known else 0.0, max(1.0, *known) if known else 1.0
+
+    def x(step: int) -> float:
+        return round(margin + (step - low_step) / span * (width - 2 * margin), 1) if span else margin
+
+    def y(value: float) -> float:
+        return round(height - margin - (value - low) / (high - low) * (height - 2 * margin), 1)
+
+    series = []
+    for index, (key, label) in enumerate(metric_columns(runs)):
+        values = [run.metrics.get(key) for run in runs]
+        points = [(x(step), y(value)) for step, value in zip(steps, values, strict=True) if value is not None]
+        if not points:
+            continue
+        series.append({"key": key, "label": label, "color": PALETTE[index % len(PALETTE)], "values": values,
+                       "points": points, "path": " ".join(f"{px},{py}" for px, py in points),
+                       "bold": key == "final_score"})
+    y_ticks = [(round(low + (high - low) * i / 5, 2), y(low + (high - low) * i / 5)) for i in range(6)]
+    x_ticks = [(step, x(step)) for step in steps]
+    return CurvePage(tag=tag, steps=steps, runs=[run_summary(run) for run in runs], series=series, width=width,
+                     height=height, margin=margin, y_ticks=y_ticks, x_ticks=x_ticks)
