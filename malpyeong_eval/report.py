@@ -66,8 +66,7 @@ def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_me
     if reason_metrics and n_counted is not None:
         lines.append(f"reason metrics: mean over the {n_counted} counted items (both reasons non-empty); EM: all {n}")
     if n_selection is not None:
-        lines.append(f"selection: the named candidate is the gold rule, over the {n_selection} items with a gold rule "
-                     "and candidates (a diagnostic, not in Final)")
+        lines.append(f"selection: over the {n_selection} items with a gold rule and candidates (not in Final)")
     if aligned_by_id:
         lines.append("NOT THE ORGANIZERS' SCORE: the submission was not in the gold's order and was aligned by id")
     return "\n".join(lines)
