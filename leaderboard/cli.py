@@ -21,7 +21,7 @@ from malpyeong_eval.cli.options import (
 )
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
-from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
+from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
 from malpyeong_eval.report import format_score, make_console
 
 from .store import Leaderboard, RunRecord
@@ -34,6 +34,7 @@ __all__ = ["DbOption", "leaderboard_table", "register"]
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LEADERBOARD_COLUMNS = labelled((*FINAL_METRICS, *SUMMARY_NAMES))  # the metrics of Final, Desc. Avg, Final
+DIAGNOSTIC_COLUMNS = labelled(CONTEXT_METRICS)  # beside them, never in Final: selection accuracy (with its n)
 OLD_RULES_MARK = " (old rules)"
 ALIGNED_MARK = "†"
 RESCORE_HINT = "malpyeong-eval rescore"
@@ -68,8 +69,17 @@ def retrieval_text(run: RunRecord) -> str:
                      for key, value in run.retrieval.items())
 
 
+def selection_text(run: RunRecord) -> str:
+    """A run's selection accuracy and the items it is measured on (``0.6250 (n=8)``), ``—`` without."""
+    value = run.metrics.get(CONTEXT_METRICS[0])
+    return format_score(value) if value is None else f"{format_score(value)} (n={run.n_selection})"
+
+
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
-    """Rank, name, step, the metrics (best of each column highlighted), n, context and date.
+    """Rank, name, step, the metrics (best of each column highlighted), n, context, selection and date.
+
+    "Selection" is the share of the items with a gold rule and candidates where the model named
+    the gold rule (``근거: [N]``), with the number of those items; ``—`` for a run without citations.
 
     "context" is the context the run's items carried: the retriever and K (``bm25-mecab k=5``),
     the names of a team's own extra input fields, or ``—``.
@@ -96,6 +106,8 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         table.add_column(label, justify="right")
     table.add_column("n", justify="right")
     table.add_column("context")
+    for _, label in DIAGNOSTIC_COLUMNS:
+        table.add_column(label, justify="right")
     table.add_column("date")
     for rank, run in enumerate(runs, start=1):
         cells = []
@@ -107,9 +119,22 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         name = escape(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
         table.add_row(
             str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), escape(run.context),
-            run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
+            selection_text(run), run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
         )
     return table
+
+
+def choice_text(row: dict) -> str:
+    """What an item's generation named: ``[2] <title> ✓`` (✗: not the gold rule), ``none`` or ``[7] (no such candidate)``."""
+    if row.get("cited") is not None:
+        text = f"[{row['cited']}] {row.get('cited_title') or ''}".strip()
+    elif row.get("citation") is not None:
+        text = f"{row['citation']} (no such candidate)"
+    else:
+        text = "none"
+    value = row.get(CONTEXT_METRICS[0])
+    mark = "" if value is None else " ✓" if value == 1.0 else " ✗"
+    return text + mark
 
 
 def register(app: typer.Typer) -> None:
@@ -173,7 +198,8 @@ def register(app: typer.Typer) -> None:
         from malpyeong_eval.report import result_caption, scores_table
 
         reason_metrics = any(record.metrics.get(key) is not None for key in REASON_METRICS)
-        caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics)
+        caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics, record.n_selection
+                                 if record.metrics.get(CONTEXT_METRICS[0]) is not None else None)
         title = f"run {record.name}" + ALIGNED_MARK * record.aligned_by_id + ("" if record.current_rules else OLD_RULES_MARK)
         console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(title),
                                    n_counted=record.n_counted, caption=escape(caption) or None))
@@ -183,12 +209,15 @@ def register(app: typer.Typer) -> None:
                           highlight=False, markup=False)
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
-            for header in ("id", "type", LABELS["exact_match"], LABELS["rouge1"], "counted", "gold", "prediction"):
+            cited = any(row.get("citation") is not None or row.get("gold_article") is not None for row in items)
+            for header in ("id", "type", LABELS["exact_match"], LABELS["rouge1"], "counted", *(("cited",) * cited),
+                           "gold", "prediction"):
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
                 counted = "—" if row.get("counted") is None else "yes" if row["counted"] else "no"
+                choice = [escape(choice_text(row))] if cited else []
                 table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
-                              format_score(row["rouge1"]), counted, escape(row["gold"]), escape(row["prediction"]))
+                              format_score(row["rouge1"]), counted, *choice, escape(row["gold"]), escape(row["prediction"]))
             console.print(table)
         config = Table(title="configuration", show_header=False)
         for key, value in {

@@ -19,11 +19,11 @@ import numpy as np
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, summarize
 from malpyeong_eval.metrics.aggregate import item_final_score as item_final
-from malpyeong_eval.metrics.registry import FINAL_METRICS, SUMMARY_NAMES
+from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, SUMMARY_NAMES
 
 from .store import RunRecord
 
-DELTA_METRICS = (*FINAL_METRICS, *SUMMARY_NAMES)  # the metrics of Final, Desc. Avg and Final
+DELTA_METRICS = (*FINAL_METRICS, *SUMMARY_NAMES, *CONTEXT_METRICS)  # Final's metrics, Desc. Avg, Final; selection
 RESAMPLES = 2000
 SEED = 0
 _CHUNK = 250  # resamples gathered at once: bounds the memory of (resamples, items) arrays
@@ -139,9 +139,11 @@ def compare_runs(
     comparison = Comparison(run_a, run_b)
     points, samples = bootstrap_deltas([a for a, _ in pairs], [b for _, b in pairs])
     for metric, delta in points.items():
-        low, high = np.percentile(samples[metric], [2.5, 97.5]) if len(samples[metric]) else (delta, delta)
+        drawn = samples[metric][~np.isnan(samples[metric])]  # selection: a resample without measured items has none
+        low, high = np.percentile(drawn, [2.5, 97.5]) if len(drawn) else (delta, delta)
         comparison.deltas[metric] = (float(delta), float(low), float(high))
-    key = "final_score" if "final_score" in comparison.deltas else next(iter(comparison.deltas), None)
+    key = "final_score" if "final_score" in comparison.deltas else next(
+        (metric for metric in comparison.deltas if metric not in CONTEXT_METRICS), None)
     for a, b in pairs:
         score_a, score_b = ((item_final(a), item_final(b)) if key == "final_score" else
                             (a.get(key), b.get(key)) if key is not None else (None, None))

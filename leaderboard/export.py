@@ -11,7 +11,7 @@ import pandas as pd
 from malpyeong_eval.metrics.registry import COLUMN_NAMES
 
 FORMATS = ("csv", "md", "html", "json")
-RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "scoring_rules", "aligned_by_id", "dataset_name",
+RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "n_selection", "scoring_rules", "aligned_by_id", "dataset_name",
                "context", "retrieval", "created_at")
 
 

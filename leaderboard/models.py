@@ -30,6 +30,7 @@ class ItemScoreColumns:
     rouge1: Mapped[float | None] = mapped_column(Float)
     bertscore: Mapped[float | None] = mapped_column(Float)
     bleurt: Mapped[float | None] = mapped_column(Float)
+    context_selection: Mapped[float | None] = mapped_column(Float)  # schema 0005: the cited candidate is the gold rule
 
 
 class SummaryColumns(ItemScoreColumns):
@@ -73,6 +74,7 @@ class Run(SummaryColumns, Base):
     # The context the run's items carried (schema 0004): the retrieve command's settings (retriever,
     # corpus, corpus_hash, top_k, field), or {"fields": [...]} for a team's own extra input fields; NULL: none.
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    n_selection: Mapped[int | None] = mapped_column(Integer)  # items in selection accuracy (schema 0005)
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -103,6 +105,7 @@ class GroupMetric(SummaryColumns, Base):
     question_type: Mapped[str] = mapped_column(String(255))
     n: Mapped[int] = mapped_column(Integer)
     n_counted: Mapped[int | None] = mapped_column(Integer)
+    n_selection: Mapped[int | None] = mapped_column(Integer)
     run: Mapped[Run] = relationship(back_populates="groups")
 
 
@@ -122,4 +125,10 @@ class ItemResult(ItemScoreColumns, Base):
     reason: Mapped[str] = mapped_column(Text)
     gold: Mapped[str] = mapped_column(Text)
     counted: Mapped[bool | None] = mapped_column(Boolean)  # both reasons non-empty; NULL under the old rules
+    # The context the model named (schema 0005): its citation line as written, the candidate's number
+    # and title, and the gold rule it was judged against (NULL: selection not measured on the item).
+    citation: Mapped[str | None] = mapped_column(Text)
+    cited: Mapped[int | None] = mapped_column(Integer)
+    cited_title: Mapped[str | None] = mapped_column(Text)
+    gold_article: Mapped[str | None] = mapped_column(Text)
     run: Mapped[Run] = relationship(back_populates="items")

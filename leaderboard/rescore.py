@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from malpyeong_eval.citation import Choice
 from malpyeong_eval.data import Item
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, check_options, names_of
 
-from .store import Leaderboard, RunRecord
+from .store import CHOICE_FIELDS, Leaderboard, RunRecord
 
 # The metric names of ``--metrics`` and the run columns / metric_config keys that show a run had them.
 METRIC_KEYS = {alias: names_of(alias) for alias in ALIASES}
@@ -85,7 +86,10 @@ class Rescorer:
         gold = [Item(row["item_id"], row["question_type"], "", row["gold"]) for row in rows]
         submission = [Item(row["item_id"], row["question_type"], "", row["prediction"]) for row in rows]
         scorer = self.scorer(metrics)
-        result = scorer.evaluate(gold, submission, aligned_by_id=run.aligned_by_id)
+        # the contexts the generations named, as stored: selection accuracy is judged again from them
+        cited = any(row.get(key) is not None for row in rows for key in CHOICE_FIELDS)
+        choices = [Choice(*(row.get(key) for key in CHOICE_FIELDS)) for row in rows] if cited else None
+        result = scorer.evaluate(gold, submission, aligned_by_id=run.aligned_by_id, choices=choices)
         notes = []
         for name in MODEL_METRICS:
             old, new = run.metric_config.get(name), result.config.get(name)

@@ -46,6 +46,7 @@ class RunRecord:
     n_counted: int | None = None
     aligned_by_id: bool = False
     retrieval: dict[str, Any] | None = None  # the context its items carried (see context_label); None: none
+    n_selection: int | None = None  # items selection accuracy is measured on (None: before schema 0005)
 
     @property
     def context(self) -> str:
@@ -66,7 +67,7 @@ class RunRecord:
             fingerprint=run.fingerprint, tool_version=run.tool_version, generation=dict(run.generation or {}),
             metric_config=dict(run.metric_config or {}), tags=sorted(tag.tag for tag in run.tags), metrics=run.metrics(),
             scoring_rules=run.scoring_rules, n_counted=run.n_counted, aligned_by_id=bool(run.aligned_by_id),
-            retrieval=dict(run.retrieval) if run.retrieval else None,
+            retrieval=dict(run.retrieval) if run.retrieval else None, n_selection=run.n_selection,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -150,7 +151,7 @@ class Leaderboard:
             prompt_hash=meta.prompt_hash, generation=dict(meta.generation), metric_config=result.config,
             fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
             scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
-            retrieval=meta.retrieval or None,
+            retrieval=meta.retrieval or None, n_selection=result.n_selection,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
         run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(meta.tags)]
@@ -198,7 +199,7 @@ class Leaderboard:
                 for column in METRIC_COLUMNS:
                     setattr(row, column, result.metrics.get(column))
                 row.metric_config = dict(result.config)
-                row.scoring_rules, row.n_counted = result.rules, result.n_counted
+                row.scoring_rules, row.n_counted, row.n_selection = result.rules, result.n_counted, result.n_selection
                 row.tool_version = version("malpyeong-eval")
                 session.execute(delete(GroupMetric).where(GroupMetric.run_id == run.id))
                 session.add_all(GroupMetric(run_id=run.id, **group) for group in _group_rows(result))
@@ -283,13 +284,13 @@ class Leaderboard:
         """The run's metrics by question_type."""
         with self._reading() as session:
             rows = session.scalars(select(GroupMetric).where(GroupMetric.run_id == run.id).order_by(GroupMetric.question_type))
-            return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted,
+            return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted, "n_selection": g.n_selection,
                      **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
 
     def items(self, run: RunRecord) -> list[dict[str, Any]]:
         """The run's items in their original order."""
         columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
-                   *ITEM_METRIC_COLUMNS)
+                   *CHOICE_FIELDS, *ITEM_METRIC_COLUMNS)
         with self._reading() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [{column: getattr(row, column) for column in columns} for row in rows]
@@ -304,12 +305,13 @@ def _group_rows(result: EvaluationResult) -> list[dict[str, Any]]:
     """The column values of the result's by-type metrics."""
     return [
         {"question_type": question_type, "n": row["n"], "n_counted": row.get("n_counted"),
-         **{c: row.get(c) for c in METRIC_COLUMNS}}
+         "n_selection": row.get("n_selection"), **{c: row.get(c) for c in METRIC_COLUMNS}}
         for question_type, row in result.by_type.items()
     ]
 
 
-ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", *ITEM_METRIC_COLUMNS)
+CHOICE_FIELDS = ("citation", "cited", "cited_title", "gold_article")  # the context an item's generation named
+ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", *CHOICE_FIELDS, *ITEM_METRIC_COLUMNS)
 
 
 def _item_scores(item) -> dict[str, Any]:

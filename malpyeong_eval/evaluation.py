@@ -12,10 +12,13 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from typing import Any
 
+from .citation import Choice
 from .data import Item
 from .metrics.aggregate import SCORING_RULES, summarize
 from .metrics.pool import shared_scorer
-from .metrics.registry import ALIASES, DEFAULT_METRICS_TEXT, Scorer, parse_metrics, specs_of
+from .metrics.registry import (
+    ALIASES, CONTEXT_METRICS, DEFAULT_METRICS_TEXT, METRIC_SPECS, Scorer, parse_metrics, specs_of,
+)
 from .parsing import is_counted, split_answer
 
 METRICS = ALIASES  # what --metrics takes: em, rouge1, bertscore, bleurt
@@ -44,13 +47,21 @@ class ItemScore:
     rouge1: float | None = None
     bertscore: float | None = None
     bleurt: float | None = None
+    context_selection: float | None = None
+    # the context the model named (citation.Choice): as written, its number and title; the gold rule
+    # it is judged against (None: selection not measured on the item)
+    citation: str | None = None
+    cited: int | None = None
+    cited_title: str | None = None
+    gold_article: str | None = None
 
 
 @dataclass
 class EvaluationResult:
     """What ``score`` prints and writes: overall and per-type metrics, items, configuration.
 
-    ``n_counted``: items that entered the reason metrics' means. ``aligned_by_id``: the
+    ``n_counted``: items that entered the reason metrics' means. ``n_selection``: items where
+    selection accuracy is measured (a gold rule, candidates, a citing run). ``aligned_by_id``: the
     submission was not in the gold's order and was scored by id, which the organizers refuse.
     """
 
@@ -62,6 +73,7 @@ class EvaluationResult:
     n_counted: int = 0
     aligned_by_id: bool = False
     rules: str = SCORING_RULES
+    n_selection: int = 0
 
     @property
     def official(self) -> bool:
@@ -75,14 +87,16 @@ class EvaluationResult:
         for question_type in sorted({item.question_type for item in items}):
             group = [item for item in items if item.question_type == question_type]
             by_type[question_type] = {"n": len(group), "n_counted": sum(item.counted for item in group),
-                                      **summarize(asdict(item) for item in group)}
+                                      "n_selection": _measured(group), **summarize(asdict(item) for item in group)}
         return cls(n=len(items), metrics=summarize(asdict(item) for item in items), by_type=by_type, items=items,
-                   config=config, n_counted=sum(item.counted for item in items), aligned_by_id=aligned_by_id)
+                   config=config, n_counted=sum(item.counted for item in items), aligned_by_id=aligned_by_id,
+                   n_selection=_measured(items))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "n_counted": self.n_counted,
+            "n_selection": self.n_selection,
             "rules": self.rules,
             "aligned_by_id": self.aligned_by_id,
             "official": self.official,
@@ -158,29 +172,62 @@ class ContestScorer:
                 rows[i][spec.name] = value
         return rows
 
-    def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False) -> EvaluationResult:
+    def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False,
+                 choices: Sequence[Choice] | None = None) -> EvaluationResult:
         """Score submission items against gold items of the same ids, in the same order.
 
         ``aligned_by_id`` marks a submission that had to be reordered to the gold's order.
+        ``choices`` (one per item, :func:`malpyeong_eval.citation.choose`): the context each
+        generation named; selection accuracy is measured on the items whose choice has a gold rule.
+        Without them (a submission file, a run whose model was not asked to cite) it is not measured.
         """
         if [item.id for item in gold] != [item.id for item in submission]:
             raise ValueError("submission is not aligned with gold; use data.match_submission first")
         predictions = [item.answer or "" for item in submission]
         golds = [item.answer or "" for item in gold]
         rows = self.score_texts(golds, predictions)
+        config = self.config
+        if choices is not None:
+            if len(choices) != len(gold):
+                raise ValueError("one choice per item is needed")
+            config.update(self._score_choices(choices, rows))
         items = []
-        for gold_item, prediction, row in zip(gold, predictions, rows, strict=True):
+        for index, (gold_item, prediction, row) in enumerate(zip(gold, predictions, rows, strict=True)):
             parsed = split_answer(prediction)
-            items.append(
-                ItemScore(
-                    id=gold_item.id,
-                    question_type=gold_item.question_type,
-                    prediction=prediction,
-                    answer_clause=parsed.clause,
-                    reason=parsed.reason,
-                    gold=gold_item.answer or "",
-                    counted=bool(row["counted"]),
-                    **{name: value for name, value in row.items() if name != "counted"},
-                )
+            choice = choices[index] if choices is not None else None
+            scores: dict[str, Any] = {name: value for name, value in row.items() if name != "counted"}
+            item = ItemScore(
+                id=gold_item.id,
+                question_type=gold_item.question_type,
+                prediction=prediction,
+                answer_clause=parsed.clause,
+                reason=parsed.reason,
+                gold=gold_item.answer or "",
+                counted=bool(row["counted"]),
+                **scores,
             )
-        return EvaluationResult.from_items(items, self.config, aligned_by_id=aligned_by_id)
+            if choice is not None:
+                item.citation, item.cited, item.cited_title, item.gold_article = (
+                    choice.citation, choice.number, choice.title, choice.article)
+            items.append(item)
+        return EvaluationResult.from_items(items, config, aligned_by_id=aligned_by_id)
+
+    @staticmethod
+    def _score_choices(choices: Sequence[Choice], rows: list[dict[str, Any]]) -> dict[str, str]:
+        """Set each row's context metrics (``None`` where not measured); their configuration strings."""
+        measured = [i for i, choice in enumerate(choices) if choice.measured]
+        config = {}
+        for metric_spec in (s for s in METRIC_SPECS if s.name in CONTEXT_METRICS):
+            scorer = shared_scorer(metric_spec.name)
+            values = scorer.score([choices[i].article or "" for i in measured], [choices[i].title or "" for i in measured])
+            for row in rows:
+                row[metric_spec.name] = None
+            for i, value in zip(measured, values, strict=True):
+                rows[i][metric_spec.name] = value
+            config[metric_spec.name] = f"{scorer.config} rules={SCORING_RULES}"
+        return config
+
+
+def _measured(items: Sequence[Any]) -> int:
+    """How many items selection accuracy is measured on."""
+    return sum(getattr(item, name) is not None for item in items for name in CONTEXT_METRICS[:1])

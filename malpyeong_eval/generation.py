@@ -13,7 +13,7 @@ from typing import Any
 
 from .data import Item
 from .errors import MalpyeongError, ModelLoadError
-from .prompts import ContestPrompt, clean_output
+from .prompts import ContestPrompt
 
 BACKENDS = ("transformers", "vllm")
 BatchCallback = Callable[[list[int], list[str]], None]
@@ -95,7 +95,8 @@ class TransformersGenerator:
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
                  on_batch: BatchCallback) -> None:
-        """Generate for every prompt; ``on_batch(indices, answers)`` after each batch."""
+        """Generate for every prompt; ``on_batch(indices, texts)`` after each batch (the texts as
+        decoded: the runner cleans them, :func:`~malpyeong_eval.prompts.clean_output`)."""
         import torch
 
         token_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]  # tokenized once
@@ -115,7 +116,7 @@ class TransformersGenerator:
             with torch.inference_mode():
                 output = self.model.generate(**encoded, **options)
             texts = self.tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            on_batch(indices, [clean_output(text) for text in texts])
+            on_batch(indices, list(texts))
 
 
 class VllmGenerator:
@@ -153,7 +154,7 @@ class VllmGenerator:
         for start in range(0, len(prompts), chunk):
             indices = list(range(start, min(start + chunk, len(prompts))))
             outputs = self.llm.generate([prompts[i] for i in indices], params, lora_request=lora, use_tqdm=False)
-            on_batch(indices, [clean_output(output.outputs[0].text) for output in outputs])
+            on_batch(indices, [output.outputs[0].text for output in outputs])
 
 
 def make_generator(backend: str, model: str, **options: Any):

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .citation import CANDIDATES_FIELD, CITATION_LABEL, candidate_titles, split_citation
 from .errors import MalpyeongError
 
 ANSWER_PREFIX = re.compile(r"^\s*답변\s*[:：]\s*")
@@ -52,7 +53,8 @@ DEFAULT_USER_TEMPLATE = "{instruction}\n\n{extra}[질문]\n{question}"
 # Names the extra-field layout of render_extra; a run on data with extra fields records it in its
 # generation key, so changing the layout never reuses generations made with another.
 EXTRA_LAYOUT = "baseline-kv-list-lines-v1"
-_PLACEHOLDER = re.compile(r"\{(instruction|extra|question)\}")
+_PLACEHOLDER = re.compile(r"\{(instruction|extra|question|candidates)\}")
+CANDIDATES_HEADER = "[후보 규범]"
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
@@ -78,6 +80,30 @@ def render_extra(fields: Mapping[str, Any], header: str = EXTRA_HEADER) -> str:
         else:
             lines.append(f"- {key}: {_value_text(value)}")
     return "\n".join(lines)
+
+
+def render_candidates(passages: Any, header: str = CANDIDATES_HEADER) -> str:
+    """The numbered block of an item's candidate passages ("" when there are none): the header, then
+    per passage ``[N] <title>`` and its text on the next line (its line breaks joined into a space).
+
+    >>> print(render_candidates(["<가 제1항>\\n본문 하나", "<나 제2항>\\n본문\\n둘"]))
+    [후보 규범]
+    [1] <가 제1항>
+    본문 하나
+    [2] <나 제2항>
+    본문 둘
+    """
+    titles = candidate_titles(passages)
+    if not titles:
+        return ""
+    lines = [header]
+    for number, (title, passage) in enumerate(zip(titles, passages, strict=True), start=1):
+        lines.append(f"[{number}] {title}")
+        text = _LINE_BREAKS.sub(" ", passage.split("\n", 1)[1]).strip() if "\n" in passage else ""
+        if text:
+            lines.append(text)
+    return "\n".join(lines)
+
 
 DEFAULT_PROMPT: dict[str, Any] = {
     "id": "malpyeong-contest-v1",
@@ -132,13 +158,24 @@ class ContestPrompt:
         canonical = json.dumps(definition, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    @property
+    def cites(self) -> bool:
+        """Whether the prompt numbers the candidates and asks for a ``근거: [N]`` line (``{candidates}``)."""
+        return "{candidates}" in self.user
+
     def messages(self, question_type: str, question: str,
                  extra: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
         """The conversation for one item: system turn, then instruction, example, the item's
-        extra input fields as ``[기타 정보]`` (when it has any) and ``[질문]``."""
+        extra input fields as ``[기타 정보]`` (when it has any) and ``[질문]``.
+
+        A citing prompt (:attr:`cites`) puts the ``references`` field as the numbered
+        ``[후보 규범]`` block at ``{candidates}`` instead, and leaves it out of ``[기타 정보]``."""
         instruction = self.instructions.get(question_type, self.instructions["default"])
-        block = render_extra(extra or {}, self.extra_header)
-        values = {"instruction": instruction, "extra": f"{block}\n\n" if block else "", "question": question}
+        fields = dict(extra or {})
+        candidates = render_candidates(fields.pop(CANDIDATES_FIELD, None)) if self.cites else ""
+        block = render_extra(fields, self.extra_header)
+        values = {"instruction": instruction, "extra": f"{block}\n\n" if block else "", "question": question,
+                  "candidates": f"{candidates}\n\n" if candidates else ""}
         return [
             {"role": "system", "content": self.system},
             {"role": "user", "content": _PLACEHOLDER.sub(lambda match: values[match.group(1)], self.user)},
@@ -147,6 +184,21 @@ class ContestPrompt:
     def item_messages(self, item) -> list[dict[str, str]]:
         """:meth:`messages` of a :class:`~malpyeong_eval.data.Item` (its extra input fields included)."""
         return self.messages(item.question_type, item.question, getattr(item, "extra_inputs", None))
+
+
+# What a citing prompt adds to each instruction: the line ``split_citation`` reads (see citation.py).
+CITE_RULE = (
+    "\n\n[근거]\n[후보 규범]의 후보 가운데 답의 근거가 되는 규범을 하나 고르고, 답을 쓰기 전에 그 번호를 한 줄에 "
+    f"'{CITATION_LABEL}: [번호]'의 형식으로 쓰세요. 그다음 줄에 답을 쓰세요."
+)
+CITE_PROMPT: dict[str, Any] = {
+    "id": "malpyeong-contest-cite-v1",
+    "system": DEFAULT_PROMPT["system"],
+    "instructions": {key: text + CITE_RULE for key, text in DEFAULT_PROMPT["instructions"].items()},
+    "user": "{instruction}\n\n{candidates}{extra}[질문]\n{question}",
+}
+# Prompts ``--prompt-file`` takes by name (a file of that name, where there is one, comes first).
+PACKAGED_PROMPTS: dict[str, dict[str, Any]] = {"contest": DEFAULT_PROMPT, "contest-cite": CITE_PROMPT}
 
 
 def load_prompt(path: str | Path | None = None) -> ContestPrompt:
@@ -159,9 +211,16 @@ def load_prompt(path: str | Path | None = None) -> ContestPrompt:
     and a template without ``{extra}`` leaves the extra fields out. The default is
     ``"{instruction}\\n\\n{extra}[질문]\\n{question}"``. ``extra_header`` renames the block's
     first line (default ``[기타 정보]``). Both count in the prompt's hash when not the defaults.
+    ``{candidates}`` makes the prompt cite: the ``references`` field goes there as numbered
+    candidates (:func:`render_candidates`) and the model is to name its choice (``근거: [N]``).
+
+    ``path`` may also name a packaged prompt (:data:`PACKAGED_PROMPTS`): ``contest`` (the
+    default) or ``contest-cite`` (the default with numbered candidates and the citation line).
     """
     data = DEFAULT_PROMPT
-    if path is not None:
+    if path is not None and str(path) in PACKAGED_PROMPTS and not Path(path).exists():
+        data = PACKAGED_PROMPTS[str(path)]
+    elif path is not None:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -180,5 +239,11 @@ def load_prompt(path: str | Path | None = None) -> ContestPrompt:
 
 
 def clean_output(text: str) -> str:
-    """A generated answer as submitted: a leading ``답변:`` (as in the example) stripped, whitespace trimmed."""
-    return ANSWER_PREFIX.sub("", text.strip(), count=1).strip()
+    """A generated answer as submitted: leading ``근거:`` citation lines
+    (:func:`~malpyeong_eval.citation.split_citation`) and a leading ``답변:`` (as in the example)
+    stripped, whitespace trimmed.
+
+    >>> clean_output('근거: [2]\\n답변: "가"가 옳다. 이유.')
+    '"가"가 옳다. 이유.'
+    """
+    return ANSWER_PREFIX.sub("", split_citation(text).answer.strip(), count=1).strip()

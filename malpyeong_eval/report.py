@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .metrics.registry import COLUMN_NAMES, REASON_METRICS, labelled
+from .metrics.registry import COLUMN_NAMES, CONTEXT_METRICS, REASON_METRICS, labelled
 
 COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, then Desc. Avg and Final
 
@@ -58,11 +58,15 @@ def scores_table(
     return table
 
 
-def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_metrics: bool = True) -> str:
-    """The lines under a score table: the counted-items rule, and a warning for a reordered submission."""
+def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_metrics: bool = True,
+                   n_selection: int | None = None) -> str:
+    """The lines under a score table: the counted-items rule, the items selection accuracy is measured
+    on (when it is), and a warning for a reordered submission."""
     lines = []
     if reason_metrics and n_counted is not None:
         lines.append(f"reason metrics: mean over the {n_counted} counted items (both reasons non-empty); EM: all {n}")
+    if n_selection is not None:
+        lines.append(f"selection: over the {n_selection} items with a gold rule and candidates (not in Final)")
     if aligned_by_id:
         lines.append("NOT THE ORGANIZERS' SCORE: the submission was not in the gold's order and was aligned by id")
     return "\n".join(lines)
@@ -71,5 +75,6 @@ def result_caption(n: int, n_counted: int | None, aligned_by_id: bool, reason_me
 def result_table(result, title: str) -> Table:
     """The table of an :class:`~malpyeong_eval.evaluation.EvaluationResult`, with counted items and marks."""
     reason_metrics = any(result.metrics.get(key) is not None for key in REASON_METRICS)
+    selection = result.n_selection if any(result.metrics.get(key) is not None for key in CONTEXT_METRICS) else None
     return scores_table(result.metrics, result.n, result.by_type, title, n_counted=result.n_counted,
-                        caption=result_caption(result.n, result.n_counted, result.aligned_by_id, reason_metrics))
+                        caption=result_caption(result.n, result.n_counted, result.aligned_by_id, reason_metrics, selection))

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoints import Target
+from .citation import Choice, choose, item_candidates, split_citation
 from .data import Item, file_sha256
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
-from .prompts import EXTRA_LAYOUT, ContestPrompt
+from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
 from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
@@ -88,6 +89,13 @@ def retrieval_settings(items: Sequence[Item]) -> dict[str, Any] | None:
     return {"fields": fields} if fields else None
 
 
+def item_choices(items: Sequence[Item], citations: dict[str, str | None]) -> list[Choice]:
+    """Each item's :class:`~malpyeong_eval.citation.Choice`: what its generation cited (``citations``
+    by id) among its candidates (``retrieve``'s passages), judged against its ``output.article``."""
+    return [choose(citations.get(item.id), item_candidates(item.extra_inputs, item.retrieval), item.article)
+            for item in items]
+
+
 @dataclass
 class RunOutcome:
     target: Target
@@ -143,6 +151,8 @@ class CheckpointRunner:
         return hashlib.sha256(json.dumps([key, metric_config], sort_keys=True).encode()).hexdigest()
 
     def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int]:
+        """Predictions by id (resumed ones from ``store``), and how many were resumed; each
+        generation is stored cleaned (:func:`clean_output`) with what its citation line named."""
         wanted = {item.id for item in self.items}
         done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
@@ -152,9 +162,11 @@ class CheckpointRunner:
             prompts = render_prompts(generator.tokenizer, self.prompt, todo)
             finished = len(done)
 
-            def on_batch(indices: list[int], answers: list[str]) -> None:
+            def on_batch(indices: list[int], texts: list[str]) -> None:
                 nonlocal finished
-                store.append([(todo[i].id, answer, prompts[i]) for i, answer in zip(indices, answers, strict=True)])
+                answers = [clean_output(text) for text in texts]
+                store.append([(todo[i].id, answer, prompts[i], split_citation(text.strip()).reference)
+                              for i, answer, text in zip(indices, answers, texts, strict=True)])
                 records = [(todo[i].id, answer) for i, answer in zip(indices, answers, strict=True)]
                 done.update(records)
                 finished += len(records)
@@ -181,13 +193,17 @@ class CheckpointRunner:
                 write_submission(submission, self.items, predictions, self.data_path)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
                                   already_recorded=True)
-        predictions, resumed = self._generate(target, GenerationStore(folder))
+        store = GenerationStore(folder)
+        predictions, resumed = self._generate(target, store)
         write_submission(submission, self.items, predictions, self.data_path)
         outcome = RunOutcome(target, predictions, submission, resumed=resumed)
         if not self.scorable or self.scorer is None:
             return outcome
         submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
-        outcome.result = self.scorer.evaluate(self.items, submitted)
+        citations = {key: value for key, value in store.citations().items() if key in predictions}
+        cites = self.prompt.cites or any(value is not None for value in citations.values())
+        outcome.result = self.scorer.evaluate(self.items, submitted,
+                                              choices=item_choices(self.items, citations) if cites else None)
         if self.board is not None:
             try:
                 metadata = RunMetadata(

@@ -15,36 +15,55 @@ class GenerationStore:
     """Generations of one run folder: ``generations.jsonl``, appended and synced batch by batch.
 
     Each line is ``{"id", "prediction", "prompt"}``: ``prompt`` is the text the model was given
-    (chat template applied), so a user sees exactly what it read. Lines written before prompts
-    were kept have no ``prompt`` and still resume.
+    (chat template applied), so a user sees exactly what it read, and ``prediction`` the answer as
+    submitted (:func:`~malpyeong_eval.prompts.clean_output`). A generation that named a context
+    (``근거: [N]``) adds ``"citation"``, what its line named as written. Lines written before
+    prompts were kept have no ``prompt`` and still resume.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / "generations.jsonl"
 
-    def load(self) -> dict[str, str]:
-        done: dict[str, str] = {}
+    def _records(self) -> dict[str, dict[str, Any]]:
+        done: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             for line in self.path.read_bytes().splitlines():
                 try:
                     record = json.loads(line.decode("utf-8"))
-                    done[str(record["id"])] = str(record["prediction"])
-                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                    done[str(record["id"])] = {"prediction": str(record["prediction"]),
+                                               "citation": _text_or_none(record.get("citation"))}
+                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
                     continue  # a line cut off by a crash: regenerate that item
         return done
 
-    def append(self, records: Sequence[tuple[str, str] | tuple[str, str, str | None]]) -> None:
-        """Append ``(id, prediction)`` or ``(id, prediction, prompt)`` records and sync them."""
+    def load(self) -> dict[str, str]:
+        """The stored predictions by item id."""
+        return {item_id: record["prediction"] for item_id, record in self._records().items()}
+
+    def citations(self) -> dict[str, str | None]:
+        """What each stored generation's citation line named (``None``: it had none)."""
+        return {item_id: record["citation"] for item_id, record in self._records().items()}
+
+    def append(self, records: Sequence[tuple[str, str] | tuple[str, str, str | None]
+                                       | tuple[str, str, str | None, str | None]]) -> None:
+        """Append ``(id, prediction)``, ``(id, prediction, prompt)`` or ``(id, prediction, prompt,
+        citation)`` records and sync them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             for item_id, prediction, *rest in records:
                 line: dict[str, Any] = {"id": item_id, "prediction": prediction}
                 if rest and rest[0] is not None:
                     line["prompt"] = rest[0]
+                if len(rest) > 1 and rest[1] is not None:
+                    line["citation"] = rest[1]
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str], source: Path | None) -> None:

@@ -14,6 +14,9 @@ give 0.0 to a completion the organizers would not count: one without a reason af
 ``가 옳다`` / ``이 옳다`` (or whose gold has none). The organizers' mean skips such items
 instead; a reward that skipped them would make leaving out the reason attractive.
 
+:data:`context_reward` (:class:`ContextReward`) rewards choosing the gold context: it reads the
+completion's ``근거: [N]`` line and the dataset columns ``candidates`` and ``article``.
+
 The metric rewards are named from the metric registry (``<metric>_reward``:
 ``exact_match_reward``, ``rouge1_reward``, ``bertscore_reward``, ``bleurt_reward``);
 :func:`metric_reward` builds the reward of a ``--metrics`` name.
@@ -35,6 +38,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from malpyeong_eval.citation import choose, split_citation
 from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.metrics.aggregate import summarize
 from malpyeong_eval.metrics.registry import ALIASES, check_options, parse_metrics, spec, specs_of
@@ -346,6 +350,61 @@ def _score(row: dict[str, float | None], key: str) -> float:
     return value
 
 
+class ContextReward:
+    """1.0 when the completion names the gold rule among the item's candidates (``근거: [N]``, or
+    ``근거: <title>``), 0.0 when it names another, none, or a number out of range; ``None`` (TRL
+    leaves it out) for an item without a gold rule or without candidates.
+
+    Reads two dataset columns: ``candidates`` (the candidates' titles, in the prompt's order) and
+    ``article`` (the gold rule), matched as retrieval recall matches
+    (:func:`malpyeong_eval.citation.choose`). The completion is read raw (its citation line is what
+    ``clean_output`` strips); the first citation line counts. A malformed completion scores 0.0
+    (or ``None`` where the item is not measured); it never raises. With TRL's ``log_metric`` it
+    logs ``context/cited``, the share of measured completions with a citation line.
+
+    >>> context_reward(['근거: [2]\\n"가"가 옳다. 이유.', "근거: [1]\\n답", "답"], candidates=[["<가 제1항>", "<나 제2항>"]] * 3,
+    ...                article=["나 제2항"] * 3)
+    [1.0, 0.0, 0.0]
+    """
+
+    def __init__(self, *, candidates_column: str = "candidates", article_column: str = "article") -> None:
+        self.__name__ = "context_reward"
+        self.candidates_column, self.article_column = candidates_column, article_column
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        count = len(completions)
+        candidates = _column(kwargs, self.candidates_column, count)
+        articles = _column(kwargs, self.article_column, count)
+        rewards: list[float | None] = []
+        cited = measured = 0
+        for completion, titles, article in zip(completions, candidates, articles, strict=True):
+            titles = titles if isinstance(titles, list) and all(isinstance(t, str) for t in titles) else []
+            text = completion_text(completion)
+            reference = None if text is None else split_citation(text.strip()).reference
+            choice = choose(reference, titles, article if isinstance(article, str) else None)
+            if not choice.measured:
+                rewards.append(None)
+                continue
+            measured += 1
+            cited += reference is not None
+            rewards.append(1.0 if choice.correct else 0.0)
+        log_metric: MetricLogger | None = kwargs.get("log_metric")
+        if log_metric is not None and measured:
+            log_metric("context/cited", cited / measured)
+        return rewards
+
+
+def _column(kwargs: Mapping[str, Any], column: str, count: int) -> list[Any]:
+    """A dataset column's values (``None`` each where the column is missing or of another length)."""
+    values = kwargs.get(column)
+    if values is None:
+        raise KeyError(f"the context reward needs the dataset column {column!r}; columns given: {sorted(kwargs)}")
+    values = list(values)
+    if len(values) != count:
+        raise ValueError(f"column {column!r} has {len(values)} values for {count} completions")
+    return values
+
+
 def metric_reward(alias: str, **options: Any) -> MetricReward:
     """The reward of a ``--metrics`` name (``em``, ``rouge1``, ``bertscore``, ``bleurt``): its metric in
     Final, e.g. ``metric_reward("em")`` scores strict Exact Match like :data:`exact_match_reward`.
@@ -358,5 +417,6 @@ def metric_reward(alias: str, **options: Any) -> MetricReward:
 
 
 format_reward = FormatReward()
+context_reward = ContextReward()
 exact_match_reward = ExactMatchReward()
 rouge1_reward = Rouge1Reward()

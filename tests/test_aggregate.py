@@ -56,10 +56,12 @@ def test_aggregate_on_resamples_equals_summarize_of_each_resample():
     rng = np.random.default_rng(0)
     n = 30
     rows = [{"counted": bool(rng.random() < 0.7), "exact_match": float(rng.random() < 0.5),
-             "exact_match_lenient": 1.0, "rouge1": rng.random(), "bertscore": rng.random(), "bleurt": rng.random()}
+             "exact_match_lenient": 1.0, "rouge1": rng.random(), "bertscore": rng.random(), "bleurt": rng.random(),
+             # selection: measured on about half the items (None elsewhere), right on about half of those
+             "context_selection": float(rng.random() < 0.5) if rng.random() < 0.5 else None}
             for _ in range(n)]
     indices = rng.integers(0, n, size=(5, n))
-    columns = {key: np.array([row[key] for row in rows])[indices] for key in PER_ITEM}
+    columns = {key: np.array([np.nan if row[key] is None else row[key] for row in rows])[indices] for key in PER_ITEM}
     table = aggregate(columns, np.array([row["counted"] for row in rows])[indices])
     for r in range(5):
         expected = summarize([rows[i] for i in indices[r]])
@@ -72,3 +74,12 @@ def test_item_final_gives_reason_part_zero_when_not_counted():
     assert item_final_score({**row, "counted": True}) == 0.75
     assert item_final_score({**row, "counted": False}) == 0.5
     assert item_final_score({"exact_match": 1.0, "counted": False}) is None
+
+
+def test_selection_is_the_mean_over_measured_items_and_none_without_any():
+    rows = [{"counted": True, "exact_match": 1.0, "context_selection": value} for value in (1.0, 0.0, None, 1.0, None)]
+    assert summarize(rows)["context_selection"] == pytest.approx(2 / 3)  # 3 measured items, 2 right
+    assert summarize([{**row, "context_selection": None} for row in rows])["context_selection"] is None
+    scored = [{**row, "rouge1": 0.5, "bertscore": 0.5, "bleurt": 0.5} for row in rows]
+    without = [{**row, "context_selection": None} for row in scored]
+    assert summarize(scored)["final_score"] == summarize(without)["final_score"] == 0.75  # never part of Final

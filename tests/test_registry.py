@@ -26,7 +26,7 @@ def test_docstring_examples(module):
 
 def test_every_table_of_metrics_comes_from_the_registry():
     from leaderboard import compare, export, plot, rescore
-    from leaderboard.cli import LEADERBOARD_COLUMNS
+    from leaderboard.cli import DIAGNOSTIC_COLUMNS, LEADERBOARD_COLUMNS
     from leaderboard.models import METRIC_COLUMNS
     from malpyeong_eval.metrics import aggregate
     from malpyeong_eval.report import COLUMNS
@@ -37,14 +37,19 @@ def test_every_table_of_metrics_comes_from_the_registry():
     assert COLUMNS == tuple((spec.name, spec.label) for spec in METRIC_SPECS) + tuple(
         (summary.name, summary.label) for summary in registry.SUMMARY_SPECS)
     assert aggregate.SUMMARY_KEYS == METRIC_COLUMNS == (*names, *summaries) == registry.COLUMN_NAMES
-    assert [key for key, _ in LEADERBOARD_COLUMNS] == [*in_final, *summaries] == list(compare.DELTA_METRICS)
+    context = tuple(spec.name for spec in METRIC_SPECS if spec.part == "context")
+    assert context == ("context_selection",) and not any(spec.in_final for spec in METRIC_SPECS if spec.part == "context")
+    assert [key for key, _ in LEADERBOARD_COLUMNS] == [*in_final, *summaries]
+    assert [key for key, _ in (*LEADERBOARD_COLUMNS, *DIAGNOSTIC_COLUMNS)] == list(compare.DELTA_METRICS)
+    assert [key for key, _ in DIAGNOSTIC_COLUMNS] == list(context)
     assert [key for key, _ in plot.CURVE_METRICS] == [*in_final, "final_score"]
     assert [column for column in export.RUN_COLUMNS if column in registry.LABELS] == list(registry.COLUMN_NAMES)
     assert rescore.METRIC_KEYS == {"em": ("exact_match", "exact_match_lenient"), "rouge1": ("rouge1",),
                                    "bertscore": ("bertscore",), "bleurt": ("bleurt",)}
     assert rescore.MODEL_METRICS == ("bertscore", "bleurt")
     parts = ["id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted"]
-    assert [field.name for field in dataclasses.fields(ItemScore)] == [*parts, *names]  # one score field per metric
+    choice = ["citation", "cited", "cited_title", "gold_article"]  # the context the model named, where it cites
+    assert [field.name for field in dataclasses.fields(ItemScore)] == [*parts, *names, *choice]  # one score field per metric
     assert all(field.default is None and field.type == "float | None"
                for field in dataclasses.fields(ItemScore) if field.name in names)
     assert registry.DEFAULT_METRICS_TEXT == "em,rouge1,bertscore,bleurt"
@@ -61,13 +66,19 @@ def test_specs_are_frozen_and_scorers_follow_the_protocol_references_first():
     with pytest.raises(dataclasses.FrozenInstanceError):
         METRIC_SPECS[0].label = "x"
     gold_reason, reason = split_answer(GOLD).reason, split_answer(PREDICTION).reason
-    expected = {"exact_match": 1.0, "exact_match_lenient": 1.0, "rouge1": plain_rouge1(gold_reason, reason)}
+    expected = {"exact_match": 1.0, "exact_match_lenient": 1.0, "rouge1": plain_rouge1(gold_reason, reason),
+                "context_selection": 1.0}
     for spec in METRIC_SPECS:
         if spec.takes_options:
             continue  # the model-based scorers: tests/test_bertscore.py and test_bleurt.py
         scorer = spec.build()
         assert isinstance(scorer, Scorer) and isinstance(scorer.config, str)
-        references, predictions = ([GOLD, GOLD], [PREDICTION, ""]) if spec.part == "clause" else ([gold_reason] * 2, [reason, ""])
+        references, predictions = {
+            "clause": ([GOLD, GOLD], [PREDICTION, ""]),
+            "reason": ([gold_reason] * 2, [reason, ""]),
+            # the gold rule, and the named candidate's title ("": none named)
+            "context": (["한글 맞춤법, 표준어 규정 - 한글 맞춤법 제18항"] * 2, ["<한글 맞춤법 제18항>", ""]),
+        }[spec.part]
         assert scorer.score(references, predictions) == [expected[spec.name], 0.0], spec.name
 
 

@@ -77,7 +77,7 @@ def train(
     bertscore_model: BertScoreModelOption = None,
     bertscore_layers: BertScoreLayersOption = None,
     bleurt_model: BleurtModelOption = None,
-    prompt_file: Annotated[Optional[str], typer.Option("--prompt-file", help="JSON prompt, as for run.")] = None,
+    prompt_file: Annotated[Optional[str], typer.Option("--prompt-file", help="JSON prompt, or contest-cite, as for run (the context reward needs a citing one).")] = None,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
     json_output: JsonFlag = False,
 ) -> None:

@@ -23,7 +23,8 @@ from malpyeong_eval.evaluation import parse_metrics
 
 from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
 
-REWARDS = ("format", *ALIASES, "contest")  # a metric's reward for each --metrics name, plus format and contest
+# a metric's reward for each --metrics name, plus format, contest and context (the gold context named)
+REWARDS = ("format", *ALIASES, "contest", "context")
 RECIPE = {
     "num_generations": 4,
     "learning_rate": 1e-5,
@@ -164,6 +165,18 @@ def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
             raise MalpyeongError(f"GRPOConfig field {key!r} takes {type(default).__name__}, got {value!r}")
 
 
+def _check_context_reward(settings: TrainSettings, items, prompt) -> None:
+    """The context reward needs items with candidates and a gold rule, and a prompt that asks to cite."""
+    from malpyeong_eval.citation import item_candidates
+
+    if not any(item.article and item_candidates(item.extra_inputs, item.retrieval) for item in items):
+        raise MalpyeongError(f"{settings.data}: the context reward needs items with candidates (malpyeong-eval retrieve) "
+                             "and a gold rule (output.article: malpyeong-eval label); none has both")
+    if not prompt.cites:
+        raise MalpyeongError("the context reward needs a prompt that numbers the candidates and asks for '근거: [N]': "
+                             "--prompt-file contest-cite (or a prompt file whose 'user' holds {candidates})")
+
+
 def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
     from trl import GRPOConfig
@@ -175,10 +188,15 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(f"{settings.data}: training data file not found")
     from malpyeong_eval.data import load_items
 
-    load_items(settings.data, require_answer=True)  # a broken or empty file fails here, before any model loads
+    items = load_items(settings.data, require_answer=True)  # a broken or empty file fails here, before any model loads
     unknown = [name for name in settings.rewards if name not in REWARDS]
     if unknown or not settings.rewards:
         raise MalpyeongError(f"unknown reward {unknown[0]!r}; choose from {','.join(REWARDS)}" if unknown else "no reward given")
+    from malpyeong_eval.prompts import load_prompt
+
+    prompt = load_prompt(settings.prompt_file)
+    if "context" in settings.rewards:
+        _check_context_reward(settings, items, prompt)
     if settings.reward_weights is not None and len(settings.reward_weights) != len(settings.rewards):
         raise MalpyeongError(
             f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"

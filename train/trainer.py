@@ -10,6 +10,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
@@ -20,10 +21,13 @@ from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT as DEFAULT_EVAL
 
 
 def build_dataset(items: list[Item], prompt: ContestPrompt):
-    """Official-format items as a ``datasets.Dataset``: conversational ``prompt``, ``answer``, ``question_type``.
+    """Official-format items as a ``datasets.Dataset``: conversational ``prompt``, ``answer``, ``question_type``,
+    ``candidates`` (the titles of the item's retrieved passages, in the prompt's order) and ``article``
+    (its gold rule, ``None`` where it has none): what the context reward reads.
 
     The prompt is rendered as ``run`` renders it (:meth:`ContestPrompt.item_messages`): an item's
-    extra ``input`` fields (a team's retriever output, e.g. ``references``) go in as ``[기타 정보]``.
+    extra ``input`` fields (a team's retriever output, e.g. ``references``) go in as ``[기타 정보]``
+    (a citing prompt numbers the ``references`` as candidates instead).
     """
     from datasets import Dataset
 
@@ -34,16 +38,18 @@ def build_dataset(items: list[Item], prompt: ContestPrompt):
         raise MalpyeongError(f"training items need output.answer; item {missing[0]!r} has none")
     return Dataset.from_list([
         {"prompt": prompt.item_messages(item), "answer": item.answer,
-         "question_type": item.question_type, "id": item.id}
+         "question_type": item.question_type, "id": item.id,
+         "candidates": item_candidates(item.extra_inputs, item.retrieval), "article": item.article}
         for item in items
     ])
 
 
 def build_rewards(settings: TrainSettings, device: str | None = None) -> list[Any]:
     """The reward callables named in ``settings.rewards``: ``format``, ``contest`` (over
-    ``settings.contest_metrics``) and one reward per metric name of the registry. Scorer models
-    are shared by configuration through the scorer pool and loaded on first use."""
-    from rewards import ContestReward, format_reward, metric_reward
+    ``settings.contest_metrics``), ``context`` (the gold context named) and one reward per metric
+    name of the registry. Scorer models are shared by configuration through the scorer pool and
+    loaded on first use."""
+    from rewards import ContestReward, context_reward, format_reward, metric_reward
 
     models: dict[str, Any] = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers,
               "bleurt_model": settings.bleurt_model, "device": device}
@@ -53,6 +59,8 @@ def build_rewards(settings: TrainSettings, device: str | None = None) -> list[An
             built.append(format_reward)
         elif name == "contest":
             built.append(ContestReward(settings.contest_metrics, **models))
+        elif name == "context":
+            built.append(context_reward)
         else:
             built.append(metric_reward(name, **models))
     return built
@@ -115,7 +123,8 @@ def follow_command(settings: TrainSettings, grpo_config) -> str:
               "--runs-dir", str(Path(settings.output_dir).resolve() / "eval-runs"),
               "--tag", f"train:{training_name(settings)}"]
     if settings.prompt_file:
-        words += ["--prompt-file", str(Path(settings.prompt_file).resolve())]
+        prompt_file = Path(settings.prompt_file)  # a file, or a packaged prompt's name (contest-cite)
+        words += ["--prompt-file", str(prompt_file.resolve()) if prompt_file.exists() else settings.prompt_file]
     for flag, value in (("--bertscore-model", settings.bertscore_model), ("--bertscore-layers", settings.bertscore_layers),
                         ("--bleurt-model", settings.bleurt_model)):
         if value is not None:

@@ -37,7 +37,7 @@ KNOWN_ITEM_FIELDS = frozenset({"item_id", "question_type", "prediction", "answer
                                *METRIC_NAMES})
 # HOOK (context selection): the first of these per-item fields that is present and non-empty is
 # shown as "the rule it named"; until the store records one, the page says none is recorded.
-NAMED_RULE_FIELDS = ("named_rule", "chosen_rule", "chosen_candidate", "rule", "article")
+NAMED_RULE_FIELDS = ("cited_title", "citation")  # what run records of the context the model named
 DEFAULT_MOVE_THRESHOLD = 0.1  # a reason metric moving more than this marks an item as changed
 
 

@@ -97,7 +97,7 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
     dataset_name: DatasetNameOption = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Base model of a LoRA adapter (default: from its adapter_config.json).")] = None,
-    prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default').")] = None,
+    prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default'), or a packaged one: contest, contest-cite (numbered candidates, '근거: [N]').")] = None,
     backend: Annotated[str, typer.Option("--backend", help="transformers or vllm.")] = "transformers",
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 1024,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Generation batch size: prompts generated together (the scorers' is --score-batch-size).")] = 8,

@@ -4,6 +4,8 @@
 - ROUGE-1, BERTScore, BLEURT: mean over the **counted** items only, those whose gold
   reason and predicted reason are both non-empty; with no counted item they are 0.
 - Descriptive Avg = mean of the three (0 with no counted item); Final = (EM + Desc) / 2.
+- Selection accuracy (a diagnostic, never in Final): mean over the items where it is measured
+  (value not NaN / ``None``: a gold rule and candidates); ``None`` (NaN per resample) with none.
 
 :func:`aggregate` is the one implementation of these rules. It works on the last axis of
 its arrays, so the same code gives one table (arrays of shape ``(n,)``) or one table per
@@ -21,14 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from .registry import CLAUSE_METRICS, COLUMN_NAMES, DESCRIPTIVE, FINAL_CLAUSE_METRICS, METRIC_NAMES, REASON_METRICS
+from .registry import (
+    CLAUSE_METRICS, COLUMN_NAMES, CONTEXT_METRICS, DESCRIPTIVE, FINAL_CLAUSE_METRICS, METRIC_NAMES, REASON_METRICS,
+)
 
 SCORING_RULES = "organizers-2025"  # the version of these rules; part of every metric's configuration string
 PER_ITEM = METRIC_NAMES  # the per-item metrics
 SUMMARY_KEYS = COLUMN_NAMES  # the per-item metrics' means, then descriptive_avg and final_score
 _FINAL_CLAUSE = FINAL_CLAUSE_METRICS[0]  # exact_match
 
-__all__ = ["CLAUSE_METRICS", "DESCRIPTIVE", "PER_ITEM", "REASON_METRICS", "SCORING_RULES", "SUMMARY_KEYS", "aggregate",
+__all__ = ["CLAUSE_METRICS", "CONTEXT_METRICS", "DESCRIPTIVE", "PER_ITEM", "REASON_METRICS", "SCORING_RULES", "SUMMARY_KEYS", "aggregate",
            "descriptive_avg", "final_score", "item_final_score", "summarize"]
 
 
@@ -63,6 +67,16 @@ def aggregate(columns: Mapping[str, np.ndarray | None], counted: np.ndarray) -> 
             continue
         total = np.where(counted, np.asarray(values, dtype=float), 0.0).sum(axis=-1)
         summary[key] = np.where(n_counted > 0, total / np.maximum(n_counted, 1), 0.0)
+    for key in CONTEXT_METRICS:
+        values = columns.get(key)
+        if values is None:
+            summary[key] = None
+            continue
+        values = np.asarray(values, dtype=float)
+        measured = ~np.isnan(values)
+        total, n_measured = np.where(measured, values, 0.0).sum(axis=-1), measured.sum(axis=-1)
+        mean = np.where(n_measured > 0, total / np.maximum(n_measured, 1), np.nan)
+        summary[key] = mean if np.ndim(mean) else (None if np.isnan(mean) else float(mean))
     parts = [summary[key] for key in DESCRIPTIVE]
     summary["descriptive_avg"] = None if any(part is None for part in parts) else descriptive_avg(*parts)
     em, desc = summary[_FINAL_CLAUSE], summary["descriptive_avg"]
@@ -74,7 +88,8 @@ def summarize(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
     """The contest's table from per-item rows (keys of :data:`PER_ITEM` and ``counted``).
 
     A metric is computed when every row has it (EM) or every counted row has it (the reason
-    metrics, which are only diagnostics on the other rows); otherwise it is ``None``.
+    metrics, which are only diagnostics on the other rows), a context metric when any row has it
+    (the rows without are not measured); otherwise it is ``None``.
     """
     rows = list(items)
     if not rows:
@@ -82,7 +97,7 @@ def summarize(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
     counted = np.array([bool(row.get("counted")) for row in rows])
     columns: dict[str, np.ndarray | None] = {}
     for key in PER_ITEM:
-        needed = rows if key in CLAUSE_METRICS else [row for row, c in zip(rows, counted, strict=True) if c]
+        needed = rows if key in CLAUSE_METRICS else [] if key in CONTEXT_METRICS else [row for row, c in zip(rows, counted, strict=True) if c]
         present = [row.get(key) is not None for row in rows]
         if any(row.get(key) is None for row in needed) or not any(present):
             columns[key] = None

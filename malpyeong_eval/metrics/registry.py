@@ -16,6 +16,12 @@ migration adding its column to ``runs``, ``group_metrics`` and ``item_results``
 columns equal the registry's. A reason metric marked ``in_final`` enters Descriptive Avg (and so
 Final Score); the organizers' Final has exactly EM, ROUGE-1, BERTScore and BLEURT.
 
+A ``context`` metric (selection accuracy) judges the context a model named (``근거: [N]``,
+:mod:`malpyeong_eval.citation`) against the item's gold rule: its scorer gets the gold rules and
+the titles of the named candidates (``""``: none named). It is no ``--metrics`` choice: every run
+whose items carry candidates and gold rules measures it where the model was asked to cite (or
+cited), averaged over those items (the others ``None``); never part of Final.
+
 Importing this module loads no scorer: each spec's factory imports its scorer module when called.
 Loaded scorers are shared by configuration through :func:`malpyeong_eval.metrics.pool.shared_scorer`.
 """
@@ -28,7 +34,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..errors import MalpyeongError
 
-Part = Literal["clause", "reason"]
+Part = Literal["clause", "reason", "context"]
 
 # The scorer options every entry point takes (``score``/``run``/``rescore`` flags, ContestScorer's
 # keywords, the rewards' ``**scorer_options``); each spec reads the ones it needs.
@@ -64,8 +70,9 @@ class MetricSpec:
     - ``name``: its key everywhere (score rows, JSON, database column, reward ``<name>_reward``);
     - ``alias``: its name in ``--metrics`` (several specs may share one: ``em`` gives both EMs);
     - ``label``: its column header;
-    - ``part``: ``clause`` (scored on full answers, averaged over all items) or ``reason`` (scored
-      on the reasons, averaged over the counted items);
+    - ``part``: ``clause`` (scored on full answers, averaged over all items), ``reason`` (scored
+      on the reasons, averaged over the counted items) or ``context`` (scored on the cited
+      candidate's title against the gold rule, averaged over the items where it is measured);
     - ``in_final``: whether it enters Final Score (a reason metric through Descriptive Avg);
     - ``options``: the scorer's options from :data:`SCORER_OPTIONS`-style options, normalized
       (defaults filled in, device resolved), so that equal configurations share one scorer;
@@ -119,6 +126,29 @@ def _rouge1(options: Mapping[str, Any]) -> Scorer:
     return Rouge1Scorer()
 
 
+def _selection(options: Mapping[str, Any]) -> Scorer:
+    return SelectionScorer()
+
+
+class SelectionScorer:
+    """Selection accuracy's scorer: 1.0 where the named candidate's title is the gold rule, matched as
+    retrieval recall matches (:func:`malpyeong_eval.retrieval.metrics.is_relevant`); ``""``: none named.
+
+    >>> SelectionScorer().score(["한글 맞춤법 제18항"], ["<한글 맞춤법 제18항>"])
+    [1.0]
+    """
+
+    config = "context_selection(cited-candidate-is-gold-rule,recall-title-match)"
+
+    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
+        """Whether each named title (``predictions``) is its gold rule (``references``)."""
+        from ..retrieval.metrics import is_relevant
+
+        if len(references) != len(predictions):
+            raise ValueError("references and predictions differ in length")
+        return [float(bool(title) and is_relevant(title, rule)) for rule, title in zip(references, predictions, strict=True)]
+
+
 def _bertscore_options(options: Mapping[str, Any]) -> dict[str, Any]:
     from .bertscore import DEFAULT_MODEL, MODEL_VARIABLE, default_layer
     from .loading import model_from_env, resolve_device
@@ -157,6 +187,7 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("rouge1", "rouge1", "ROUGE-1", "reason", True, _rouge1),
     MetricSpec("bertscore", "bertscore", "BERTScore", "reason", True, _bertscore, _bertscore_options),
     MetricSpec("bleurt", "bleurt", "BLEURT", "reason", True, _bleurt, _bleurt_options),
+    MetricSpec("context_selection", "context", "Selection", "context", False, _selection),
 )
 SUMMARY_SPECS: tuple[SummarySpec, ...] = (
     SummarySpec("descriptive_avg", "Desc. Avg"),  # mean of the reason metrics in Final
@@ -166,10 +197,12 @@ SUMMARY_SPECS: tuple[SummarySpec, ...] = (
 # -- derived names ---------------------------------------------------------------------------------------
 
 METRIC_NAMES = tuple(s.name for s in METRIC_SPECS)  # per-item columns, in table order
-ALIASES = tuple(dict.fromkeys(s.alias for s in METRIC_SPECS))  # what --metrics takes, canonical order
+# what --metrics takes, canonical order (context metrics are measured on every run, not chosen)
+ALIASES = tuple(dict.fromkeys(s.alias for s in METRIC_SPECS if s.part != "context"))
 DEFAULT_METRICS_TEXT = ",".join(ALIASES)  # --metrics' default: every metric ("em,rouge1,bertscore,bleurt")
 CLAUSE_METRICS = tuple(s.name for s in METRIC_SPECS if s.part == "clause")  # mean over all items
 REASON_METRICS = tuple(s.name for s in METRIC_SPECS if s.part == "reason")  # mean over counted items
+CONTEXT_METRICS = tuple(s.name for s in METRIC_SPECS if s.part == "context")  # mean over the items measured
 FINAL_CLAUSE_METRICS = tuple(s.name for s in METRIC_SPECS if s.part == "clause" and s.in_final)  # Final's EM
 DESCRIPTIVE = tuple(s.name for s in METRIC_SPECS if s.part == "reason" and s.in_final)  # Descriptive Avg's parts
 FINAL_METRICS = tuple(s.name for s in METRIC_SPECS if s.in_final)  # the per-item metrics Final is made of
