@@ -32,7 +32,7 @@ def task_records(n: int, *, unmeasured: int = 0) -> list[dict]:
     for index in range(n):
         mark = MARKS[index % 2]
         record = {"id": f"c{index}",
-                  "input": {"question_type": "선택형", "question": f"{mark} 문장 {index}을 고치세요.",
+                  "input": {"question_type": "선택형", "question": f"{mark} {index}",
                             "references": [f"{title}\n{word} 규정의 본문이다." for title, word in zip(TITLES, MARKS, strict=True)]},
                   "output": {"answer": ANSWER, "article": f"규범 모음 - 규정 {mark}"}}
         if index >= n - unmeasured:
@@ -273,18 +273,25 @@ def test_train_refuses_the_context_reward_without_candidates_or_a_citing_prompt(
 
 @pytest.mark.slow
 def test_real_grpo_training_with_the_context_reward_raises_it(cite_policy, task_dir, tmp_path, cli):
+    """A real GRPOTrainer run on CPU. The policy cites either candidate at chance; on this training set
+    the gold rule is always the one titled with 사과 (listed first), so the context reward alone can
+    teach it which to name. With a constant reward in its place nothing would move."""
+    data = tmp_path / "apple.json"
+    records = [record for record in task_records(64) if record["input"]["question"].startswith(MARKS[0])]
+    data.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    steps = 20
     code, out, err = cli(
-        "train", "--model", cite_policy, "--data", str(task_dir / "train.json"), "--prompt-file", str(task_dir / "prompt.json"),
-        "--output-dir", str(tmp_path / "grpo"), "--rewards", "context", "--max-steps", "30", "--json",
-        "--grpo", "per_device_train_batch_size=16", "--grpo", "num_generations=8", "--grpo", "max_completion_length=6",
-        "--grpo", "learning_rate=3e-3", "--grpo", "use_cpu=true", "--grpo", "gradient_accumulation_steps=1",
+        "train", "--model", cite_policy, "--data", str(data), "--prompt-file", str(task_dir / "prompt.json"),
+        "--output-dir", str(tmp_path / "grpo"), "--rewards", "context", "--max-steps", str(steps), "--json",
+        "--grpo", "per_device_train_batch_size=16", "--grpo", "num_generations=4", "--grpo", "max_completion_length=6",
+        "--grpo", "learning_rate=5e-3", "--grpo", "use_cpu=true", "--grpo", "gradient_accumulation_steps=1",
         "--grpo", "seed=0", "--grpo", "disable_tqdm=true",
     )
     assert code == 0, err[-2000:]
     rewards = [row["rewards/context_reward/mean"] for row in json.loads(out)["rewards"]]
-    assert len(rewards) == 30
-    first, last = sum(rewards[:8]) / 8, sum(rewards[-8:]) / 8
-    assert 0.3 < first < 0.7, rewards  # it starts at chance: it cites, either candidate
+    assert len(rewards) == steps
+    first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
+    assert 0.25 < first < 0.75, rewards  # it starts at chance: it cites, either candidate
     assert last > first + 0.2, rewards
 
 

@@ -183,3 +183,12 @@ def test_contest_reward_loads_only_the_metrics_asked_for():
     assert {key[0] for key in loaded_scorers()} <= {"exact_match", "exact_match_lenient", "rouge1"}  # no BERT, no BLEURT
     with pytest.raises(MalpyeongError, match="bleu"):
         validate(TrainSettings(data=str(sample_path("gold")), contest_metrics="em,bleu"))
+
+
+def test_a_tracker_that_is_not_installed_is_one_line(tmp_path, cli):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    code, _, err = cli("train", "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "o"), "--report-to", "wandb")
+    assert code == 2 and err.strip() == "error: --report-to wandb needs wandb: pip install wandb"
