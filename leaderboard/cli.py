@@ -56,6 +56,29 @@ def retrieval_text(run: RunRecord) -> str:
                      for key, value in run.retrieval.items())
 
 
+def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
+    """A run's provenance as ``show``'s configuration rows (every field of it: ``--json`` nests it)."""
+    if not provenance:
+        return {"provenance": "not recorded (before schema 0006)"}
+    rows: dict[str, str | None] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            rows[prefix] = " ".join(map(str, value))
+        else:
+            rows[prefix] = None if value is None else str(value)
+
+    walk("", provenance)
+    libraries = provenance.get("libraries") or {}
+    for name in [key for key in rows if key.startswith("libraries.")]:
+        if libraries.get(name.removeprefix("libraries.")) is None:
+            del rows[name]  # not installed
+    return rows
+
+
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     """Rank, name, step, the metrics (best of each column highlighted), n, context and date.
 
@@ -186,6 +209,7 @@ def register(app: typer.Typer) -> None:
             "tags": ", ".join(record.tags), "tool version": record.tool_version,
             "scoring rules": record.scoring_rules or "old (pre-2025) rules",
             **{key: value for key, value in record.metric_config.items() if key != "rules"},
+            **provenance_rows(record.provenance),
         }.items():
             if value not in (None, ""):
                 config.add_row(key, escape(str(value)))
@@ -297,6 +321,9 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from malpyeong_eval.metrics.progress import reporting
+        from malpyeong_eval.report import ProgressTasks
+
         from .rescore import NothingToRescore, Rescorer
 
         board = Leaderboard(db)
@@ -313,7 +340,8 @@ def register(app: typer.Typer) -> None:
             for record in chosen:
                 bar.update(task, description=f"rescoring {escape(record.name)}")
                 try:
-                    done.append(rescorer.rescore(record))
+                    with reporting(None if json_output else ProgressTasks(err_console, bar)):
+                        done.append(rescorer.rescore(record))
                 except NothingToRescore as exc:
                     if runs:  # a run asked for by name must be rescored
                         raise

@@ -73,6 +73,9 @@ class Run(SummaryColumns, Base):
     # The context the run's items carried (schema 0004): the retrieve command's settings (retriever,
     # corpus, corpus_hash, top_k, field), or {"fields": [...]} for a team's own extra input fields; NULL: none.
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # What produced the run (schema 0006; malpyeong_eval.provenance): library versions, model revision and
+    # weights hash, chat template hash, git state, device, dtype, seed, timing. NULL: recorded before 0006.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")

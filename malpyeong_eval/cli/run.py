@@ -74,6 +74,7 @@ def _summary(outcome) -> dict:
         "checkpoint": outcome.target.checkpoint, "step": outcome.target.step, "run": outcome.run_name,
         "run_id": outcome.run_id, "already_recorded": outcome.already_recorded, "resumed": outcome.resumed,
         "submission": str(outcome.submission), "metrics": outcome.result.metrics if outcome.result else None,
+        "results": str(outcome.results_file) if outcome.results_file else None,
     }
 
 
@@ -132,8 +133,9 @@ def run(
     from ..data import load_items, sample_path
     from ..evaluation import ContestScorer, parse_metrics
     from ..generation import BACKENDS, GenerationSettings
+    from ..metrics.progress import reporting
     from ..prompts import load_prompt
-    from ..report import result_table
+    from ..report import ProgressTasks, result_table
     from ..runner import CheckpointRunner
 
     if backend not in BACKENDS:
@@ -179,7 +181,7 @@ def run(
     summaries = []
 
     def evaluate(target, output_file=None) -> None:
-        with display.showing():
+        with display.showing(), reporting(None if json_output else ProgressTasks(err_console, display.bar)):
             outcome = runner.run(target, name=name, output=output_file)
         summaries.append(outcome)
         if json_output:
