@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +89,8 @@ class EvaluationLogger:
         if not self.active:
             return
         module = self._module()
-        module.init(project=self.tracking.project, name=self.tracking.run_name, config=config or {})
+        with redirect_stdout(sys.stderr):  # the tracker's own lines: stdout stays the command's (--json)
+            module.init(project=self.tracking.project, name=self.tracking.run_name, config=config or {})
         self.opened = True
 
     def log(self, outcome: Any) -> None:
@@ -98,10 +101,12 @@ class EvaluationLogger:
 
         module = self._module()
         table = module.Table(dataframe=pd.DataFrame(item_rows(outcome)))
-        module.log({**evaluation_log(outcome), "eval/items": table})
+        with redirect_stdout(sys.stderr):
+            module.log({**evaluation_log(outcome), "eval/items": table})
 
     def close(self) -> None:
         """Finish the tracker run this logger opened."""
         if self.opened:
-            self._module().finish()
+            with redirect_stdout(sys.stderr):
+                self._module().finish()
             self.opened = False

@@ -186,3 +186,25 @@ def test_score_shows_model_scorer_progress_except_with_json(tiny_bert, cli):
     clear_scorers()
     code, out, err = cli(*options, "--json")
     assert code == 0 and "BERTScore" not in err and json.loads(out)["metrics"]["bertscore"] is not None
+
+
+def test_run_reports_to_trackio(tiny_policy, tmp_path, cli):
+    """run --report-to trackio: one local trackio run holding the checkpoint's metrics (equal to the
+    leaderboard's) and its items; stdout stays the JSON summary."""
+    import uuid
+
+    import trackio
+    from trackio.sqlite_storage import SQLiteStorage
+
+    project = f"malpyeong-run-{uuid.uuid4().hex[:8]}"
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--name", "tracked",
+                         "--report-to", "trackio", "--tracker-project", project, "--json", *FAST)
+    assert code == 0, err
+    (summary,) = json.loads(out)
+    (run,) = list(trackio.Api().runs(project))
+    assert run.name == "tracked" and run.config["checkpoint"] == tiny_policy
+    (row,) = [row for row in SQLiteStorage.get_logs(project, run.name, run_id=run.id) if "eval/exact_match" in row]
+    stored = Leaderboard(db).get("tracked").metrics
+    assert row["eval/exact_match"] == stored["exact_match"] == summary["metrics"]["exact_match"]
+    assert row["eval/rouge1"] == stored["rouge1"] and row["eval/n"] == 6 and "eval/items" in row
