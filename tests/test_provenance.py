@@ -208,3 +208,20 @@ def test_run_reports_to_trackio(tiny_policy, tmp_path, cli):
     stored = Leaderboard(db).get("tracked").metrics
     assert row["eval/exact_match"] == stored["exact_match"] == summary["metrics"]["exact_match"]
     assert row["eval/rouge1"] == stored["rouge1"] and row["eval/n"] == 6 and "eval/items" in row
+
+
+def test_run_and_rescore_show_model_scorer_progress(tiny_policy, tiny_bert, tmp_path, cli):
+    from malpyeong_eval.metrics.pool import clear_scorers
+
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    bert = ["--bertscore-model", tiny_bert, "--bertscore-layers", "2"]
+    clear_scorers()
+    code, _, err = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--name", "r",
+                       "--max-new-tokens", "8", "--limit", "6", "--metrics", "em,bertscore", *bert)
+    assert code == 0 and "BERTScore (texts embedded)" in err, err
+    clear_scorers()
+    code, _, err = cli("rescore", "r", "--db", db, *bert)
+    assert code == 0 and "BERTScore (texts embedded)" in err, err
+    clear_scorers()
+    code, out, err = cli("rescore", "r", "--db", db, "--json", *bert)
+    assert code == 0 and "BERTScore" not in err and json.loads(out)["rescored"]
