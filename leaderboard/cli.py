@@ -57,7 +57,7 @@ def retrieval_text(run: RunRecord) -> str:
 
 
 def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
-    """A run's provenance as ``show``'s configuration rows (every field of it: ``--json`` nests it)."""
+    """A run's provenance as ``show``'s configuration rows, one per field (``—``: null); ``--json`` nests it."""
     if not provenance:
         return {"provenance": "not recorded (before schema 0006)"}
     rows: dict[str, str | None] = {}
@@ -69,13 +69,9 @@ def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
         elif isinstance(value, list):
             rows[prefix] = " ".join(map(str, value))
         else:
-            rows[prefix] = None if value is None else str(value)
+            rows[prefix] = "—" if value is None else str(value)  # git: not a repository; a library: not installed
 
     walk("", provenance)
-    libraries = provenance.get("libraries") or {}
-    for name in [key for key in rows if key.startswith("libraries.")]:
-        if libraries.get(name.removeprefix("libraries.")) is None:
-            del rows[name]  # not installed
     return rows
 
 
