@@ -226,3 +226,24 @@ def test_train_reports_each_checkpoint_to_trackio(tiny_policy, tmp_path, cli):
 def test_unknown_tracker_is_one_line(flag, tmp_path, cli):
     code, _, err = cli("train", "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "o"), *flag)
     assert code == 2 and "unknown --report-to" in err and len(err.strip().splitlines()) == 1
+
+
+def test_follow_command_carries_the_tracker(tmp_path):
+    import shlex
+
+    import typer
+
+    from malpyeong_eval.cli import app
+    from train.config import load_settings, validate
+    from train.trainer import follow_command
+
+    settings = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
+                                    "eval": {"data": str(sample_path("gold")), "mode": "follow"}},
+                             ["report_to=trackio", "project=team-runs"])
+    words = shlex.split(follow_command(settings, validate(settings)))
+    assert words[words.index("--report-to") + 1] == "trackio" and words[words.index("--tracker-project") + 1] == "team-runs"
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    assert {"--report-to", "--tracker-project"} <= {opt for param in run.params for opt in param.opts}
+    plain = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
+                                 "eval": {"data": str(sample_path("gold")), "mode": "follow"}}, [])
+    assert "--report-to" not in follow_command(plain, validate(plain))

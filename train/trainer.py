@@ -137,6 +137,9 @@ def follow_command(settings: TrainSettings, grpo_config) -> str:
             words += [flag, str(value)]
     if settings.trust_remote_code:
         words.append("--trust-remote-code")
+    tracker = training_tracker(getattr(grpo_config, "report_to", None))
+    if tracker != "none":  # the scores go to a tracker run of their own, in the training's project
+        words += ["--report-to", tracker, "--tracker-project", str(getattr(grpo_config, "project", "malpyeong-eval"))]
     if grpo_config.max_steps and grpo_config.max_steps > 0:
         words += ["--until-step", str(grpo_config.max_steps)]
     note = ""
