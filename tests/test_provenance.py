@@ -225,3 +225,22 @@ def test_run_and_rescore_show_model_scorer_progress(tiny_policy, tiny_bert, tmp_
     clear_scorers()
     code, out, err = cli("rescore", "r", "--db", db, "--json", *bert)
     assert code == 0 and "BERTScore" not in err and json.loads(out)["rescored"]
+
+
+def test_hub_id_in_the_hf_cache_records_the_resolved_revision(tiny_policy, tmp_path, monkeypatch):
+    """A model named by Hub id and found in the HF cache: the revision refs/main resolves to, and the
+    weights of that snapshot."""
+    from huggingface_hub import constants
+
+    from malpyeong_eval.provenance import model_provenance
+
+    sha = hashlib.sha1(b"another commit").hexdigest()
+    repo = tmp_path / "hub" / "models--org--tiny-policy"
+    shutil.copytree(tiny_policy, repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # the cache huggingface_hub reads
+    record = model_provenance("org/tiny-policy")
+    assert record["revision"] == sha and record["source"] == "org/tiny-policy"
+    assert record["weights"]["sha256"] == plain_weights_sha(repo / "snapshots" / sha)
+    assert model_provenance("org/not-cached")["revision"] is None
