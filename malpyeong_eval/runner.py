@@ -191,18 +191,18 @@ class CheckpointRunner:
 
     def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int, dict[str, Any]]:
         """Predictions (resumed and new), how many were resumed, and how the new ones were made."""
+        from .metrics.loading import resolve_device
+
         wanted = {item.id for item in self.items}
         done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
-        from .metrics.loading import resolve_device
-
-        made: dict[str, Any] = {"device": resolve_device(self.device), "dtype": None, "chat_template": None, "generated": len(todo),
-                                "seconds": 0.0}
+        made: dict[str, Any] = {"device": resolve_device(self.device), "dtype": None, "chat_template": None,
+                                "generated": len(todo), "seconds": 0.0}
         if todo:
             started = time.perf_counter()
             generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,
                                        trust_remote_code=self.trust_remote_code)
-            made.update(device=str(getattr(generator, "device", None) or self.device or "cuda"), dtype=_dtype(generator),
+            made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
                         chat_template=getattr(generator.tokenizer, "chat_template", None))
             prompts = render_prompts(generator.tokenizer, self.prompt, todo)
             finished = len(done)
