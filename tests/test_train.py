@@ -247,3 +247,12 @@ def test_follow_command_carries_the_tracker(tmp_path):
     plain = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
                                  "eval": {"data": str(sample_path("gold")), "mode": "follow"}}, [])
     assert "--report-to" not in follow_command(plain, validate(plain))
+
+
+def test_a_tracker_that_is_missing_is_one_line(tmp_path, cli):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    code, _, err = cli("train", "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "o"), "--report-to", "wandb")
+    assert code == 2 and err.strip() == "error: --report-to wandb needs wandb: pip install wandb"
