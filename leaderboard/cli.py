@@ -75,6 +75,25 @@ def selection_text(run: RunRecord) -> str:
     return format_score(value) if value is None else f"{format_score(value)} (n={run.n_selection})"
 
 
+def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
+    """A run's provenance as ``show``'s configuration rows, one per field (``—``: null); ``--json`` nests it."""
+    if not provenance:
+        return {"provenance": "not recorded (before schema 0006)"}
+    rows: dict[str, str | None] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            rows[prefix] = " ".join(map(str, value))
+        else:
+            rows[prefix] = "—" if value is None else str(value)  # git: not a repository; a library: not installed
+
+    walk("", provenance)
+    return rows
+
+
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     """Rank, name, step, the metrics (best of each column highlighted), n, context, selection and date.
 
@@ -227,6 +246,7 @@ def register(app: typer.Typer) -> None:
             "tags": ", ".join(record.tags), "tool version": record.tool_version,
             "scoring rules": record.scoring_rules or "old (pre-2025) rules",
             **{key: value for key, value in record.metric_config.items() if key != "rules"},
+            **provenance_rows(record.provenance),
         }.items():
             if value not in (None, ""):
                 config.add_row(key, escape(str(value)))
@@ -364,6 +384,9 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from malpyeong_eval.metrics.progress import reporting
+        from malpyeong_eval.report import ProgressTasks
+
         from .rescore import NothingToRescore, Rescorer
 
         board = Leaderboard(db)
@@ -380,7 +403,8 @@ def register(app: typer.Typer) -> None:
             for record in chosen:
                 bar.update(task, description=f"rescoring {escape(record.name)}")
                 try:
-                    done.append(rescorer.rescore(record))
+                    with reporting(None if json_output else ProgressTasks(err_console, bar)):
+                        done.append(rescorer.rescore(record))
                 except NothingToRescore as exc:
                     if runs:  # a run asked for by name must be rescored
                         raise

@@ -12,7 +12,7 @@ from malpyeong_eval.metrics.registry import COLUMN_NAMES
 
 FORMATS = ("csv", "md", "html", "json")
 RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "n_selection", "scoring_rules", "aligned_by_id", "dataset_name",
-               "context", "retrieval", "created_at")
+               "context", "retrieval", "created_at", "provenance")
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -75,6 +75,9 @@ class Run(SummaryColumns, Base):
     # corpus, corpus_hash, top_k, field), or {"fields": [...]} for a team's own extra input fields; NULL: none.
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     n_selection: Mapped[int | None] = mapped_column(Integer)  # items in selection accuracy (schema 0005)
+    # What produced the run (schema 0006; malpyeong_eval.provenance): library versions, model revision and
+    # weights hash, chat template hash, git state, device, dtype, seed, timing. NULL: recorded before 0006.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan", lazy="selectin")
     groups: Mapped[list[GroupMetric]] = relationship(back_populates="run", cascade="all, delete-orphan")

@@ -47,6 +47,7 @@ class RunRecord:
     aligned_by_id: bool = False
     retrieval: dict[str, Any] | None = None  # the context its items carried (see context_label); None: none
     n_selection: int | None = None  # items selection accuracy is measured on (None: before schema 0005)
+    provenance: dict[str, Any] | None = None  # what produced it (malpyeong_eval.provenance); None: recorded before 0006
 
     @property
     def context(self) -> str:
@@ -68,6 +69,7 @@ class RunRecord:
             metric_config=dict(run.metric_config or {}), tags=sorted(tag.tag for tag in run.tags), metrics=run.metrics(),
             scoring_rules=run.scoring_rules, n_counted=run.n_counted, aligned_by_id=bool(run.aligned_by_id),
             retrieval=dict(run.retrieval) if run.retrieval else None, n_selection=run.n_selection,
+            provenance=dict(run.provenance) if run.provenance else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -151,7 +153,7 @@ class Leaderboard:
             prompt_hash=meta.prompt_hash, generation=dict(meta.generation), metric_config=result.config,
             fingerprint=fingerprint, tool_version=version("malpyeong-eval"), n=result.n,
             scoring_rules=result.rules, n_counted=result.n_counted, aligned_by_id=result.aligned_by_id,
-            retrieval=meta.retrieval or None, n_selection=result.n_selection,
+            retrieval=meta.retrieval or None, n_selection=result.n_selection, provenance=meta.provenance or None,
             **{column: result.metrics.get(column) for column in METRIC_COLUMNS},
         )
         run.tags = [RunTag(tag=tag) for tag in dict.fromkeys(meta.tags)]

@@ -26,7 +26,9 @@ class RunMetadata:
     ``fingerprint``: same checkpoint, data, prompt, decoding and metric configuration (see
     ``CheckpointRunner.fingerprint``); ``generation``: the decoding settings; ``retrieval``: the
     context the run's items carried (:func:`malpyeong_eval.runner.retrieval_settings`), ``None``
-    for none. Every field may be left out (``score --record`` knows only the dataset).
+    for none; ``provenance``: what produced it (library versions, model revision and weights hash,
+    chat template hash, git state, device, dtype, seed, timing; :mod:`malpyeong_eval.provenance`).
+    Every field may be left out (``score --record`` knows only the dataset).
     """
 
     checkpoint: str | None = None
@@ -40,6 +42,7 @@ class RunMetadata:
     fingerprint: str | None = None
     tags: Sequence[str] = ()
     retrieval: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
 
 
 class StoredRun(Protocol):

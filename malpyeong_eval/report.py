@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -78,3 +80,49 @@ def result_table(result, title: str) -> Table:
     selection = result.n_selection if any(result.metrics.get(key) is not None for key in CONTEXT_METRICS) else None
     return scores_table(result.metrics, result.n, result.by_type, title, n_counted=result.n_counted,
                         caption=result_caption(result.n, result.n_counted, result.aligned_by_id, reason_metrics, selection))
+
+
+
+class ProgressTasks:
+    """A rich ``Progress`` fed by ``(label, done, total)`` calls: one task per label (the model
+    scorers' :func:`~malpyeong_eval.metrics.progress.report`). Started at the first call, so a
+    scoring without a model scorer prints nothing. ``bar``: a Progress already showing, to add the
+    tasks to (its owner stops it)."""
+
+    def __init__(self, console: Console, bar: Any = None) -> None:
+        self.console = console
+        self.bar, self.owned = bar, False
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=self.console)
+            self.bar.start()
+            self.owned = True
+        if label not in self.tasks:
+            self.tasks[label] = self.bar.add_task(label, total=total, rate="")  # rate: a run's own column
+        self.bar.update(self.tasks[label], completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.bar is not None and self.owned:
+            self.bar.stop()
+            self.bar, self.tasks = None, {}
+
+
+@contextmanager
+def scorer_progress(console: Console, enabled: bool = True) -> Iterator[None]:
+    """A progress bar on ``console`` for the model scorers inside the block (nothing when not ``enabled``)."""
+    from .metrics.progress import reporting
+
+    if not enabled:
+        yield
+        return
+    tasks = ProgressTasks(console)
+    try:
+        with reporting(tasks):
+            yield
+    finally:
+        tasks.stop()

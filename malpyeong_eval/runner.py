@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import GenerationSettings, make_generator, render_prompts
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
+from .provenance import device_description, environment, model_provenance, now, text_hash
 from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
@@ -106,6 +108,51 @@ class RunOutcome:
     run_name: str | None = None
     already_recorded: bool = False
     resumed: int = 0
+    provenance: dict[str, Any] | None = None
+    results_file: Path | None = None
+
+
+def _dtype(generator: Any) -> str | None:
+    """The dtype the generator's weights run in (transformers: the model's; vLLM: its model config's)."""
+    dtype = getattr(getattr(generator, "model", None), "dtype", None)
+    if dtype is None:
+        engine = getattr(getattr(generator, "llm", None), "llm_engine", None)
+        dtype = getattr(getattr(engine, "model_config", None), "dtype", None)
+    return None if dtype is None else str(dtype).removeprefix("torch.")
+
+
+def _chat_template(target: Target, trust_remote_code: bool) -> str | None:
+    """The chat template the target's tokenizer applies (read when no generation loaded it)."""
+    from transformers import AutoTokenizer
+
+    has_own = target.adapter is not None and (Path(target.adapter) / "tokenizer_config.json").exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(target.adapter if has_own else target.model,
+                                                  trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError):
+        return None
+    template = getattr(tokenizer, "chat_template", None)
+    return template if isinstance(template, str) else None
+
+
+def write_results(path: Path, outcome: RunOutcome, metadata: RunMetadata) -> None:
+    """The run's results file (``results.json``, beside ``generations.jsonl``): scores and everything
+    that produced them, as lm-evaluation-harness writes one per run."""
+    result = outcome.result
+    document = {
+        "results": {metadata.dataset_name or "data": result.metrics} if result else None,
+        "by_type": result.by_type if result else None, "n": len(outcome.predictions),
+        "n_counted": result.n_counted if result else None, "scoring_rules": result.rules if result else None,
+        "metric_config": result.config if result else None,
+        "run": {"id": outcome.run_id, "name": outcome.run_name, "already_recorded": outcome.already_recorded},
+        "checkpoint": metadata.checkpoint, "base_model": metadata.base_model, "step": metadata.step,
+        "dataset": {"name": metadata.dataset_name, "sha256": metadata.dataset_hash},
+        "prompt": {"id": metadata.prompt_id, "sha256": metadata.prompt_hash}, "generation": metadata.generation,
+        "retrieval": metadata.retrieval, "fingerprint": metadata.fingerprint, "tags": list(metadata.tags),
+        "submission": str(outcome.submission), "provenance": metadata.provenance,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 class CheckpointRunner:
@@ -150,15 +197,22 @@ class CheckpointRunner:
         metric_config = {k: v for k, v in metric_config.items() if k != "malpyeong_eval"}
         return hashlib.sha256(json.dumps([key, metric_config], sort_keys=True).encode()).hexdigest()
 
-    def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int]:
-        """Predictions by id (resumed ones from ``store``), and how many were resumed; each
+    def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int, dict[str, Any]]:
+        """Predictions (resumed and new), how many were resumed, and how the new ones were made; each
         generation is stored cleaned (:func:`clean_output`) with what its citation line named."""
+        from .metrics.loading import resolve_device
+
         wanted = {item.id for item in self.items}
         done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
+        made: dict[str, Any] = {"device": resolve_device(self.device), "dtype": None, "chat_template": None,
+                                "generated": len(todo), "seconds": 0.0}
         if todo:
+            started = time.perf_counter()
             generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,
                                        trust_remote_code=self.trust_remote_code)
+            made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
+                        chat_template=getattr(generator.tokenizer, "chat_template", None))
             prompts = render_prompts(generator.tokenizer, self.prompt, todo)
             finished = len(done)
 
@@ -176,10 +230,31 @@ class CheckpointRunner:
             if self.progress:
                 self.progress(target.name, finished, len(self.items))
             generator.generate(prompts, self.settings, self.batch_size, on_batch)
-        return done, len(self.items) - len(todo)
+            made["seconds"] = time.perf_counter() - started
+        else:
+            made["chat_template"] = _chat_template(target, self.trust_remote_code)
+        return done, len(self.items) - len(todo), made
+
+    def _provenance(self, target: Target, made: dict[str, Any], started: float, started_at: str,
+                    scoring_seconds: float) -> dict[str, Any]:
+        """What produced this run (:mod:`malpyeong_eval.provenance`), timing included."""
+        env = environment(made["device"])
+        env["device"] = {**device_description(made["device"]), "dtype": made["dtype"]}
+        template = made["chat_template"]
+        seconds = made["seconds"]
+        return {
+            **env, "model": model_provenance(target.model, target.adapter),
+            "chat_template_sha256": text_hash(template if isinstance(template, str) else None),
+            "seed": self.settings.seed, "backend": self.backend, "started_at": started_at, "finished_at": now(),
+            "wall_seconds": round(time.perf_counter() - started, 3), "generation_seconds": round(seconds, 3),
+            "scoring_seconds": round(scoring_seconds, 3), "items_generated": made["generated"],
+            "items_per_second": round(made["generated"] / seconds, 3) if made["generated"] and seconds > 0 else None,
+        }
 
     def run(self, target: Target, *, name: str | None = None, output: Path | None = None) -> RunOutcome:
-        """Generate (resuming), write the submission, score and record one target."""
+        """Generate (resuming), write the submission, score and record one target; ``results.json``
+        in the run folder holds the scores and the run's provenance."""
+        started, started_at = time.perf_counter(), now()
         key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend,
                              extra_layout=self.extra_layout)
         fingerprint = self.fingerprint(key)
@@ -194,30 +269,33 @@ class CheckpointRunner:
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
                                   already_recorded=True)
         store = GenerationStore(folder)
-        predictions, resumed = self._generate(target, store)
+        predictions, resumed, made = self._generate(target, store)
         write_submission(submission, self.items, predictions, self.data_path)
         outcome = RunOutcome(target, predictions, submission, resumed=resumed)
-        if not self.scorable or self.scorer is None:
-            return outcome
-        submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
-        citations = {key: value for key, value in store.citations().items() if key in predictions}
-        cites = self.prompt.cites or any(value is not None for value in citations.values())
-        outcome.result = self.scorer.evaluate(self.items, submitted,
-                                              choices=item_choices(self.items, citations) if cites else None)
-        if self.board is not None:
+        scoring_started = time.perf_counter()
+        if self.scorable and self.scorer is not None:
+            submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
+            citations = {key: value for key, value in store.citations().items() if key in predictions}
+            cites = self.prompt.cites or any(value is not None for value in citations.values())
+            outcome.result = self.scorer.evaluate(self.items, submitted,
+                                                  choices=item_choices(self.items, citations) if cites else None)
+        outcome.provenance = self._provenance(target, made, started, started_at, time.perf_counter() - scoring_started)
+        metadata = RunMetadata(
+            checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
+            step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
+            prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
+            generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
+            fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval, provenance=outcome.provenance,
+        )
+        if self.board is not None and outcome.result is not None:
             try:
-                metadata = RunMetadata(
-                    checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
-                    step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
-                    prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-                    generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
-                    fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval,
-                )
                 record = self.board.record(outcome.result, name=self._free_name(name or target.name, fingerprint),
                                            metadata=metadata)
             except AlreadyRecorded as existing:  # a concurrent run of the same checkpoint got there first
                 record, outcome.already_recorded = existing.run, True
             outcome.run_id, outcome.run_name = record.id, record.name
+        outcome.results_file = folder / "results.json"
+        write_results(outcome.results_file, outcome, metadata)
         return outcome
 
     def _free_name(self, name: str, fingerprint: str) -> str:

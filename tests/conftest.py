@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no Hub here: a model that is not local must fail fast
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# trackio keeps its projects here for the whole session (read when trackio is first imported), never in ~/.cache
+os.environ["TRACKIO_DIR"] = tempfile.mkdtemp(prefix="malpyeong-test-trackio-")
 
 from malpyeong_eval.data import sample_path  # noqa: E402
 

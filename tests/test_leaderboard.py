@@ -383,7 +383,7 @@ def test_older_schema_is_upgraded_with_its_runs(tmp_path):
         )
     engine.dispose()
     board = Leaderboard(url)
-    assert schema_version(board.engine) == "0005"
+    assert schema_version(board.engine) == "0006"
     old = board.get("old-run")
     assert old.n == 3 and old.scoring_rules is None and not old.current_rules and old.aligned_by_id is False
     # before 0005 nothing was cited: selection is not measured on the run, its groups or its items
@@ -422,7 +422,7 @@ def test_schema_0002_database_with_runs_is_upgraded_to_old_rules_runs(db_url, cl
             )
     engine.dispose()
     board = Leaderboard(db_url)
-    assert schema_version(board.engine) == "0005"
+    assert schema_version(board.engine) == "0006"
     old = board.get("old-run")
     assert (old.id, old.n, old.metrics["rouge1"], old.metric_config) == (7, 2, 0.25, {"rouge1": "rouge1(old)"})
     assert old.scoring_rules is None and old.n_counted is None and old.aligned_by_id is False and not old.current_rules
@@ -592,7 +592,7 @@ def test_schema_0003_database_with_runs_is_upgraded_to_0004(db_url, cli):
         )
     engine.dispose()
     board = Leaderboard(db_url)
-    assert schema_version(board.engine) == "0005"
+    assert schema_version(board.engine) == "0006"
     run = board.get("run-0003")
     assert run.retrieval is None and run.context == "—" and run.tags == ["kept"] and run.current_rules
     assert run.metrics["exact_match"] == 1.0 and [row["item_id"] for row in board.items(run)] == ["a"]

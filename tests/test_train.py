@@ -185,7 +185,71 @@ def test_contest_reward_loads_only_the_metrics_asked_for():
         validate(TrainSettings(data=str(sample_path("gold")), contest_metrics="em,bleu"))
 
 
-def test_a_tracker_that_is_not_installed_is_one_line(tmp_path, cli):
+@pytest.mark.slow
+def test_train_reports_each_checkpoint_to_trackio(tiny_policy, tmp_path, cli):
+    """--report-to trackio: the training's own trackio run (local, $TRACKIO_DIR) holds each checkpoint's
+    EM and ROUGE-1, equal to the leaderboard's, and its per-item table; read back through trackio."""
+    import os
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    import trackio
+    from trackio.sqlite_storage import SQLiteStorage
+
+    project = f"malpyeong-test-{uuid.uuid4().hex[:8]}"
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    code, out, err = cli(
+        "train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "grpo-tracked"),
+        "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2", "--eval-data", str(sample_path("gold")),
+        "--eval-limit", "6", "--eval-metrics", "em,rouge1", "--eval-max-new-tokens", "12", "--eval-start", "--db", db,
+        "--report-to", "trackio", "--grpo", f"project={project}", "--json", *TINY_GRPO,
+    )
+    assert code == 0, err[-2000:]
+    (run,) = list(trackio.Api().runs(project))
+    assert run.name == "grpo-tracked"  # named after the output folder, as its leaderboard tag
+    local = Path(os.environ["TRACKIO_DIR"]).resolve()  # conftest: a temporary folder, nothing under ~/.cache
+    assert local.is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert SQLiteStorage.get_project_db_path(project).resolve().is_relative_to(local)
+    logs = SQLiteStorage.get_logs(project, run.name, run_id=run.id)
+    evaluations = {row["train/global_step"]: row for row in logs if "eval/exact_match" in row}
+    board = {r.step: r for r in Leaderboard(db).runs(tag="train:grpo-tracked")}
+    assert sorted(evaluations) == sorted(board) == [0, 2, 4]
+    for step, row in evaluations.items():
+        assert row["eval/exact_match"] == board[step].metrics["exact_match"]
+        assert row["eval/rouge1"] == board[step].metrics["rouge1"]
+        assert row["eval/n"] == 6 and "eval/items" in row
+    assert any("train/reward" in row for row in logs)  # the same run as the training's own logs
+
+
+@pytest.mark.parametrize("flag", [["--report-to", "tensorboardx"], ["--grpo", "report_to=mlflowish"]])
+def test_unknown_tracker_is_one_line(flag, tmp_path, cli):
+    code, _, err = cli("train", "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "o"), *flag)
+    assert code == 2 and "unknown --report-to" in err and len(err.strip().splitlines()) == 1
+
+
+def test_follow_command_carries_the_tracker(tmp_path):
+    import shlex
+
+    import typer
+
+    from malpyeong_eval.cli import app
+    from train.config import load_settings, validate
+    from train.trainer import follow_command
+
+    settings = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
+                                    "eval": {"data": str(sample_path("gold")), "mode": "follow"}},
+                             ["report_to=trackio", "project=team-runs"])
+    words = shlex.split(follow_command(settings, validate(settings)))
+    assert words[words.index("--report-to") + 1] == "trackio" and words[words.index("--tracker-project") + 1] == "team-runs"
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    assert {"--report-to", "--tracker-project"} <= {opt for param in run.params for opt in param.opts}
+    plain = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
+                                 "eval": {"data": str(sample_path("gold")), "mode": "follow"}}, [])
+    assert "--report-to" not in follow_command(plain, validate(plain))
+
+
+def test_a_tracker_that_is_missing_is_one_line(tmp_path, cli):
     import importlib.util
 
     if importlib.util.find_spec("wandb") is not None:

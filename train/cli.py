@@ -30,10 +30,11 @@ def flag_overrides(
     eval_data=None, eval_limit=None, eval_metrics=None, eval_max_new_tokens=None, eval_start=False, eval_mode=None,
     db=None, lora_r=None, lora_alpha=None, lora_target_modules=None, use_vllm=None, vllm_mode=None, resume=False,
     bertscore_model=None, bertscore_layers=None, bleurt_model=None, contest_metrics=None, prompt_file=None,
-    trust_remote_code=False,
+    trust_remote_code=False, report_to=None,
 ) -> dict[str, Any]:
     """The training settings the flags give, shaped as the YAML file's keys (``None``: not given)."""
-    grpo = {"max_steps": max_steps, "save_steps": save_steps, "use_vllm": use_vllm, "vllm_mode": vllm_mode}
+    grpo = {"max_steps": max_steps, "save_steps": save_steps, "use_vllm": use_vllm, "vllm_mode": vllm_mode,
+            "report_to": report_to}
     targets = lora_target_modules.split(",") if lora_target_modules and lora_target_modules != "all-linear" else lora_target_modules
     lora = {"r": lora_r, "alpha": lora_alpha, "target_modules": targets}
     evaluation = {"data": eval_data, "limit": eval_limit, "metrics": eval_metrics, "max_new_tokens": eval_max_new_tokens,
@@ -79,6 +80,7 @@ def train(
     bleurt_model: BleurtModelOption = None,
     prompt_file: Annotated[Optional[str], typer.Option("--prompt-file", help="JSON prompt, or contest-cite, as for run (the context reward needs a citing one).")] = None,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    report_to: Annotated[Optional[str], typer.Option("--report-to", help="trackio, wandb or none: the training's logs and each checkpoint's contest metrics and items (project: --grpo project=NAME, default malpyeong-eval).")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Train with GRPO on the contest rewards; each saved checkpoint is scored and recorded (or, with
@@ -92,6 +94,7 @@ def train(
         db=db, lora_r=lora_r, lora_alpha=lora_alpha, lora_target_modules=lora_target_modules, use_vllm=use_vllm,
         vllm_mode=vllm_mode, resume=resume, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
         bleurt_model=bleurt_model, contest_metrics=contest_metrics, prompt_file=prompt_file, trust_remote_code=trust_remote_code,
+        report_to=report_to,
     ), grpo or [])
     grpo_config = validate(settings)  # everything checked before a model is loaded
     if settings.eval.get("data") and settings.eval_mode == "inline":

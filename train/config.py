@@ -34,7 +34,8 @@ RECIPE = {
     "logging_steps": 1,
     "save_strategy": "steps",
     "save_steps": 100,
-    "report_to": "none",
+    "report_to": "none",  # --report-to trackio|wandb: the training's and each checkpoint's metrics
+    "project": "malpyeong-eval",  # the tracker's project (trackio)
     "chat_template_kwargs": {"enable_thinking": False},
 }
 
@@ -219,9 +220,15 @@ def validate(settings: TrainSettings):
     if unknown_fields:
         raise MalpyeongError(f"unknown GRPOConfig field {unknown_fields[0]!r} (see trl.GRPOConfig)")
     _check_grpo_values(settings.grpo, fields)
+    from malpyeong_eval.tracking import check_tracker
+
+    reports = settings.grpo.get("report_to", "none")
+    for name in [reports] if isinstance(reports, str) else reports:
+        check_tracker(name)
     import torch
 
-    options = {**RECIPE, "use_cpu": not torch.cuda.is_available(), **settings.grpo, "output_dir": settings.output_dir}
+    options = {**RECIPE, "use_cpu": not torch.cuda.is_available(), "run_name": Path(settings.output_dir).resolve().name,
+               **settings.grpo, "output_dir": settings.output_dir}
     if settings.reward_weights is not None:
         options["reward_weights"] = settings.reward_weights
     try:

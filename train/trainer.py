@@ -14,6 +14,7 @@ from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
+from malpyeong_eval.tracking import EvaluationLogger, Tracking, training_tracker
 
 from .config import TrainSettings
 
@@ -70,10 +71,23 @@ class LeaderboardCallback(TrainerCallback):
     """``eval.mode: inline``: scores each saved checkpoint on the eval data with ``run``'s machinery
     and records it with its step."""
 
-    def __init__(self, runner, training_name: str) -> None:
+    def __init__(self, runner, training_name: str, tracker: EvaluationLogger | None = None) -> None:
         self.runner = runner
         self.training_name = training_name
+        self.tracker = tracker
         self.outcomes: list[Any] = []
+        self.logged = 0  # outcomes mirrored to the tracker so far
+
+    def _mirror(self) -> None:
+        """Log the outcomes not logged yet to the training's tracker run (``report_to``)."""
+        if self.tracker is not None:
+            for outcome in self.outcomes[self.logged:]:
+                self.tracker.log(outcome)
+        self.logged = len(self.outcomes)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self._mirror()  # --eval-start's step 0, scored before the tracker's run was opened
 
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
@@ -84,6 +98,7 @@ class LeaderboardCallback(TrainerCallback):
         if checkpoint.is_dir():
             (target,) = resolve_targets(str(checkpoint))
             self.outcomes.append(self.runner.run(target, name=f"{self.training_name}/checkpoint-{state.global_step}"))
+            self._mirror()
 
 
 class FollowCallback(TrainerCallback):
@@ -131,6 +146,9 @@ def follow_command(settings: TrainSettings, grpo_config) -> str:
             words += [flag, str(value)]
     if settings.trust_remote_code:
         words.append("--trust-remote-code")
+    tracker = training_tracker(getattr(grpo_config, "report_to", None))
+    if tracker != "none":  # the scores go to a tracker run of their own, in the training's project
+        words += ["--report-to", tracker, "--tracker-project", str(getattr(grpo_config, "project", "malpyeong-eval"))]
     if grpo_config.max_steps and grpo_config.max_steps > 0:
         words += ["--until-step", str(grpo_config.max_steps)]
     note = ""
@@ -229,7 +247,9 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
     runner = evaluation_runner(settings, grpo_config, prompt, device, progress)
     evaluation = None
     if runner is not None:
-        evaluation = LeaderboardCallback(runner, training_name(settings))
+        tracker = training_tracker(grpo_config.report_to)
+        evaluation = LeaderboardCallback(runner, training_name(settings),
+                                         EvaluationLogger(Tracking(tracker)) if tracker != "none" else None)
         callbacks.append(evaluation)
         if settings.eval.get("start"):
             (target,) = resolve_targets(settings.model)

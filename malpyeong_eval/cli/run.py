@@ -74,6 +74,7 @@ def _summary(outcome) -> dict:
         "checkpoint": outcome.target.checkpoint, "step": outcome.target.step, "run": outcome.run_name,
         "run_id": outcome.run_id, "already_recorded": outcome.already_recorded, "resumed": outcome.resumed,
         "submission": str(outcome.submission), "metrics": outcome.result.metrics if outcome.result else None,
+        "results": str(outcome.results_file) if outcome.results_file else None,
     }
 
 
@@ -124,6 +125,8 @@ def run(
     poll_seconds: Annotated[Optional[float], typer.Option("--poll-seconds", min=0.01, help="With --follow: how often to look for new checkpoints \\[default 30].")] = None,
     idle_timeout: Annotated[Optional[float], typer.Option("--idle-timeout", min=0, help="With --follow: stop after this many seconds without a new checkpoint (default: never; Ctrl-C stops).")] = None,
     until_step: Annotated[Optional[int], typer.Option("--until-step", min=0, help="With --follow: stop once the checkpoint of this step (or a later one) is written; later ones are not evaluated.")] = None,
+    report_to: Annotated[str, typer.Option("--report-to", help="trackio, wandb or none: each checkpoint's contest metrics and items, in one tracker run.")] = "none",
+    tracker_project: Annotated[str, typer.Option("--tracker-project", help="The tracker's project for --report-to.")] = "malpyeong-eval",
 ) -> None:
     """Generate with a checkpoint, write a submission, score it and record it on the leaderboard."""
     from ..checkpoints import (
@@ -132,9 +135,11 @@ def run(
     from ..data import load_items, sample_path
     from ..evaluation import ContestScorer, parse_metrics
     from ..generation import BACKENDS, GenerationSettings
+    from ..metrics.progress import reporting
     from ..prompts import load_prompt
-    from ..report import result_table
+    from ..report import ProgressTasks, result_table
     from ..runner import CheckpointRunner
+    from ..tracking import EvaluationLogger, Tracking
 
     if backend not in BACKENDS:
         raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -144,6 +149,7 @@ def run(
         if given:
             raise MalpyeongError(f"{given[0]} goes with --follow")
     chosen = parse_metrics(metrics)
+    tracker = EvaluationLogger(Tracking(report_to, tracker_project, run_name=name or Path(checkpoint).name))
     data = data or sample_path("gold")
     items = load_items(data)[:limit]
     prompt = load_prompt(prompt_file)
@@ -179,9 +185,10 @@ def run(
     summaries = []
 
     def evaluate(target, output_file=None) -> None:
-        with display.showing():
+        with display.showing(), reporting(None if json_output else ProgressTasks(err_console, display.bar)):
             outcome = runner.run(target, name=name, output=output_file)
         summaries.append(outcome)
+        tracker.log(outcome)
         if json_output:
             return
         if outcome.result is not None:
@@ -192,6 +199,7 @@ def run(
              + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""))
 
     failed = 0
+    tracker.open({"checkpoint": checkpoint, "data": str(data), "metrics": ",".join(chosen), **settings.to_dict()})
     if follow:
         poll = DEFAULT_POLL_SECONDS if poll_seconds is None else poll_seconds
         ends = ([f"step {until_step}"] if until_step is not None else []) + \
@@ -218,6 +226,7 @@ def run(
     else:
         for target in targets:
             evaluate(target, output if len(targets) == 1 else None)
+    tracker.close()  # trackio and wandb also finish their run at exit when an error ends the command early
     if json_output:
         print(json.dumps([_summary(o) for o in summaries], ensure_ascii=False, indent=2))
     if failed:

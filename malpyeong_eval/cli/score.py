@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -49,10 +50,14 @@ def score(
     align_by_id: Annotated[bool, typer.Option("--align-by-id", help="Score a submission that is not in the gold's order by id (the organizers refuse it; the result is marked as not theirs).")] = False,
 ) -> None:
     """Score a submission as the organizers do: overall and by question_type."""
+    from ..provenance import environment, now
+
+    started, started_at = time.perf_counter(), now()
     from ..data import file_sha256, in_gold_order, load_items, match_submission, sample_path
     from ..evaluation import ContestScorer, parse_metrics
     from ..recording import RunMetadata
-    from ..report import result_table
+    from ..metrics.loading import resolve_device
+    from ..report import result_table, scorer_progress
 
     if sample:
         prediction, gold = prediction or sample_path("submission"), gold or sample_path("gold")
@@ -77,14 +82,17 @@ def score(
         device=device,
         batch_size=batch_size,
     )
-    result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
+    with scorer_progress(err_console, enabled=not json_output):
+        result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     if output is not None:  # before recording: a file that cannot be written leaves no run behind
         output.write_text(text, encoding="utf-8")
     if board is not None:
         stored = board.record(result, name=name or "", metadata=RunMetadata(
             checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=file_sha256(gold),
-            tags=tuple(tag or ())))
+            tags=tuple(tag or ()), provenance={
+                **environment(resolve_device(device)), "started_at": started_at, "finished_at": now(),
+                "wall_seconds": round(time.perf_counter() - started, 3)}))
         err_console.print(f"recorded run {stored.name!r} (#{stored.id}) in {board.where}", highlight=False, markup=False)
     if json_output:
         print(text)

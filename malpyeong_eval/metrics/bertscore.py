@@ -21,6 +21,7 @@ from typing import Any
 from ..cache import LRUCache
 from ..errors import ModelLoadError
 from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, encoded_length, greedy_f1
+from .progress import report
 from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "bert-base-multilingual-cased"
@@ -114,6 +115,7 @@ class BertScoreScorer:
                 found[text] = (embeddings[row, :length].clone(), idf[row, :length].clone())
                 if text in keep:
                     self._embeddings.put(text, found[text])
+            report("BERTScore (texts embedded)", min(start + self.batch_size, len(missing)), len(missing))
         return found
 
     def _padded(self, texts: Sequence[str], stats: dict[str, tuple]):

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..cache import LRUCache
 from ..errors import ModelLoadError
+from .progress import report
 from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "lucadiliello/BLEURT-20"
@@ -215,4 +216,5 @@ class BleurtScorer:
                 for row, index in enumerate(batch):
                     scores[pairs[index]] = float(logits[row, 0])
                     self._pair_scores.put(pairs[index], scores[pairs[index]])
+                report("BLEURT (pairs scored)", start + len(batch), len(order))
         return [scores[pair] for pair in zip(references, predictions, strict=True)]
