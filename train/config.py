@@ -83,14 +83,25 @@ def _numeric(value: Any) -> Any:
     return value
 
 
+def _read_yaml(path: str | Path) -> Any:
+    """A training config through the one reader (:mod:`malpyeong_eval.inputs`), parsed and checked."""
+    from malpyeong_eval.inputs import check_value, read_text
+
+    text = read_text(path, what="training config", expected="a YAML file", error=MalpyeongError)
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MalpyeongError(f"{path}: cannot read the training config ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise MalpyeongError(f"{path}: cannot read the training config (nested too deep)") from None
+    return check_value(str(path), loaded, error=MalpyeongError) or {}
+
+
 def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grpo_pairs: list[str]) -> TrainSettings:
     """Merge the YAML file, the flags and ``--grpo KEY=VALUE`` pairs."""
     values: dict[str, Any] = {}
     if config_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise MalpyeongError(f"{config_file}: cannot read the training config ({str(exc).splitlines()[0]})") from None
+        loaded = _read_yaml(config_file)
         if not isinstance(loaded, dict):
             raise MalpyeongError(f"{config_file}: the training config must be a mapping")
         known = {f.name for f in dataclasses.fields(TrainSettings)}
