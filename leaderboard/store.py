@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -99,6 +101,15 @@ def context_label(retrieval: dict[str, Any] | None) -> str:
         return " ".join(words)
     fields = retrieval.get("fields") or []
     return f"fields: {', '.join(map(str, fields))}" if fields else NO_CONTEXT
+
+
+_RUN_ID = re.compile(r"#?([0-9]{1,9})")  # ASCII digits only, within any backend's integer column
+
+
+def _run_id(reference: str) -> int | None:
+    """The id in a reference written ``#12`` or ``12``, else ``None`` (a name)."""
+    match = _RUN_ID.fullmatch(reference)
+    return int(match.group(1)) if match else None
 
 
 class Leaderboard:
@@ -263,8 +274,9 @@ class Leaderboard:
         """A run by name, or by id written ``#12`` or ``12``."""
         with self._reading() as session:
             run = session.scalar(select(Run).where(Run.name == reference))
-            if run is None and reference.lstrip("#").isdigit():
-                run = session.get(Run, int(reference.lstrip("#")))
+            run_id = _run_id(reference)
+            if run is None and run_id is not None:
+                run = session.get(Run, run_id)
             if run is None:
                 raise MalpyeongError(f"no run named {reference!r} in {self.where}")
             return RunRecord.from_row(run)

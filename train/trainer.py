@@ -126,16 +126,10 @@ def follow_command(settings: TrainSettings, grpo_config) -> str:
         words += ["--until-step", str(grpo_config.max_steps)]
     note = ""
     if settings.db:
-        from sqlalchemy.engine import make_url
-
-        from leaderboard.db import resolve_url
+        from leaderboard.db import has_secret, resolve_url
 
         url = resolve_url(settings.db)
-        try:
-            secret = make_url(url).password is not None
-        except Exception:  # noqa: BLE001 - not a URL we can read: treat it as holding a secret
-            secret = True
-        if secret:
+        if has_secret(url):
             note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
         else:
             words += ["--db", url]

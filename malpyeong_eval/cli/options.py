@@ -38,7 +38,15 @@ BleurtModelOption = Annotated[
 DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
 BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
 ScoreBatchSizeOption = Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("empty: give a database URL or a SQLite file path")
+    return value
+
+
+DbOption = Annotated[Optional[str], typer.Option("--db", callback=_not_blank, help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
 DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]
