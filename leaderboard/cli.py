@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from malpyeong_eval.cli.options import (
@@ -22,7 +21,7 @@ from malpyeong_eval.cli.options import (
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
-from malpyeong_eval.report import format_score, make_console
+from malpyeong_eval.report import format_score, inert, make_console, visible
 
 from .store import Leaderboard, RunRecord
 
@@ -92,9 +91,9 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
             text = format_score(value)
             best_value = run.current_rules and value is not None and value == best[key]
             cells.append(f"[bold green]{text}[/]" if best_value else text)
-        name = escape(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
+        name = inert(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
         table.add_row(
-            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), escape(run.context),
+            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), inert(run.context),
             run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
         )
     return table
@@ -130,7 +129,7 @@ def register(app: typer.Typer) -> None:
             if hidden:  # stdout stays JSON
                 err_console.print(hidden_runs_note(hidden), highlight=False, markup=False)
             return
-        console.print(leaderboard_table(runs, title=f"malpyeong-eval leaderboard ({board.where})"))
+        console.print(leaderboard_table(runs, title=inert(f"malpyeong-eval leaderboard ({board.where})")))
         if hidden:
             console.print(hidden_runs_note(hidden), highlight=False, markup=False)
 
@@ -163,11 +162,11 @@ def register(app: typer.Typer) -> None:
         reason_metrics = any(record.metrics.get(key) is not None for key in REASON_METRICS)
         caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics)
         title = f"run {record.name}" + ALIGNED_MARK * record.aligned_by_id + ("" if record.current_rules else OLD_RULES_MARK)
-        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(title),
-                                   n_counted=record.n_counted, caption=escape(caption) or None))
+        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=inert(title),
+                                   n_counted=record.n_counted, caption=inert(caption) or None))
         if not record.current_rules:
             console.print(f"scored under {record.scoring_rules or 'the old (pre-2025) rules'}, not {SCORING_RULES}: not "
-                          f"comparable with current runs; rescore it: {RESCORE_HINT} {shlex.quote(record.name)}",
+                          f"comparable with current runs; rescore it: {RESCORE_HINT} {visible(shlex.quote(record.name))}",
                           highlight=False, markup=False)
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
@@ -175,8 +174,8 @@ def register(app: typer.Typer) -> None:
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
                 counted = "—" if row.get("counted") is None else "yes" if row["counted"] else "no"
-                table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
-                              format_score(row["rouge1"]), counted, escape(row["gold"]), escape(row["prediction"]))
+                table.add_row(*(inert(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
+                              format_score(row["rouge1"]), counted, inert(row["gold"]), inert(row["prediction"]))
             console.print(table)
         config = Table(title="configuration", show_header=False)
         for key, value in {
@@ -188,7 +187,7 @@ def register(app: typer.Typer) -> None:
             **{key: value for key, value in record.metric_config.items() if key != "rules"},
         }.items():
             if value not in (None, ""):
-                config.add_row(key, escape(str(value)))
+                config.add_row(key, inert(str(value)))
         console.print(config)
 
     @app.command("compare")
@@ -208,9 +207,9 @@ def register(app: typer.Typer) -> None:
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
             return
         for run in (a, b):  # what each run's items carried: what retrieval buys is the delta below
-            console.print(f"context of {run.name}: {retrieval_text(run)}", highlight=False, markup=False)
-        table = Table(title=escape(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
-        for header in ("metric", escape(a.name), escape(b.name), "delta", "95% CI"):
+            console.print(visible(f"context of {run.name}: {retrieval_text(run)}"), highlight=False, markup=False)
+        table = Table(title=inert(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
+        for header in ("metric", inert(a.name), inert(b.name), "delta", "95% CI"):
             table.add_column(header, justify="right")
         for metric, (delta, low, high) in result.deltas.items():
             style = "green" if low > 0 else "red" if high < 0 else ""
@@ -222,7 +221,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied}")
         for flip in result.em_flips:
             console.print(
-                f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}",
+                visible(f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}"),
                 highlight=False, markup=False,
             )
 
@@ -311,7 +310,7 @@ def register(app: typer.Typer) -> None:
                       console=err_console, transient=json_output, disable=not chosen) as bar:
             task = bar.add_task("rescoring", total=len(chosen))
             for record in chosen:
-                bar.update(task, description=f"rescoring {escape(record.name)}")
+                bar.update(task, description=f"rescoring {inert(record.name)}")
                 try:
                     done.append(rescorer.rescore(record))
                 except NothingToRescore as exc:
@@ -331,7 +330,7 @@ def register(app: typer.Typer) -> None:
                           highlight=False, markup=False)
             return
         if done:
-            table = Table(title=f"rescored under {SCORING_RULES} ({board.where})")
+            table = Table(title=inert(f"rescored under {SCORING_RULES} ({board.where})"))
             rescored: tuple[tuple[str, JustifyMethod], ...] = (
                 ("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
                 (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right"))
@@ -341,11 +340,11 @@ def register(app: typer.Typer) -> None:
                 def change(key):
                     return f"{format_score(entry.before.metrics.get(key))} → {format_score(entry.after.metrics.get(key))}"
 
-                table.add_row(str(entry.after.id), escape(entry.after.name), ",".join(entry.metrics), change("final_score"),
+                table.add_row(str(entry.after.id), inert(entry.after.name), ",".join(entry.metrics), change("final_score"),
                               change("exact_match"), change("rouge1"), f"{entry.after.n_counted}/{entry.after.n}")
             console.print(table)
         for entry in done:
             for note in entry.notes:
-                err_console.print(f"{entry.after.name}: {note}", highlight=False, markup=False)
+                err_console.print(visible(f"{entry.after.name}: {note}"), highlight=False, markup=False)
         for problem in skipped:
-            err_console.print(f"skipped: {problem}", highlight=False, markup=False)
+            err_console.print(visible(f"skipped: {problem}"), highlight=False, markup=False)

@@ -6,6 +6,7 @@ chat template with ``enable_thinking=False`` (templates that do not use it ignor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt, clean_output
 
 BACKENDS = ("transformers", "vllm")
+MAX_SEED = 2**63 - 1  # what torch, vLLM and a database integer all hold
 BatchCallback = Callable[[list[int], list[str]], None]
 
 
@@ -30,6 +32,23 @@ class GenerationSettings:
     repetition_penalty: float | None = None
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Refuse what no decoder means: the one check of decoding values, before any model loads."""
+        def bad(flag: str, value: object, rule: str) -> MalpyeongError:
+            return MalpyeongError(f"--{flag} {value!r}: must be {rule}")
+
+        if isinstance(self.max_new_tokens, bool) or not 1 <= self.max_new_tokens <= 1_000_000:
+            raise bad("max-new-tokens", self.max_new_tokens, "a whole number from 1")
+        if self.temperature is not None and not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise bad("temperature", self.temperature, "a number above 0")
+        if self.top_p is not None and not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise bad("top-p", self.top_p, "a number above 0 and at most 1")
+        if self.repetition_penalty is not None and not (math.isfinite(self.repetition_penalty)
+                                                        and self.repetition_penalty > 0):
+            raise bad("repetition-penalty", self.repetition_penalty, "a number above 0 (1 is none)")
+        if isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -42,12 +61,18 @@ def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> l
     as it always has.
     """
     if getattr(tokenizer, "chat_template", None):
-        return [
-            tokenizer.apply_chat_template(
-                prompt.item_messages(item), tokenize=False, add_generation_prompt=True, enable_thinking=False,
-            )
-            for item in items
-        ]
+        try:
+            return [
+                tokenizer.apply_chat_template(
+                    prompt.item_messages(item), tokenize=False, add_generation_prompt=True, enable_thinking=False,
+                )
+                for item in items
+            ]
+        except Exception as exc:  # a template with a syntax error, or one that raises on these turns
+            from .metrics.loading import one_line
+
+            raise ModelLoadError(f"the chat template of {getattr(tokenizer, 'name_or_path', 'the model')!r} "
+                                 f"cannot render the prompt: {one_line(exc)}") from None
     # a base model without a chat template: the turns as plain text
     return ["\n\n".join(message["content"] for message in prompt.item_messages(item)) + "\n\n답변: " for item in items]
 
@@ -60,9 +85,10 @@ class TransformersGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from .metrics.loading import quiet_hub_logs, resolve_device
+        from .metrics.loading import check_model, one_line, quiet_hub_logs, resolve_device
 
         self.device = resolve_device(device)
+        check_model(model, "policy", "the CHECKPOINT argument or --base-model")
         try:
             with quiet_hub_logs():
                 has_own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
@@ -74,8 +100,10 @@ class TransformersGenerator:
                     from peft import PeftModel
 
                     self.model = PeftModel.from_pretrained(self.model, adapter)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"cannot load model {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
+        except MalpyeongError:
+            raise
+        except Exception as exc:  # a damaged folder fails in any way: truncated weights, bad JSON, wrong shapes
+            raise ModelLoadError(f"cannot load model {adapter or model!r}: {one_line(exc)}") from None
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:

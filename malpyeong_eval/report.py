@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 
 from rich.console import Console
@@ -9,6 +11,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from .metrics.registry import COLUMN_NAMES, REASON_METRICS, labelled
+
+# C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides and isolates
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` safe for a terminal: every control character (an escape sequence's ESC, a carriage
+    return, a bidi override) written out as its escape (``\\x1b``), so model output cannot drive it."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def inert(text: object) -> str:
+    """Text from a file, a model or the database as a rich cell: control characters visible, markup escaped."""
+    return escape(visible(str(text)))
 
 COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, then Desc. Avg and Final
 
@@ -53,7 +69,7 @@ def scores_table(
 
     table.add_row("overall", *counts(n, n_counted), *(format_score(overall.get(key)) for key, _ in shown), style="bold")
     for question_type, row in by_type.items():
-        table.add_row(escape(question_type), *counts(row["n"], row.get("n_counted")),
+        table.add_row(inert(question_type), *counts(row["n"], row.get("n_counted")),
                       *(format_score(row.get(key)) for key, _ in shown))
     return table
 

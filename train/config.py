@@ -11,7 +11,9 @@ per prompt, learning rate 1e-5, gradient accumulation 2, 3 epochs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +163,15 @@ def _check_types(settings: TrainSettings) -> None:
             raise MalpyeongError(f"training config: 'eval.{key}' must be text")
 
 
+# GRPOConfig fields whose values must be above 0 (max_steps: -1, transformers' "not set", or above 0)
+_POSITIVE = ("num_generations", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+             "max_completion_length", "max_prompt_length", "learning_rate", "num_train_epochs", "save_steps",
+             "logging_steps", "eval_steps", "temperature", "top_p", "repetition_penalty", "num_iterations")
+
+
 def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """A GRPOConfig value must have the type of the field's default where that default is a number or flag."""
+    """A GRPOConfig value must have the type of the field's default where that default is a number or flag,
+    be finite, and be above 0 where nothing else means anything (:data:`_POSITIVE`, ``max_steps``)."""
     for key, value in grpo.items():
         default = defaults.get(key)
         if isinstance(default, bool):
@@ -170,16 +179,35 @@ def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
         elif isinstance(default, (int, float)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         else:
-            continue
+            ok = True
         if not ok:
             raise MalpyeongError(f"GRPOConfig field {key!r} takes {type(default).__name__}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise MalpyeongError(f"GRPOConfig field {key!r} must be a finite number, got {value!r}")
+        if key in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
+            raise MalpyeongError(f"GRPOConfig field {key!r} must be above 0, got {value!r}")
+        if key == "max_steps" and isinstance(value, int) and value != -1 and value <= 0:
+            raise MalpyeongError(f"--max-steps must be above 0 (or -1: train num_train_epochs), got {value!r}")
+
+
+def _check_numbers(settings: TrainSettings) -> None:
+    """Reward weights finite; LoRA rank and alpha, evaluation limit and token budget above 0."""
+    for weight in settings.reward_weights or ():
+        if not math.isfinite(weight):
+            raise MalpyeongError(f"--reward-weights must be finite numbers, got {weight!r}")
+    for section, key, flag in (("lora", "r", "--lora-r"), ("lora", "alpha", "--lora-alpha"), ("eval", "limit", "--eval-limit"),
+                               ("eval", "max_new_tokens", "--eval-max-new-tokens"), ("eval", "batch_size", "eval.batch_size")):
+        value = getattr(settings, section).get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise MalpyeongError(f"{flag} must be a number above 0, got {value!r}")
 
 
 def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
-    from trl import GRPOConfig
-
     _check_types(settings)
+    _check_numbers(settings)
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
@@ -194,6 +222,9 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(
             f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"
         )
+    from malpyeong_eval.metrics.loading import check_model
+
+    check_model(settings.model, "policy", "--model")
     eval_data = settings.eval.get("data")
     if eval_data and not Path(eval_data).is_file():
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")
@@ -207,6 +238,8 @@ def validate(settings: TrainSettings):
     if settings.eval.get("metrics"):
         parse_metrics(settings.eval["metrics"])
     parse_metrics(settings.contest_metrics)
+    from trl import GRPOConfig  # slow to import: after the checks that need nothing of it
+
     fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.init}
     unknown_fields = sorted(set(settings.grpo) - set(fields))
     if unknown_fields:
@@ -218,7 +251,9 @@ def validate(settings: TrainSettings):
     if settings.reward_weights is not None:
         options["reward_weights"] = settings.reward_weights
     try:
-        config = GRPOConfig(**options)
+        with warnings.catch_warnings():  # transformers' deprecation notices about fields we never set
+            warnings.simplefilter("ignore", FutureWarning)
+            config = GRPOConfig(**options)
     except (ValueError, TypeError) as exc:
         raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None
     if config.use_vllm:

@@ -35,7 +35,17 @@ BleurtModelOption = Annotated[
         help="BLEURT checkpoint (lucadiliello/* layout) id or directory \\[env MALPYEONG_BLEURT_MODEL; default lucadiliello/BLEURT-20].",
     ),
 ]
-DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
+def _device(value: str | None) -> str | None:
+    from ..errors import MalpyeongError
+    from ..metrics.loading import resolve_device
+
+    try:
+        return resolve_device(value) if value is not None else None
+    except MalpyeongError as exc:
+        raise typer.BadParameter(str(exc).split(": ", 1)[-1]) from None
+
+
+DeviceOption = Annotated[Optional[str], typer.Option("--device", callback=_device, help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
 BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
 ScoreBatchSizeOption = Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
 
