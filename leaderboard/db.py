@@ -23,6 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -182,7 +183,7 @@ def open_engine(url: str | None = None) -> Engine:
         raise
     except ModuleNotFoundError as exc:
         raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:  # CommandError: e.g. two version rows
         raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -137,9 +138,16 @@ class Leaderboard:
         """A session that writes: on SQLite its transaction holds the write lock from the start."""
         return Session(self.engine, expire_on_commit=False)
 
-    def _reading(self) -> Session:
-        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer."""
-        return Session(self._reader, expire_on_commit=False)
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer.
+        A read that a damaged database fails (a missing table, text that is not UTF-8, a JSON column
+        that is not JSON) is one line."""
+        try:
+            with Session(self._reader, expire_on_commit=False) as session:
+                yield session
+        except (SQLAlchemyError, ValueError) as exc:  # ValueError: JSON or UTF-8 decoding of a stored value
+            raise DatabaseError(f"cannot read {self.where} (a damaged database?): {error_line(self.url, exc)}") from None
 
     def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> RunRecord:
         """Store a scored run, its by-type metrics and its items in one transaction.
