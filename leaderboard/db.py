@@ -70,7 +70,8 @@ def _secrets(url: str) -> list[str]:
     found += [value.group(0).split("=", 1)[1] for value in _SECRET_PARAMETER.finditer(url)]
     try:
         parsed = make_url(url)
-        found += [parsed.password or ""] if isinstance(parsed.password, str) else []
+        if not match and isinstance(parsed.password, str):  # the pattern reads a raw '@' in it; SQLAlchemy does not
+            found.append(parsed.password)
         for key, value in parsed.query.items():
             if _SECRET_KEY.search(key):
                 found += [value] if isinstance(value, str) else list(value)
