@@ -105,15 +105,15 @@ def check_model(model: str, what: str, flag: str, variable: str | None = None, *
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise ModelLoadError(f"{what} model {model!r} is a file, not a model directory ({flag})")
+            raise ModelLoadError(f"cannot load {what} model {model!r}: it is a file, not a model directory ({flag})")
         if not (path / "config.json").is_file():
-            raise ModelLoadError(f"{what} model {model!r}: the directory has no config.json, not a model ({flag})")
+            raise ModelLoadError(f"cannot load {what} model {model!r}: the directory has no config.json, not a model ({flag})")
         if tokenizer and not any((path / name).is_file() for name in TOKENIZER_FILES):
-            raise ModelLoadError(f"{what} model {model!r} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])} ...): "
+            raise ModelLoadError(f"cannot load {what} model {model!r}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])} ...): "
                                  "copy the model's tokenizer into the directory")
         return
     if _looks_like_path(model):
-        raise ModelLoadError(f"{what} model {model!r}: no such directory ({flag})")
+        raise ModelLoadError(f"cannot load {what} model {model!r}: no such directory ({flag})")
     if _offline():
         from huggingface_hub import try_to_load_from_cache
 
@@ -122,13 +122,13 @@ def check_model(model: str, what: str, flag: str, variable: str | None = None, *
         except ValueError:  # not a valid repo id either
             cached = None
         if not isinstance(cached, str):
-            raise ModelLoadError(f"{what} model {model!r}: not a local directory, and not in the Hub cache "
+            raise ModelLoadError(f"cannot load {what} model {model!r}: not a local directory, and not in the Hub cache "
                                  f"(HF_HUB_OFFLINE is set) ({flag})")
         return
     try:
         check_hub_reachable(model)
     except OSError as exc:
-        raise ModelLoadError(f"{what} model {model!r}: {exc} ({flag})") from None
+        raise ModelLoadError(f"cannot load {what} model {model!r}: {exc} ({flag})") from None
 
 
 def load_error(what: str, model: str, flag: str, variable: str, exc: BaseException) -> ModelLoadError:
