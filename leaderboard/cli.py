@@ -36,6 +36,8 @@ LEADERBOARD_COLUMNS = labelled((*FINAL_METRICS, *SUMMARY_NAMES))  # the metrics 
 OLD_RULES_MARK = " (old rules)"
 ALIGNED_MARK = "†"
 RESCORE_HINT = "malpyeong-eval rescore"
+RANKING_NOTE = ("ranked by Final Score; runs without one (not scored with all four metrics) come after, "
+                "by Desc. Avg, else by EM")
 console = make_console()
 err_console = make_console(stderr=True)
 
@@ -75,6 +77,8 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         notes.append(f"(old rules): scored before the {SCORING_RULES} rules, not comparable; rescore them: {RESCORE_HINT}")
     if any(run.aligned_by_id for run in runs):
         notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
+    if any(run.metrics.get("final_score") is None for run in runs):
+        notes.append(RANKING_NOTE)
     table = Table(title=title, caption="\n".join(notes) or None)
     columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("name", "left"), ("step", "right"))
     for header, justify in columns:
@@ -218,7 +222,10 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if a.scoring_rules is None:
             console.print(f"both runs were scored under the old (pre-2025) rules; rescore them: {RESCORE_HINT}", highlight=False, markup=False)
-        console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied}")
+        by = LABELS.get(result.decided_by or "", result.decided_by or "no metric")
+        why = "" if result.decided_by == "final_score" else ": the runs have no Final Score (not scored with all four metrics)"
+        console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied} (by each item's {by}{why})",
+                      highlight=False, markup=False)
         for flip in result.em_flips:
             console.print(
                 visible(f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}"),
@@ -246,7 +253,7 @@ def register(app: typer.Typer) -> None:
             rows, title = run_rows(board.runs(all_rules=all_rules)), "malpyeong-eval leaderboard"
         text = render(rows, fmt, title)
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         else:
             print(text, end="")
 
@@ -261,6 +268,9 @@ def register(app: typer.Typer) -> None:
         """Each metric against the training step: a PNG and a small curve in the terminal."""
         from .plot import CURVE_METRICS, plot_training, sparkline
         from .store import runs_of_training
+
+        if not tag and not prefix:
+            raise MalpyeongError("give --tag or --prefix: the runs of one training (one curve), e.g. --tag train:NAME")
 
         board = Leaderboard(db)
         runs = runs_of_training(

@@ -407,7 +407,7 @@ def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
 
     assert SECRET not in mask_url(url)
     commands = [["leaderboard", "--where"], ["leaderboard"], ["show", "x"], ["compare", "a", "b"],
-                ["export"], ["plot"], ["rescore"], ["score", "--sample", "--metrics", "em", "--record", "--name", "x"]]
+                ["export"], ["plot", "--tag", "t"], ["rescore"], ["score", "--sample", "--metrics", "em", "--record", "--name", "x"]]
     for args in commands:
         for how in ("flag", "env"):
             if how == "flag":

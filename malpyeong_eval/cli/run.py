@@ -149,7 +149,10 @@ def run(
         temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
     )
     data = data or sample_path("gold")
-    items = load_items(data)[:limit]
+    every_item = load_items(data)
+    items = every_item[:limit]
+    if dataset_name is None and len(items) < len(every_item):  # a --limit run is not a run on the whole file
+        dataset_name = f"{data.stem}[:{len(items)}]"
     prompt = load_prompt(prompt_file)
     if follow:
         if name:
