@@ -222,9 +222,6 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(
             f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"
         )
-    from malpyeong_eval.metrics.loading import check_model
-
-    check_model(settings.model, "policy", "--model")
     eval_data = settings.eval.get("data")
     if eval_data and not Path(eval_data).is_file():
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")

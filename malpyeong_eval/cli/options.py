@@ -42,7 +42,7 @@ def _device(value: str | None) -> str | None:
     try:
         return resolve_device(value) if value is not None else None
     except MalpyeongError as exc:
-        raise typer.BadParameter(str(exc).split(": ", 1)[-1]) from None
+        raise typer.BadParameter(str(exc).removeprefix("--device ")) from None
 
 
 DeviceOption = Annotated[Optional[str], typer.Option("--device", callback=_device, help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
