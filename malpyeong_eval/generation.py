@@ -109,12 +109,26 @@ class TransformersGenerator:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
+    def _token_ids(self, prompts: Sequence[str]) -> list[list[int]]:
+        key = tuple(prompts)
+        if getattr(self, "_tokenized", (None,))[0] != key:  # tokenized once for check_prompts and generate
+            self._tokenized = (key, [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts])
+        return self._tokenized[1]
+
+    def check_prompts(self, prompts: Sequence[str], names: Sequence[str]) -> None:
+        """Refuse, before generating anything, a prompt longer than the model's context."""
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        for name, ids in zip(names, self._token_ids(prompts), strict=True):
+            if context and len(ids) >= context:
+                raise MalpyeongError(f"item {name}: its prompt is {len(ids)} tokens, more than the model's context "
+                                     f"of {context}: shorten its extra input fields or the prompt file")
+
     def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
                  on_batch: BatchCallback) -> None:
         """Generate for every prompt; ``on_batch(indices, answers)`` after each batch."""
         import torch
 
-        token_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]  # tokenized once
+        token_ids = self._token_ids(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(token_ids[i]), reverse=True)
         options: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
                                    "pad_token_id": self.tokenizer.pad_token_id}

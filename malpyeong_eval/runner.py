@@ -150,6 +150,9 @@ class CheckpointRunner:
             generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,
                                        trust_remote_code=self.trust_remote_code)
             prompts = render_prompts(generator.tokenizer, self.prompt, todo)
+            check = getattr(generator, "check_prompts", None)  # backends that know their context
+            if check is not None:
+                check(prompts, [repr(item.id) for item in todo])
             finished = len(done)
 
             def on_batch(indices: list[int], answers: list[str]) -> None:

@@ -537,3 +537,43 @@ def test_demo_cleanup_deletes_only_what_it_wrote(tmp_path):
         assert (folder / "empty-of-mine").is_dir() and (folder / DEMO_MARKER).exists()
         demo_writes()
         record_written(folder, kept)
+
+
+@pytest.mark.parametrize("reference", ["#99999999999999999999999", "2147483648", "#9999999999", "²", "#-1"])
+def test_run_references_on_postgres(reference, cli):
+    """PostgreSQL refuses an id past its integer column with a DataError: such a reference is a name."""
+    from leaderboard.store import Leaderboard
+    from leaderboard_support import postgres_url
+
+    url = postgres_url()
+    Leaderboard(url).record(make_result(2), name="kept")
+    refused(cli("show", reference, "--db", url), "no run named")
+
+
+def test_mecab_text_it_refuses_whole_is_parsed_in_pieces(monkeypatch):
+    """Mecab's parse returns None past a few MB (44 s to learn it on 10 MB here): such a text is parsed in
+    pieces cut at spaces, giving the morphemes of the whole. Here Mecab refuses past 1,000 characters."""
+    from malpyeong_eval.metrics import _vendor_api
+
+    real = _vendor_api.mecab_wakati_tagger()._tagger
+
+    class Refusing:
+        def parse(self, text):
+            return None if len(text) > 1000 else real.parse(text)
+
+    monkeypatch.setattr(_vendor_api, "_MECAB_CHUNK", 700)
+    text = "라면이 불기 전에 어서 먹어라. 한글 맞춤법 제43항에 따라 띄어 쓴다.\n" * 200
+    assert _vendor_api._Wakati(Refusing()).parse(text).split() == real.parse(text).split()
+    monkeypatch.setattr(_vendor_api, "_MECAB_CHUNK", 2000)
+    with pytest.raises(ValueError, match="cannot analyse"):
+        _vendor_api._Wakati(Refusing()).parse("가" * 5000)  # no space to cut a piece Mecab takes
+
+
+def test_prompt_longer_than_the_context_is_refused(tiny_policy, tmp_path, board, cli):
+    records = json.loads(json.dumps(SAMPLE[:2]))
+    records[1]["input"]["references"] = ["가나다 라마바 사아자 " * 2000]
+    data = _dump(tmp_path / "long.json", records)
+    before = board()
+    refused(cli("run", tiny_policy, "--data", str(data), "--max-new-tokens", "4", "--metrics", "em",
+                "--runs-dir", str(tmp_path / "runs")), "more than the model's context")
+    assert board() == before
