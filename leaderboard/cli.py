@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, cast
@@ -21,7 +20,7 @@ from malpyeong_eval.cli.options import (
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
-from malpyeong_eval.report import format_score, inert, make_console, visible
+from malpyeong_eval.report import format_score, inert, json_text, make_console, visible
 
 from .store import Leaderboard, RunRecord
 
@@ -79,18 +78,20 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
     if any(run.metrics.get("final_score") is None for run in runs):
         notes.append(RANKING_NOTE)
+    # a metric no shown run has takes no room; names and headers fold instead of being cut to "…"
+    shown = [(key, label) for key, label in LEADERBOARD_COLUMNS if not runs or any(run.metrics.get(key) is not None for run in runs)]
     table = Table(title=title, caption="\n".join(notes) or None)
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("name", "left"), ("step", "right"))
-    for header, justify in columns:
-        table.add_column(header, justify=justify)
-    for _, label in LEADERBOARD_COLUMNS:
-        table.add_column(label, justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("context")
-    table.add_column("date")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("name", overflow="fold", min_width=12)
+    table.add_column("step", justify="right", no_wrap=True)
+    for _, label in shown:
+        table.add_column(label, justify="right", no_wrap=True, overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("context", overflow="fold")
+    table.add_column("date", overflow="fold")
     for rank, run in enumerate(runs, start=1):
         cells = []
-        for key, _ in LEADERBOARD_COLUMNS:
+        for key, _ in shown:
             value = run.metrics.get(key)
             text = format_score(value)
             best_value = run.current_rules and value is not None and value == best[key]
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             from .export import run_rows
 
-            print(json.dumps(run_rows(runs), ensure_ascii=False, indent=2, default=str))
+            print(json_text(run_rows(runs)))
             if hidden:  # stdout stays JSON
                 err_console.print(hidden_runs_note(hidden), highlight=False, markup=False)
             return
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
 
         ranked = [item for item, _ in sorted(zip(items, scored, strict=True), key=badness)]
         if json_output:
-            print(json.dumps({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}, ensure_ascii=False, indent=2, default=str))
+            print(json_text({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}))
             return
         from malpyeong_eval.report import result_caption, scores_table
 
@@ -208,7 +209,7 @@ def register(app: typer.Typer) -> None:
         a, b = board.get(run_a), board.get(run_b)
         result = compare_runs(a, board.items(a), b, board.items(b))
         if json_output:
-            print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+            print(json_text(result.to_json()))
             return
         for run in (a, b):  # what each run's items carried: what retrieval buys is the delta below
             console.print(visible(f"context of {run.name}: {retrieval_text(run)}"), highlight=False, markup=False)
@@ -329,11 +330,11 @@ def register(app: typer.Typer) -> None:
                     skipped.append(exc)
                 bar.advance(task)
         if json_output:
-            print(json.dumps({
+            print(json_text({
                 "scoring_rules": SCORING_RULES,
                 "rescored": [entry.to_json() for entry in done],
                 "skipped": [{"id": exc.run.id, "name": exc.run.name, "reason": exc.why} for exc in skipped],
-            }, ensure_ascii=False, indent=2))
+            }))
             return
         if not chosen:
             console.print(f"nothing to rescore: every run in {board.where} is scored under {SCORING_RULES}",

@@ -22,6 +22,16 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def json_text(value: object) -> str:
+    """``value`` as strict JSON for ``--json`` (indented, UTF-8 as is): a NaN or infinity stored by an older
+    version becomes ``null``, never the bare ``NaN`` no JSON parser reads."""
+    import json
+
+    loose = json.dumps(value, ensure_ascii=False, default=str)
+    strict = json.loads(loose, parse_constant=lambda _: None)
+    return json.dumps(strict, ensure_ascii=False, indent=2, allow_nan=False)
+
+
 def inert(text: object) -> str:
     """Text from a file, a model or the database as a rich cell: control characters visible, markup escaped."""
     return escape(visible(str(text)))
