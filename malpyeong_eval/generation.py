@@ -112,7 +112,10 @@ class TransformersGenerator:
     def _token_ids(self, prompts: Sequence[str]) -> list[list[int]]:
         key = tuple(prompts)
         if getattr(self, "_tokenized", (None,))[0] != key:  # tokenized once for check_prompts and generate
-            self._tokenized = (key, [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts])
+            from .metrics.loading import quiet_hub_logs
+
+            with quiet_hub_logs():  # no "longer than the maximum" notice: check_prompts says it in one line
+                self._tokenized = (key, [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts])
         return self._tokenized[1]
 
     def check_prompts(self, prompts: Sequence[str], names: Sequence[str]) -> None:

@@ -170,8 +170,7 @@ _POSITIVE = ("num_generations", "per_device_train_batch_size", "per_device_eval_
 
 
 def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """A GRPOConfig value must have the type of the field's default where that default is a number or flag,
-    be finite, and be above 0 where nothing else means anything (:data:`_POSITIVE`, ``max_steps``)."""
+    """A GRPOConfig value must have the type of the field's default where that default is a number or flag."""
     for key, value in grpo.items():
         default = defaults.get(key)
         if isinstance(default, bool):
@@ -179,9 +178,17 @@ def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
         elif isinstance(default, (int, float)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         else:
-            ok = True
+            continue
         if not ok:
             raise MalpyeongError(f"GRPOConfig field {key!r} takes {type(default).__name__}, got {value!r}")
+
+
+def _check_grpo_numbers(grpo: dict[str, Any]) -> None:
+    """GRPOConfig numbers finite, and above 0 where nothing else means anything (:data:`_POSITIVE`,
+    ``max_steps``); checked before trl is imported (seconds), so a bad value fails at once."""
+    for key, value in grpo.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
         if isinstance(value, float) and not math.isfinite(value):
             raise MalpyeongError(f"GRPOConfig field {key!r} must be a finite number, got {value!r}")
         if key in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
@@ -208,6 +215,7 @@ def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
     _check_types(settings)
     _check_numbers(settings)
+    _check_grpo_numbers(settings.grpo)
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
