@@ -577,3 +577,52 @@ def test_prompt_longer_than_the_context_is_refused(tiny_policy, tmp_path, board,
     refused(cli("run", tiny_policy, "--data", str(data), "--max-new-tokens", "4", "--metrics", "em",
                 "--runs-dir", str(tmp_path / "runs")), "more than the model's context")
     assert board() == before
+
+
+# A newcomer's first hour.
+def test_ctrl_c_says_how_to_resume(cli, monkeypatch):
+    import malpyeong_eval.data as data
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "load_items", interrupted)
+    code, _, err = cli("run", "nowhere", "--no-record")
+    assert code == 130 and "resumes" in err and "Traceback" not in err
+
+
+def test_ranking_and_won_lost_rules_are_on_the_screen(tmp_path, cli):
+    url = str(tmp_path / "b.db")
+    for name in ("a", "b"):
+        assert cli("score", "--sample", "--metrics", "em,rouge1", "--record", "--name", name, "--db", url)[0] == 0
+    code, out, _ = cli("leaderboard", "--db", url)
+    assert code == 0 and "runs without one (not scored with all four metrics)" in " ".join(out.split())
+    assert "BERTScore" not in out  # no run has it: no empty column
+    code, out, _ = cli("compare", "a", "b", "--db", url)
+    assert code == 0 and "by each item's EM: the runs have no Final Score" in " ".join(out.split())
+    code, out, _ = cli("compare", "a", "b", "--db", url, "--json")
+    assert json.loads(out)["decided_by"] == "exact_match"
+
+
+def test_plot_needs_one_training(cli, board):
+    refused(cli("plot"), "--tag or --prefix")
+
+
+def test_exports_are_tidy(tmp_path, cli):
+    from leaderboard.store import Leaderboard
+    from malpyeong_eval.recording import RunMetadata
+
+    url = str(tmp_path / "b.db")
+    Leaderboard(url).record(make_result(4), name="stepped", metadata=RunMetadata(step=40))
+    out = tmp_path / "board.csv"
+    assert cli("export", "--format", "csv", "-o", str(out), "--db", url)[0] == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert ",40," in text and "40.0" not in text and "None" not in text
+    numbers = [cell for cell in text.splitlines()[1].split(",") if cell.startswith("0.")]
+    assert numbers and all(len(cell) == 6 for cell in numbers)  # 4 places
+    code, page, _ = cli("export", "--format", "html", "--db", url)
+    assert code == 0 and "<style>" in page and "None" not in page
+    code, rows, _ = cli("export", "--format", "json", "--db", url)
+    assert json.loads(rows)[0]["context"] is None

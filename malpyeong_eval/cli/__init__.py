@@ -23,6 +23,7 @@ from ..report import make_console
 __all__ = ["app", "build_app", "main"]
 
 _app: typer.Typer | None = None
+INTERRUPTED = 130  # the exit status of a Ctrl-C
 
 
 def build_app() -> typer.Typer:
@@ -96,8 +97,10 @@ def main() -> None:
     except click.ClickException as exc:
         fail(exc.format_message())
     except (typer.Abort, KeyboardInterrupt):
-        resume = "; the same command resumes where it stopped" if sys.argv[1:2] == ["run"] else ""
-        fail(f"interrupted{resume}", 130)
+        status = INTERRUPTED
     except (MalpyeongError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
         fail(str(exc))
+    if status == INTERRUPTED:  # typer turns Ctrl-C into this status
+        resume = "; the same command resumes where it stopped" if sys.argv[1:2] == ["run"] else ""
+        fail(f"interrupted{resume}", INTERRUPTED)
     sys.exit(status if isinstance(status, int) else 0)
