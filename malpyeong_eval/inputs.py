@@ -25,7 +25,7 @@ MAX_INPUT_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 100
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
-__all__ = ["LONE_SURROGATE", "MAX_DEPTH", "MAX_INPUT_BYTES", "check_value", "decode_utf8", "jsonl_lines",
+__all__ = ["LONE_SURROGATE", "MAX_DEPTH", "MAX_INPUT_BYTES", "check_value", "decode_utf8", "jsonl_lines", "loads",
            "read_bytes", "read_json", "read_text"]
 
 
