@@ -166,6 +166,8 @@ FLAG_CASES = {
     "db empty": (lambda t: ["leaderboard", "--db", ""], ["--db", "empty"]),
     "db blank": (lambda t: ["leaderboard", "--db", "   "], ["--db", "empty"]),
     "score record db empty": (lambda t: ["score", "--sample", "--metrics", "em", "--record", "--name", "x", "--db", ""], ["--db"]),
+    "score record a taken name": (lambda t: ["score", "--sample", "--metrics", "em", "--record", "--name", "kept",
+                                             "-o", str(t / "out.json")], ["already on the leaderboard"]),
     "train model missing dir": (lambda t: ["train", "--data", str(GOLD), "--model", str(t / "missing-dir")], ["no such directory"]),
     "train model not cached offline": (lambda t: ["train", "--data", str(GOLD), "--model", "missing-dir"], ["not in the Hub cache"]),
     "train model is a JSON file": (lambda t: ["train", "--data", str(GOLD), "--model", str(GOLD)], ["is a file"]),
