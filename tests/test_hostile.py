@@ -628,3 +628,10 @@ def test_exports_are_tidy(tmp_path, cli):
     assert code == 0 and "<style>" in page and "None" not in page
     code, rows, _ = cli("export", "--format", "json", "--db", url)
     assert json.loads(rows)[0]["context"] is None
+
+
+def test_show_json_is_strict_json_with_a_stored_nan(tmp_path, cli):
+    path = _damaged_db(tmp_path, """UPDATE runs SET generation = '{"top_p": NaN, "seed": 0}';""")
+    code, out, err = cli("show", "kept", "--json", "--db", path)
+    assert code == 0, err
+    assert "NaN" not in out and json.loads(out)["run"]["generation"]["top_p"] is None
