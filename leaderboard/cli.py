@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from malpyeong_eval.cli.options import (
@@ -22,7 +20,7 @@ from malpyeong_eval.cli.options import (
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
-from malpyeong_eval.report import format_score, make_console
+from malpyeong_eval.report import format_score, inert, json_text, make_console, visible
 
 from .store import Leaderboard, RunRecord
 
@@ -38,6 +36,8 @@ DIAGNOSTIC_COLUMNS = labelled(CONTEXT_METRICS)  # beside them, never in Final: s
 OLD_RULES_MARK = " (old rules)"
 ALIGNED_MARK = "†"
 RESCORE_HINT = "malpyeong-eval rescore"
+RANKING_NOTE = ("ranked by Final Score; runs without one (not scored with all four metrics) come after, "
+                "by Desc. Avg, else by EM")
 console = make_console()
 err_console = make_console(stderr=True)
 
@@ -117,28 +117,34 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
         notes.append(f"(old rules): scored before the {SCORING_RULES} rules, not comparable; rescore them: {RESCORE_HINT}")
     if any(run.aligned_by_id for run in runs):
         notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
+    if any(run.metrics.get("final_score") is None for run in runs):
+        notes.append(RANKING_NOTE)
+    # a metric no shown run has takes no room; names and headers fold instead of being cut to "…"
+    shown = [(key, label) for key, label in LEADERBOARD_COLUMNS if not runs or any(run.metrics.get(key) is not None for run in runs)]
+    selection_columns = [(key, label) for key, label in DIAGNOSTIC_COLUMNS if any(run.metrics.get(key) is not None for run in runs)]
     table = Table(title=title, caption="\n".join(notes) or None)
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("name", "left"), ("step", "right"))
-    for header, justify in columns:
-        table.add_column(header, justify=justify)
-    for _, label in LEADERBOARD_COLUMNS:
-        table.add_column(label, justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("context")
-    for _, label in DIAGNOSTIC_COLUMNS:
-        table.add_column(label, justify="right")
-    table.add_column("date")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("name", overflow="fold", min_width=12)
+    table.add_column("step", justify="right", no_wrap=True)
+    for _, label in shown:
+        table.add_column(label, justify="right", no_wrap=True, overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("context", overflow="fold")
+    for _, label in selection_columns:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("date", overflow="fold")
     for rank, run in enumerate(runs, start=1):
         cells = []
-        for key, _ in LEADERBOARD_COLUMNS:
+        for key, _ in shown:
             value = run.metrics.get(key)
             text = format_score(value)
             best_value = run.current_rules and value is not None and value == best[key]
             cells.append(f"[bold green]{text}[/]" if best_value else text)
-        name = escape(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
+        name = inert(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
         table.add_row(
-            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), escape(run.context),
-            selection_text(run), run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
+            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), inert(run.context),
+            *([selection_text(run)] if selection_columns else []),
+            run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
         )
     return table
 
@@ -182,11 +188,11 @@ def register(app: typer.Typer) -> None:
         if json_output:
             from .export import run_rows
 
-            print(json.dumps(run_rows(runs), ensure_ascii=False, indent=2, default=str))
+            print(json_text(run_rows(runs)))
             if hidden:  # stdout stays JSON
                 err_console.print(hidden_runs_note(hidden), highlight=False, markup=False)
             return
-        console.print(leaderboard_table(runs, title=f"malpyeong-eval leaderboard ({board.where})"))
+        console.print(leaderboard_table(runs, title=inert(f"malpyeong-eval leaderboard ({board.where})")))
         if hidden:
             console.print(hidden_runs_note(hidden), highlight=False, markup=False)
 
@@ -212,7 +218,7 @@ def register(app: typer.Typer) -> None:
 
         ranked = [item for item, _ in sorted(zip(items, scored, strict=True), key=badness)]
         if json_output:
-            print(json.dumps({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}, ensure_ascii=False, indent=2, default=str))
+            print(json_text({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}))
             return
         from malpyeong_eval.report import result_caption, scores_table
 
@@ -220,11 +226,11 @@ def register(app: typer.Typer) -> None:
         caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics, record.n_selection
                                  if record.metrics.get(CONTEXT_METRICS[0]) is not None else None)
         title = f"run {record.name}" + ALIGNED_MARK * record.aligned_by_id + ("" if record.current_rules else OLD_RULES_MARK)
-        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=escape(title),
-                                   n_counted=record.n_counted, caption=escape(caption) or None))
+        console.print(scores_table(record.metrics, record.n, {g["question_type"]: g for g in groups}, title=inert(title),
+                                   n_counted=record.n_counted, caption=inert(caption) or None))
         if not record.current_rules:
             console.print(f"scored under {record.scoring_rules or 'the old (pre-2025) rules'}, not {SCORING_RULES}: not "
-                          f"comparable with current runs; rescore it: {RESCORE_HINT} {shlex.quote(record.name)}",
+                          f"comparable with current runs; rescore it: {RESCORE_HINT} {visible(shlex.quote(record.name))}",
                           highlight=False, markup=False)
         if worst:
             table = Table(title=f"worst {min(worst, len(ranked))} items", show_lines=True)
@@ -234,9 +240,9 @@ def register(app: typer.Typer) -> None:
                 table.add_column(header, overflow="fold")
             for row in ranked[:worst]:
                 counted = "—" if row.get("counted") is None else "yes" if row["counted"] else "no"
-                choice = [escape(choice_text(row))] if cited else []
-                table.add_row(*(escape(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
-                              format_score(row["rouge1"]), counted, *choice, escape(row["gold"]), escape(row["prediction"]))
+                choice = [inert(choice_text(row))] if cited else []
+                table.add_row(*(inert(str(row[key])) for key in ("item_id", "question_type")), format_score(row["exact_match"]),
+                              format_score(row["rouge1"]), counted, *choice, inert(row["gold"]), inert(row["prediction"]))
             console.print(table)
         config = Table(title="configuration", show_header=False)
         for key, value in {
@@ -249,7 +255,7 @@ def register(app: typer.Typer) -> None:
             **provenance_rows(record.provenance),
         }.items():
             if value not in (None, ""):
-                config.add_row(key, escape(str(value)))
+                config.add_row(key, inert(str(value)))
         console.print(config)
 
     @app.command("compare")
@@ -266,12 +272,12 @@ def register(app: typer.Typer) -> None:
         a, b = board.get(run_a), board.get(run_b)
         result = compare_runs(a, board.items(a), b, board.items(b))
         if json_output:
-            print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+            print(json_text(result.to_json()))
             return
         for run in (a, b):  # what each run's items carried: what retrieval buys is the delta below
-            console.print(f"context of {run.name}: {retrieval_text(run)}", highlight=False, markup=False)
-        table = Table(title=escape(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
-        for header in ("metric", escape(a.name), escape(b.name), "delta", "95% CI"):
+            console.print(visible(f"context of {run.name}: {retrieval_text(run)}"), highlight=False, markup=False)
+        table = Table(title=inert(f"{b.name} vs {a.name} (paired bootstrap, 95%)"))
+        for header in ("metric", inert(a.name), inert(b.name), "delta", "95% CI"):
             table.add_column(header, justify="right")
         for metric, (delta, low, high) in result.deltas.items():
             style = "green" if low > 0 else "red" if high < 0 else ""
@@ -280,10 +286,13 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if a.scoring_rules is None:
             console.print(f"both runs were scored under the old (pre-2025) rules; rescore them: {RESCORE_HINT}", highlight=False, markup=False)
-        console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied}")
+        by = LABELS.get(result.decided_by or "", result.decided_by or "no metric")
+        why = "" if result.decided_by == "final_score" else ": the runs have no Final Score (not scored with all four metrics)"
+        console.print(f"items won {result.won}, lost {result.lost}, tied {result.tied} (by each item's {by}{why})",
+                      highlight=False, markup=False)
         for flip in result.em_flips:
             console.print(
-                f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}",
+                visible(f"EM flip {flip['item_id']}: {flip['em_a']:.0f} → {flip['em_b']:.0f}  A: {flip['a'][:80]}  B: {flip['b'][:80]}"),
                 highlight=False, markup=False,
             )
 
@@ -321,7 +330,7 @@ def register(app: typer.Typer) -> None:
             rows, title = run_rows(board.runs(all_rules=all_rules)), "malpyeong-eval leaderboard"
         text = render(rows, fmt, title)
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         else:
             print(text, end="")
 
@@ -349,6 +358,9 @@ def register(app: typer.Typer) -> None:
         """Each metric against the training step: a PNG and a small curve in the terminal."""
         from .plot import CURVE_METRICS, plot_training, sparkline
         from .store import runs_of_training
+
+        if not tag and not prefix:
+            raise MalpyeongError("give --tag or --prefix: the runs of one training (one curve), e.g. --tag train:NAME")
 
         board = Leaderboard(db)
         runs = runs_of_training(
@@ -401,7 +413,7 @@ def register(app: typer.Typer) -> None:
                       console=err_console, transient=json_output, disable=not chosen) as bar:
             task = bar.add_task("rescoring", total=len(chosen))
             for record in chosen:
-                bar.update(task, description=f"rescoring {escape(record.name)}")
+                bar.update(task, description=f"rescoring {inert(record.name)}")
                 try:
                     with reporting(None if json_output else ProgressTasks(err_console, bar)):
                         done.append(rescorer.rescore(record))
@@ -411,18 +423,18 @@ def register(app: typer.Typer) -> None:
                     skipped.append(exc)
                 bar.advance(task)
         if json_output:
-            print(json.dumps({
+            print(json_text({
                 "scoring_rules": SCORING_RULES,
                 "rescored": [entry.to_json() for entry in done],
                 "skipped": [{"id": exc.run.id, "name": exc.run.name, "reason": exc.why} for exc in skipped],
-            }, ensure_ascii=False, indent=2))
+            }))
             return
         if not chosen:
             console.print(f"nothing to rescore: every run in {board.where} is scored under {SCORING_RULES}",
                           highlight=False, markup=False)
             return
         if done:
-            table = Table(title=f"rescored under {SCORING_RULES} ({board.where})")
+            table = Table(title=inert(f"rescored under {SCORING_RULES} ({board.where})"))
             rescored: tuple[tuple[str, JustifyMethod], ...] = (
                 ("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
                 (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right"))
@@ -432,11 +444,11 @@ def register(app: typer.Typer) -> None:
                 def change(key):
                     return f"{format_score(entry.before.metrics.get(key))} → {format_score(entry.after.metrics.get(key))}"
 
-                table.add_row(str(entry.after.id), escape(entry.after.name), ",".join(entry.metrics), change("final_score"),
+                table.add_row(str(entry.after.id), inert(entry.after.name), ",".join(entry.metrics), change("final_score"),
                               change("exact_match"), change("rouge1"), f"{entry.after.n_counted}/{entry.after.n}")
             console.print(table)
         for entry in done:
             for note in entry.notes:
-                err_console.print(f"{entry.after.name}: {note}", highlight=False, markup=False)
+                err_console.print(visible(f"{entry.after.name}: {note}"), highlight=False, markup=False)
         for problem in skipped:
-            err_console.print(f"skipped: {problem}", highlight=False, markup=False)
+            err_console.print(visible(f"skipped: {problem}"), highlight=False, markup=False)

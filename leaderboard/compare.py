@@ -86,6 +86,7 @@ class Comparison:
     won: int = 0
     lost: int = 0
     tied: int = 0
+    decided_by: str | None = None  # the item score that decides won and lost: final_score, else the first metric
     em_flips: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class Comparison:
             "won": self.won,
             "lost": self.lost,
             "tied": self.tied,
+            "decided_by": self.decided_by,
             "em_flips": self.em_flips,
         }
 
@@ -144,6 +146,7 @@ def compare_runs(
         comparison.deltas[metric] = (float(delta), float(low), float(high))
     key = "final_score" if "final_score" in comparison.deltas else next(
         (metric for metric in comparison.deltas if metric not in CONTEXT_METRICS), None)
+    comparison.decided_by = key
     for a, b in pairs:
         score_a, score_b = ((item_final(a), item_final(b)) if key == "final_score" else
                             (a.get(key), b.get(key)) if key is not None else (None, None))

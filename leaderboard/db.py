@@ -23,6 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -47,23 +48,67 @@ def default_url() -> str:
 
 def resolve_url(url: str | None = None) -> str:
     """``url``, else ``$MALPYEONG_DB``, else :func:`default_url`; a bare path means a SQLite file."""
+    if url is not None and not url.strip():
+        raise DatabaseError("--db is empty: give a database URL or a SQLite file path")
     url = url or os.environ.get(DB_VARIABLE) or default_url()
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
 _CREDENTIALS = re.compile(r"^(?P<scheme>[^:/]+://)(?P<user>[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$", re.S)
+_SECRET_KEY = re.compile(r"pass|secret|token|key", re.I)  # password, passwd, sslpassword, sslkey, ...
+_SECRET_PARAMETER = re.compile(r"(?P<key>[?&;][^=&;#]*(?:pass|secret|token|key)[^=&;#]*=)[^&;#]*", re.I)
+MASK = "***"
 
 
-def _password(url: str) -> str | None:
-    """Everything between ``user:`` and the last ``@`` (a raw ``@`` in a password included)."""
+def _secrets(url: str) -> list[str]:
+    """Every secret a URL holds: the ``user:PASSWORD@`` part and the values of password-like query
+    parameters (``?password=``, ``sslpassword=`` ...), as written and decoded."""
+    found = []
     match = _CREDENTIALS.match(url)
-    return match.group("password") if match else None
+    if match and match["password"]:
+        found.append(match["password"])
+    found += [value.group(0).split("=", 1)[1] for value in _SECRET_PARAMETER.finditer(url)]
+    try:
+        parsed = make_url(url)
+        if not match and isinstance(parsed.password, str):  # the pattern reads a raw '@' in it; SQLAlchemy does not
+            found.append(parsed.password)
+        for key, value in parsed.query.items():
+            if _SECRET_KEY.search(key):
+                found += [value] if isinstance(value, str) else list(value)
+    except (ArgumentError, ValueError):
+        pass
+    return sorted({secret for secret in found if secret}, key=len, reverse=True)
+
+
+def has_secret(url: str) -> bool:
+    """Whether printing ``url`` as written would show a password."""
+    return bool(_secrets(url))
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL as it may be printed: every password form (``user:pw@``, ``?password=``, ...) as ``***``.
+
+    SQLAlchemy renders it (``hide_password``) after the password-like query parameters are replaced;
+    a URL it cannot parse is masked by pattern, and any secret left is replaced wherever it appears.
+    """
     match = _CREDENTIALS.match(url)
-    return f"{match['scheme']}{match['user']}:***@{match['rest']}" if match else url
+    try:
+        if match and "@" in match["password"]:  # a raw '@' in the password: SQLAlchemy splits at the first
+            raise ValueError(url)
+        parsed = make_url(url)
+        hidden = {key: MASK for key in parsed.query if _SECRET_KEY.search(key)}
+        shown = (parsed.update_query_dict(hidden) if hidden else parsed).render_as_string(hide_password=True)
+        shown = shown.replace("%2A%2A%2A", MASK)
+    except (ArgumentError, ValueError):
+        shown = f"{match['scheme']}{match['user']}:{MASK}@{match['rest']}" if match else url
+        shown = _SECRET_PARAMETER.sub(lambda found: found["key"] + MASK, shown)
+    return _without_secrets(url, shown)
+
+
+def _without_secrets(url: str, text: str) -> str:
+    for secret in _secrets(url):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def error_line(url: str, exc: BaseException) -> str:
@@ -71,10 +116,7 @@ def error_line(url: str, exc: BaseException) -> str:
     other SQLAlchemy errors have none), else the error's own, else its type; never a password."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     message = text.splitlines()[0] if text else type(exc).__name__
-    password = _password(url)
-    if password:
-        message = message.replace(password, "***")
-    return message[:300]
+    return _without_secrets(url, message)[:300]
 
 
 def _alembic_config(connection) -> Config:
@@ -89,15 +131,19 @@ def _sqlite_settings(engine: Engine) -> None:
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # let the begin hook below issue BEGIN
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        for attempt in range(100):  # switching a new file to WAL can meet SQLITE_BUSY without waiting
+        # Switching to WAL can meet SQLITE_BUSY (a new file, or a rollback-journal database whose lock
+        # another process holds): short waits, retried until one busy timeout in all has passed.
+        cursor.execute("PRAGMA busy_timeout = 50")
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
             try:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 break
             except sqlite3.OperationalError:
-                if attempt == 99:
+                if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.05)
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -138,7 +184,7 @@ def open_engine(url: str | None = None) -> Engine:
         raise
     except ModuleNotFoundError as exc:
         raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:  # CommandError: e.g. two version rows
         raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 

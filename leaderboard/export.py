@@ -25,17 +25,27 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+          "th,td{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}th{background:#f3f3f3}"
+          "tr:nth-child(even){background:#fafafa}")
+
+
 def _html(frame: pd.DataFrame, title: str) -> str:
     table = frame.to_html(index=False, escape=True, na_rep="", border=0)
     return (
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+        f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><style>{_STYLE}</style>"
         f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{table}\n</body></html>\n"
     )
 
 
-def _flat(value: Any) -> Any:
-    """A table cell: a nested value (a run's retrieval settings) as compact JSON."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, (dict, list)) else value
+def _cell(value: Any) -> Any:
+    """A table cell: a nested value (a run's retrieval settings) as compact JSON, a score to 4 places
+    (as on the screen), nothing for a missing value."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4f}"
+    return "" if value is None else value
 
 
 def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
@@ -44,9 +54,9 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
-    frame = pd.DataFrame([{key: _flat(value) for key, value in row.items()} for row in rows])
+    frame = pd.DataFrame([{key: _cell(value) for key, value in row.items()} for row in rows], dtype=object)
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return frame.to_csv(index=False)  # the command adds a BOM to a CSV file, for spreadsheet programs
     if fmt == "md":
         return _markdown(frame)
     return _html(frame, title)
@@ -58,5 +68,7 @@ def run_rows(runs) -> list[dict[str, Any]]:
     for rank, run in enumerate(runs, start=1):
         data = run.to_json()
         data["rank"] = rank
+        if not run.retrieval:
+            data["context"] = None  # no context: null, not the screen's dash
         rows.append({column: data.get(column) for column in RUN_COLUMNS})
     return rows

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib.metadata import version
@@ -104,6 +107,15 @@ def context_label(retrieval: dict[str, Any] | None) -> str:
     return f"fields: {', '.join(map(str, fields))}" if fields else NO_CONTEXT
 
 
+_RUN_ID = re.compile(r"#?([0-9]{1,9})")  # ASCII digits only, within any backend's integer column
+
+
+def _run_id(reference: str) -> int | None:
+    """The id in a reference written ``#12`` or ``12``, else ``None`` (a name)."""
+    match = _RUN_ID.fullmatch(reference)
+    return int(match.group(1)) if match else None
+
+
 class Leaderboard:
     """The leaderboard database at ``url`` (``--db``, ``$MALPYEONG_DB`` or the per-user SQLite file).
 
@@ -133,9 +145,16 @@ class Leaderboard:
         """A session that writes: on SQLite its transaction holds the write lock from the start."""
         return Session(self.engine, expire_on_commit=False)
 
-    def _reading(self) -> Session:
-        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer."""
-        return Session(self._reader, expire_on_commit=False)
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer.
+        A read that a damaged database fails (a missing table, text that is not UTF-8, a JSON column
+        that is not JSON) is one line."""
+        try:
+            with Session(self._reader, expire_on_commit=False) as session:
+                yield session
+        except (SQLAlchemyError, ValueError) as exc:  # ValueError: JSON or UTF-8 decoding of a stored value
+            raise DatabaseError(f"cannot read {self.where} (a damaged database?): {error_line(self.url, exc)}") from None
 
     def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> RunRecord:
         """Store a scored run, its by-type metrics and its items in one transaction.
@@ -270,8 +289,9 @@ class Leaderboard:
         """A run by name, or by id written ``#12`` or ``12``."""
         with self._reading() as session:
             run = session.scalar(select(Run).where(Run.name == reference))
-            if run is None and reference.lstrip("#").isdigit():
-                run = session.get(Run, int(reference.lstrip("#")))
+            run_id = _run_id(reference)
+            if run is None and run_id is not None:
+                run = session.get(Run, run_id)
             if run is None:
                 raise MalpyeongError(f"no run named {reference!r} in {self.where}")
             return RunRecord.from_row(run)

@@ -68,11 +68,14 @@ def _check_loadable(model: str, what: str, flag: str) -> None:
 def checkpoint_target(directory: Path, base_model: str | None, name: str) -> Target:
     """The model (or base model and adapter) in one directory, named ``name``."""
     if (directory / "adapter_config.json").exists():
-        try:
-            config = json.loads((directory / "adapter_config.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MalpyeongError(f"{directory}/adapter_config.json cannot be read: {exc}") from None
+        from .inputs import read_json
+
+        config = read_json(directory / "adapter_config.json", what="adapter config")
+        if not isinstance(config, dict):
+            raise MalpyeongError(f"{directory}/adapter_config.json is not a JSON object: not a PEFT adapter")
         base = base_model or config.get("base_model_name_or_path")
+        if base is not None and not isinstance(base, str):
+            raise MalpyeongError(f"{directory}/adapter_config.json: 'base_model_name_or_path' is not text")
         if not base:
             raise MalpyeongError(f"adapter {directory} names no base model; give --base-model")
         _check_loadable(base, f"base model of adapter {directory}:", "--base-model")

@@ -5,9 +5,9 @@ item, so that the command line can print it and exit with status 2.
 
 Beyond ``question_type`` and ``question``, an item's ``input`` may hold any other fields
 (a retriever's passages, a team's notes): every JSON value is accepted (string, number,
-boolean, null, list, object) and kept as read; only a lone surrogate in one of their
-strings is refused, as in the question. ``output.article``, when present, must be a
-string; a top-level ``retrieval`` record, when present, an object.
+boolean, null, list, object) and kept as read. Files are read by :mod:`.inputs` (bounded,
+regular files only, no lone surrogate in any string, JSONL split on real line ends only).
+``output.article``, when present, must be a string; a top-level ``retrieval`` record, when present, an object.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MalpyeongError, SubmissionError
+from .inputs import check_value, jsonl_lines, loads, read_bytes, read_text
 
 UNKNOWN_TYPE = "(none)"
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 CORE_INPUTS = ("question_type", "question")  # the ``input`` fields every prompt places itself
@@ -65,7 +64,7 @@ def evaluate_metric_path() -> str:
 
 def file_sha256(path: str | Path) -> str:
     """Content hash of a data file, recorded with every result."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def _kind(value: Any) -> str:
@@ -74,45 +73,29 @@ def _kind(value: Any) -> str:
     )
 
 
-def read_file(path: Path, *, what: str = "file", expected: str = "a JSON or JSONL file",
-              error: type[MalpyeongError] = SubmissionError) -> bytes:
-    """The bytes of a user's file, or one line naming the problem (missing, a directory)."""
-    if not path.exists():
-        raise error(f"{path}: {what} not found")
-    if path.is_dir():
-        raise error(f"{path}: is a directory, expected {expected}")
-    return path.read_bytes()
-
-
-def decode_utf8(path: Path, raw: bytes, *, error: type[MalpyeongError] = SubmissionError) -> str:
-    """``raw`` as UTF-8 text (a BOM dropped), or one line naming the first bad byte."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data":
-            raise error(f"{path}: file ends in the middle of a UTF-8 character (truncated file?)") from None
-        raise error(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
-
-
 def read_records(path: str | Path) -> list[Any]:
-    """Parse a JSON list or a JSONL file into a list of raw records."""
+    """Parse a JSON list or a JSONL file into a list of raw records (each checked by
+    :func:`~malpyeong_eval.inputs.check_value`: bounded depth, no lone surrogate anywhere)."""
     path = Path(path)
-    text = decode_utf8(path, read_file(path))
+    text = read_text(path)
     if not text.strip():
         raise SubmissionError(f"{path}: file is empty")
     try:
-        document = json.loads(text)
+        document = loads(str(path), text)
     except json.JSONDecodeError as whole_error:
-        return _read_jsonl(path, text, whole_error)
-    except (RecursionError, ValueError) as exc:  # absurd nesting, or an integer past Python's digit limit
-        raise SubmissionError(f"{path}: cannot be read as JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict) and "id" in document:
-        return [document]  # JSONL with a single line
-    raise SubmissionError(
-        f"{path}: top level is {_kind(document)}, expected a list of items (JSON) or one item per line (JSONL)"
-    )
+        records = _read_jsonl(path, text, whole_error)
+    else:
+        if isinstance(document, list):
+            records = document
+        elif isinstance(document, dict) and "id" in document:
+            records = [document]  # JSONL with a single line
+        else:
+            raise SubmissionError(
+                f"{path}: top level is {_kind(document)}, expected a list of items (JSON) or one item per line (JSONL)"
+            )
+    for index, record in enumerate(records, start=1):
+        check_value(f"{path}: item {index}", record)
+    return records
 
 
 def check_writable(path: str | Path) -> Path:
@@ -147,16 +130,13 @@ def write_records(path: str | Path, records: list[Any]) -> None:
 
 
 def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> list[Any]:
-    lines = text.splitlines()
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except (RecursionError, ValueError) as exc:
-            if not isinstance(exc, json.JSONDecodeError):
-                raise SubmissionError(f"{path}: line {number}: cannot be read as JSON ({type(exc).__name__})") from None
+            records.append(loads(f"{path}: line {number}", line))
+        except json.JSONDecodeError as exc:
             if not records:  # not JSONL either: report the whole-file JSON error
                 if whole_error.pos >= len(text.rstrip()):
                     raise SubmissionError(
@@ -180,8 +160,6 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise SubmissionError(f"{where}: 'id' is {_kind(raw_id)}, expected a string")
     item_id = str(raw_id)
-    if _LONE_SURROGATE.search(item_id):
-        raise SubmissionError(f"{where}: 'id' holds a lone surrogate, not text")
     where = f"{path}: item {index} (id {item_id!r})"
     inputs = record.get("input", {})
     if not isinstance(inputs, dict):
@@ -200,14 +178,7 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
         answer = output["answer"]
         if not isinstance(answer, str):
             raise SubmissionError(f"{where}: 'output.answer' is {_kind(answer)}, expected a string")
-        if _LONE_SURROGATE.search(answer):
-            raise SubmissionError(f"{where}: 'output.answer' holds a lone surrogate (\\ud800-\\udfff), not text")
-    if isinstance(question, str) and _LONE_SURROGATE.search(question):
-        raise SubmissionError(f"{where}: 'input.question' holds a lone surrogate, not text")
     extra_inputs = {str(key): value for key, value in inputs.items() if key not in CORE_INPUTS}
-    for key, value in extra_inputs.items():
-        if _has_lone_surrogate(value):
-            raise SubmissionError(f"{where}: 'input.{key}' holds a lone surrogate, not text")
     article = None
     if isinstance(record.get("output"), dict) and record["output"].get("article") is not None:
         article = record["output"]["article"]
@@ -225,17 +196,6 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
         article=article,
         retrieval=retrieval,
     )
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    """Whether a JSON value holds a lone surrogate in any string (keys included)."""
-    if isinstance(value, str):
-        return bool(_LONE_SURROGATE.search(value))
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(entry) for entry in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(key) or _has_lone_surrogate(entry) for key, entry in value.items())
-    return False
 
 
 def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:

@@ -6,6 +6,7 @@ chat template with ``enable_thinking=False`` (templates that do not use it ignor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt
 
 BACKENDS = ("transformers", "vllm")
+MAX_SEED = 2**63 - 1  # what torch, vLLM and a database integer all hold
 BatchCallback = Callable[[list[int], list[str]], None]
 
 
@@ -30,6 +32,23 @@ class GenerationSettings:
     repetition_penalty: float | None = None
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Refuse what no decoder means: the one check of decoding values, before any model loads."""
+        def bad(flag: str, value: object, rule: str) -> MalpyeongError:
+            return MalpyeongError(f"--{flag} {value!r}: must be {rule}")
+
+        if isinstance(self.max_new_tokens, bool) or not 1 <= self.max_new_tokens <= 1_000_000:
+            raise bad("max-new-tokens", self.max_new_tokens, "a whole number from 1")
+        if self.temperature is not None and not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise bad("temperature", self.temperature, "a number above 0")
+        if self.top_p is not None and not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise bad("top-p", self.top_p, "a number above 0 and at most 1")
+        if self.repetition_penalty is not None and not (math.isfinite(self.repetition_penalty)
+                                                        and self.repetition_penalty > 0):
+            raise bad("repetition-penalty", self.repetition_penalty, "a number above 0 (1 is none)")
+        if isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -42,18 +61,25 @@ def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> l
     as it always has.
     """
     if getattr(tokenizer, "chat_template", None):
-        return [
-            tokenizer.apply_chat_template(
-                prompt.item_messages(item), tokenize=False, add_generation_prompt=True, enable_thinking=False,
-            )
-            for item in items
-        ]
+        try:
+            return [
+                tokenizer.apply_chat_template(
+                    prompt.item_messages(item), tokenize=False, add_generation_prompt=True, enable_thinking=False,
+                )
+                for item in items
+            ]
+        except Exception as exc:  # a template with a syntax error, or one that raises on these turns
+            from .metrics.loading import one_line
+
+            raise ModelLoadError(f"the chat template of {getattr(tokenizer, 'name_or_path', 'the model')!r} "
+                                 f"cannot render the prompt: {one_line(exc)}") from None
     # a base model without a chat template: the turns as plain text
     return ["\n\n".join(message["content"] for message in prompt.item_messages(item)) + "\n\n답변: " for item in items]
 
 
 def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None = None,
-                   trust_remote_code: bool = False) -> tuple[Any, Any, str]:
+                   trust_remote_code: bool = False,
+                   flag: str = "the CHECKPOINT argument or --base-model") -> tuple[Any, Any, str]:
     """(model in eval mode on the device, tokenizer, device) of a causal LM, optionally with a PEFT adapter.
 
     bfloat16 on a CUDA device that supports it, else float32. A model that cannot be loaded is
@@ -62,9 +88,10 @@ def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .metrics.loading import quiet_hub_logs, resolve_device
+    from .metrics.loading import check_model, one_line, quiet_hub_logs, resolve_device
 
     device = resolve_device(device)
+    check_model(model, "policy", flag)  # flag: what points elsewhere, named in the error
     try:
         with quiet_hub_logs():
             has_own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
@@ -76,8 +103,10 @@ def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None
                 from peft import PeftModel
 
                 loaded = PeftModel.from_pretrained(loaded, adapter)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"cannot load model {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
+    except MalpyeongError:
+        raise
+    except Exception as exc:  # a damaged folder fails in any way: truncated weights, bad JSON, wrong shapes
+        raise ModelLoadError(f"cannot load model {adapter or model!r}: {one_line(exc)}") from None
     loaded.to(device).eval()
     return loaded, tokenizer, device
 
@@ -93,13 +122,30 @@ class TransformersGenerator:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
+    def _token_ids(self, prompts: Sequence[str]) -> list[list[int]]:
+        key = tuple(prompts)
+        if getattr(self, "_tokenized", (None,))[0] != key:  # tokenized once for check_prompts and generate
+            from .metrics.loading import quiet_hub_logs
+
+            with quiet_hub_logs():  # no "longer than the maximum" notice: check_prompts says it in one line
+                self._tokenized = (key, [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts])
+        return self._tokenized[1]
+
+    def check_prompts(self, prompts: Sequence[str], names: Sequence[str]) -> None:
+        """Refuse, before generating anything, a prompt longer than the model's context."""
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        for name, ids in zip(names, self._token_ids(prompts), strict=True):
+            if context and len(ids) >= context:
+                raise MalpyeongError(f"item {name}: its prompt is {len(ids)} tokens, more than the model's context "
+                                     f"of {context}: shorten its extra input fields or the prompt file")
+
     def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
                  on_batch: BatchCallback) -> None:
         """Generate for every prompt; ``on_batch(indices, texts)`` after each batch (the texts as
         decoded: the runner cleans them, :func:`~malpyeong_eval.prompts.clean_output`)."""
         import torch
 
-        token_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]  # tokenized once
+        token_ids = self._token_ids(prompts)
         order = sorted(range(len(prompts)), key=lambda i: len(token_ids[i]), reverse=True)
         options: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample,
                                    "pad_token_id": self.tokenizer.pad_token_id}

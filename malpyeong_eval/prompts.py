@@ -221,10 +221,9 @@ def load_prompt(path: str | Path | None = None) -> ContestPrompt:
     if path is not None and str(path) in PACKAGED_PROMPTS and not Path(path).exists():
         data = PACKAGED_PROMPTS[str(path)]
     elif path is not None:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalpyeongError(f"{path}: cannot read the prompt file ({exc})") from None
+        from .inputs import read_json
+
+        data = read_json(path, what="prompt file")
         if not isinstance(data, dict) or not isinstance(data.get("instructions"), dict) or "default" not in data["instructions"]:
             raise MalpyeongError(f"{path}: a prompt file needs 'id', 'system' and 'instructions' with a 'default' entry")
         user = data.get("user", DEFAULT_USER_TEMPLATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +12,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from .metrics.registry import COLUMN_NAMES, CONTEXT_METRICS, REASON_METRICS, labelled
+
+# C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides and isolates
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` safe for a terminal: every control character (an escape sequence's ESC, a carriage
+    return, a bidi override) written out as its escape (``\\x1b``), so model output cannot drive it."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def json_text(value: object) -> str:
+    """``value`` as strict JSON for ``--json`` (indented, UTF-8 as is): a NaN or infinity stored by an older
+    version becomes ``null``, never the bare ``NaN`` no JSON parser reads."""
+    import json
+
+    loose = json.dumps(value, ensure_ascii=False, default=str)
+    strict = json.loads(loose, parse_constant=lambda _: None)
+    return json.dumps(strict, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def inert(text: object) -> str:
+    """Text from a file, a model or the database as a rich cell: control characters visible, markup escaped."""
+    return escape(visible(str(text)))
 
 COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, then Desc. Avg and Final
 
@@ -55,7 +80,7 @@ def scores_table(
 
     table.add_row("overall", *counts(n, n_counted), *(format_score(overall.get(key)) for key, _ in shown), style="bold")
     for question_type, row in by_type.items():
-        table.add_row(escape(question_type), *counts(row["n"], row.get("n_counted")),
+        table.add_row(inert(question_type), *counts(row["n"], row.get("n_counted")),
                       *(format_score(row.get(key)) for key, _ in shown))
     return table
 

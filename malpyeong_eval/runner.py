@@ -214,6 +214,9 @@ class CheckpointRunner:
             made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
                         chat_template=getattr(generator.tokenizer, "chat_template", None))
             prompts = render_prompts(generator.tokenizer, self.prompt, todo)
+            check = getattr(generator, "check_prompts", None)  # backends that know their context
+            if check is not None:
+                check(prompts, [repr(item.id) for item in todo])
             finished = len(done)
 
             def on_batch(indices: list[int], texts: list[str]) -> None:

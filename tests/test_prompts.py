@@ -89,7 +89,7 @@ def test_data_keeps_article_retrieval_and_refuses_bad_values(tmp_path):
     assert Item("a", "t", "q", "x") == Item("a", "t", "q", "x", {}, None, None)  # positional use still works
     for broken, message in (({**record, "retrieval": [1]}, "'retrieval' is a list"),
                             ({**record, "output": {"answer": "a", "article": 3}}, "'output.article' is a number"),
-                            ({**record, "input": {**record["input"], "references": ["\ud800"]}}, "'input.references'")):
+                            ({**record, "input": {**record["input"], "references": ["\ud800"]}}, "'input.references\\[0\\]'")):
         data.write_text(json.dumps([broken]), encoding="utf-8")
         with pytest.raises(SubmissionError, match=message) as info:
             load_items(data)

@@ -339,7 +339,7 @@ def test_run_on_retrieved_data_keeps_prompts_and_records_retrieval(tiny_policy, 
     code, out, _ = cli("leaderboard", "--db", db, "--json")
     rows = {row["name"]: row for row in json.loads(out)}
     assert rows["with-context"]["retrieval"] == RETRIEVAL and rows["no-context"]["retrieval"] is None
-    assert rows["with-context"]["context"] == "bm25-mecab k=2" and rows["no-context"]["context"] == "—"
+    assert rows["with-context"]["context"] == "bm25-mecab k=2" and rows["no-context"]["context"] is None  # JSON: null, not the screen's dash
     code, out, _ = cli("show", "with-context", "--db", db)
     assert code == 0 and "retriever=bm25-mecab" in out and "corpus_hash=c0ffee" in out and "top_k=2" in out
     code, out, _ = cli("show", "with-context", "--db", db, "--json")

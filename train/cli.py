@@ -97,6 +97,9 @@ def train(
         report_to=report_to,
     ), grpo or [])
     grpo_config = validate(settings)  # everything checked before a model is loaded
+    from malpyeong_eval.metrics.loading import check_model
+
+    check_model(settings.model, "policy", "--model")  # a missing folder fails now, not after the slow imports
     if settings.eval.get("data") and settings.eval_mode == "inline":
         from leaderboard.store import Leaderboard
 

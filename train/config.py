@@ -11,7 +11,9 @@ per prompt, learning rate 1e-5, gradient accumulation 2, 3 epochs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,14 +87,25 @@ def _numeric(value: Any) -> Any:
     return value
 
 
+def _read_yaml(path: str | Path) -> Any:
+    """A training config through the one reader (:mod:`malpyeong_eval.inputs`), parsed and checked."""
+    from malpyeong_eval.inputs import check_value, read_text
+
+    text = read_text(path, what="training config", expected="a YAML file", error=MalpyeongError)
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MalpyeongError(f"{path}: cannot read the training config ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise MalpyeongError(f"{path}: cannot read the training config (nested too deep)") from None
+    return check_value(str(path), loaded, error=MalpyeongError) or {}
+
+
 def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grpo_pairs: list[str]) -> TrainSettings:
     """Merge the YAML file, the flags and ``--grpo KEY=VALUE`` pairs."""
     values: dict[str, Any] = {}
     if config_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise MalpyeongError(f"{config_file}: cannot read the training config ({str(exc).splitlines()[0]})") from None
+        loaded = _read_yaml(config_file)
         if not isinstance(loaded, dict):
             raise MalpyeongError(f"{config_file}: the training config must be a mapping")
         known = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -152,6 +165,12 @@ def _check_types(settings: TrainSettings) -> None:
             raise MalpyeongError(f"training config: 'eval.{key}' must be text")
 
 
+# GRPOConfig fields whose values must be above 0 (max_steps: -1, transformers' "not set", or above 0)
+_POSITIVE = ("num_generations", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+             "max_completion_length", "max_prompt_length", "learning_rate", "num_train_epochs", "save_steps",
+             "logging_steps", "eval_steps", "temperature", "top_p", "repetition_penalty", "num_iterations")
+
+
 def _check_grpo_values(grpo: dict[str, Any], defaults: dict[str, Any]) -> None:
     """A GRPOConfig value must have the type of the field's default where that default is a number or flag."""
     for key, value in grpo.items():
@@ -178,11 +197,39 @@ def _check_context_reward(settings: TrainSettings, items, prompt) -> None:
                              "--prompt-file contest-cite (or a prompt file whose 'user' holds {candidates})")
 
 
+def _check_grpo_numbers(grpo: dict[str, Any]) -> None:
+    """GRPOConfig numbers finite, and above 0 where nothing else means anything (:data:`_POSITIVE`,
+    ``max_steps``); checked before trl is imported (seconds), so a bad value fails at once."""
+    for key, value in grpo.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise MalpyeongError(f"GRPOConfig field {key!r} must be a finite number, got {value!r}")
+        if key in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
+            raise MalpyeongError(f"GRPOConfig field {key!r} must be above 0, got {value!r}")
+        if key == "max_steps" and isinstance(value, int) and value != -1 and value <= 0:
+            raise MalpyeongError(f"--max-steps must be above 0 (or -1: train num_train_epochs), got {value!r}")
+
+
+def _check_numbers(settings: TrainSettings) -> None:
+    """Reward weights finite; LoRA rank and alpha, evaluation limit and token budget above 0."""
+    for weight in settings.reward_weights or ():
+        if not math.isfinite(weight):
+            raise MalpyeongError(f"--reward-weights must be finite numbers, got {weight!r}")
+    for section, key, flag in (("lora", "r", "--lora-r"), ("lora", "alpha", "--lora-alpha"), ("eval", "limit", "--eval-limit"),
+                               ("eval", "max_new_tokens", "--eval-max-new-tokens"), ("eval", "batch_size", "eval.batch_size")):
+        value = getattr(settings, section).get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise MalpyeongError(f"{flag} must be a number above 0, got {value!r}")
+
+
 def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
-    from trl import GRPOConfig
-
     _check_types(settings)
+    _check_numbers(settings)
+    _check_grpo_numbers(settings.grpo)
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
@@ -215,6 +262,8 @@ def validate(settings: TrainSettings):
     if settings.eval.get("metrics"):
         parse_metrics(settings.eval["metrics"])
     parse_metrics(settings.contest_metrics)
+    from trl import GRPOConfig  # slow to import: after the checks that need nothing of it
+
     fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.init}
     unknown_fields = sorted(set(settings.grpo) - set(fields))
     if unknown_fields:
@@ -232,7 +281,9 @@ def validate(settings: TrainSettings):
     if settings.reward_weights is not None:
         options["reward_weights"] = settings.reward_weights
     try:
-        config = GRPOConfig(**options)
+        with warnings.catch_warnings():  # transformers' deprecation notices about fields we never set
+            warnings.simplefilter("ignore", FutureWarning)
+            config = GRPOConfig(**options)
     except (ValueError, TypeError) as exc:
         raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None
     if config.use_vllm:

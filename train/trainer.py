@@ -12,7 +12,8 @@ from transformers import TrainerCallback
 
 from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
-from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.errors import MalpyeongError, ModelLoadError
+from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
 from malpyeong_eval.tracking import EvaluationLogger, Tracking, training_tracker
 
@@ -153,16 +154,10 @@ def follow_command(settings: TrainSettings, grpo_config) -> str:
         words += ["--until-step", str(grpo_config.max_steps)]
     note = ""
     if settings.db:
-        from sqlalchemy.engine import make_url
-
-        from leaderboard.db import resolve_url
+        from leaderboard.db import has_secret, resolve_url
 
         url = resolve_url(settings.db)
-        try:
-            secret = make_url(url).password is not None
-        except Exception:  # noqa: BLE001 - not a URL we can read: treat it as holding a secret
-            secret = True
-        if secret:
+        if has_secret(url):
             note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
         else:
             words += ["--db", url]
@@ -242,7 +237,11 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
             r=rank, lora_alpha=int(settings.lora.get("alpha", 2 * rank)), lora_dropout=float(settings.lora.get("dropout", 0.05)),
             target_modules=settings.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM",
         )
-    tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
+    try:
+        with quiet_hub_logs():
+            tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
+    except Exception as exc:  # a damaged folder fails in any way
+        raise ModelLoadError(f"cannot load the tokenizer of --model {settings.model!r}: {one_line(exc)}") from None
     callbacks: list[TrainerCallback] = []
     runner = evaluation_runner(settings, grpo_config, prompt, device, progress)
     evaluation = None
@@ -261,10 +260,13 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
         callbacks.append(follower)
     if on_step is not None:
         callbacks.append(StepCallback(on_step))
-    trainer = GRPOTrainer(
-        model=settings.model, reward_funcs=reward_funcs, args=grpo_config, train_dataset=dataset,
-        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
-    )
+    try:
+        trainer = GRPOTrainer(
+            model=settings.model, reward_funcs=reward_funcs, args=grpo_config, train_dataset=dataset,
+            processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:  # the policy's weights or config
+        raise ModelLoadError(f"cannot load --model {settings.model!r}: {one_line(exc)}") from None
     resume = settings.resume and any(Path(settings.output_dir).glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     main_process = trainer.is_world_process_zero()  # the others leave the follow command unsaid

@@ -23,6 +23,7 @@ from ..report import make_console
 __all__ = ["app", "build_app", "main"]
 
 _app: typer.Typer | None = None
+INTERRUPTED = 130  # the exit status of a Ctrl-C
 
 
 def build_app() -> typer.Typer:
@@ -58,11 +59,48 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _undecodable(arguments: list[str]) -> str | None:
+    """The first argument that is not UTF-8 (Python holds its bad bytes as lone surrogates), shown as bytes."""
+    from ..inputs import LONE_SURROGATE
+
+    for argument in arguments:
+        if LONE_SURROGATE.search(argument):
+            return repr(argument.encode("utf-8", "surrogateescape"))
+    return None
+
+
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit status 2."""
+    """Entry point: run the app; a user error (a bad file or flag value, a usage error, an argument
+    that is not UTF-8) is one line on stderr and exit status 2."""
+    try:  # typer >= 0.2x carries its own copy of click
+        from typer._click import exceptions as click
+    except ImportError:  # pragma: no cover - older typer on click
+        from click import exceptions as click  # type: ignore[no-redef]
+
     app = build_app()
+
+    def fail(message: str, status: int = 2) -> None:
+        make_console(stderr=True).print(f"error: {' '.join(message.split())}", highlight=False, markup=False,
+                                        soft_wrap=True)
+        sys.exit(status)
+
+    bad = _undecodable(sys.argv[1:])
+    if bad:
+        fail(f"argument {bad} is not valid UTF-8 text")
     try:
-        app()
-    except (MalpyeongError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
-        make_console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        status = app(standalone_mode=False)
+    except click.NoArgsIsHelpError:  # the help is printed already
         sys.exit(2)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "malpyeong-eval"
+        fail(f"{exc.format_message()} (see {where} --help)")
+    except click.ClickException as exc:
+        fail(exc.format_message())
+    except (typer.Abort, KeyboardInterrupt):
+        status = INTERRUPTED
+    except (MalpyeongError, OSError) as exc:  # OSError: e.g. an output path that cannot be written
+        fail(str(exc))
+    if status == INTERRUPTED:  # typer turns Ctrl-C into this status
+        resume = "; the same command resumes where it stopped" if sys.argv[1:2] == ["run"] else ""
+        fail(f"interrupted{resume}", INTERRUPTED)
+    sys.exit(status if isinstance(status, int) else 0)

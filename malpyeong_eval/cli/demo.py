@@ -80,6 +80,56 @@ def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
     return paths
 
 
+def _written(folder: Path) -> list[str]:
+    """The files a previous demo listed in its marker (relative paths)."""
+    marker = folder / DEMO_MARKER
+    lines = marker.read_text(encoding="utf-8", errors="replace").splitlines()[1:] if marker.is_file() else []
+    return [line for line in lines if line and not Path(line).is_absolute() and ".." not in Path(line).parts]
+
+
+def prepare_output_dir(folder: Path, *, check_only: bool = False) -> set[str]:
+    """Make ``folder`` ready for a demo: a new or empty folder, or one a demo made (its marker file). There,
+    only the files the marker lists (what that demo wrote) are deleted, then the folders they leave empty;
+    anything else stays. A folder that is neither is refused: the demo never writes into a user's folder.
+    Returns the files that stay (not the demo's: :func:`record_written` leaves them out)."""
+    from ..errors import MalpyeongError
+
+    if folder.exists() and not folder.is_dir():
+        raise MalpyeongError(f"--output-dir {folder}: is a file, not a folder")
+    if folder.is_dir() and not (folder / DEMO_MARKER).is_file() and any(folder.iterdir()):
+        raise MalpyeongError(f"--output-dir {folder}: not a demo folder (no {DEMO_MARKER}) and not empty; "
+                             "give a new or empty folder")
+    if check_only:
+        return set()
+    emptied: set[Path] = set()
+    for relative in _written(folder):
+        path = folder / relative
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            emptied.update(parent for parent in path.parents if folder in parent.parents)
+    for directory in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_MARKER).write_text(_MARKER_HEADER, encoding="utf-8")
+    return _files(folder)
+
+
+_MARKER_HEADER = "made by malpyeong-eval demo; the files it wrote:\n"
+
+
+def _files(folder: Path) -> set[str]:
+    marker = folder / DEMO_MARKER
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p != marker}
+
+
+def record_written(folder: Path, kept: set[str]) -> None:
+    """List in the marker every file under ``folder`` but those ``kept`` from before: what the demo wrote,
+    the only files the next demo deletes."""
+    (folder / DEMO_MARKER).write_text(_MARKER_HEADER + "".join(f"{name}\n" for name in sorted(_files(folder) - kept)),
+                                      encoding="utf-8")
+
+
 def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20) -> DemoResult:
     """Build, score, train, score each checkpoint, record, plot."""
     from leaderboard.db import resolve_url
@@ -91,11 +141,9 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     from ..data import sample_path
 
     db_url = resolve_url(db) if db else demo_db_url()
+    prepare_output_dir(output_dir, check_only=True)
     board = Leaderboard(db_url)
-    if output_dir.exists() and (output_dir / DEMO_MARKER).exists():
-        shutil.rmtree(output_dir)  # a previous demo's checkpoints
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / DEMO_MARKER).write_text("made by malpyeong-eval demo\n")
+    kept = prepare_output_dir(output_dir)
     quiet = StringIO()  # what the libraries print goes here; the progress display keeps the real stderr
     display = Console(file=sys.stderr, width=console.width)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -125,11 +173,15 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
             progress.update(eval_tasks[label], completed=done)
 
         train_task = progress.add_task("GRPO training", total=steps)
-        train(settings, grpo_config, progress=eval_progress,
-              on_step=lambda step: progress.update(train_task, completed=step))
+        try:
+            train(settings, grpo_config, progress=eval_progress,
+                  on_step=lambda step: progress.update(train_task, completed=step))
+        finally:  # even an interrupted demo leaves the list of what it wrote, for the next one to clear
+            record_written(output_dir, kept)
     name = training_name(settings)
     runs = runs_of_training(board.runs(tag=f"train:{name}"))
     plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
+    record_written(output_dir, kept)
     return DemoResult(db=board.where, plot=plot, runs=len(runs))
 
 

@@ -35,10 +35,28 @@ BleurtModelOption = Annotated[
         help="BLEURT checkpoint (lucadiliello/* layout) id or directory \\[env MALPYEONG_BLEURT_MODEL; default lucadiliello/BLEURT-20].",
     ),
 ]
-DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
+def _device(value: str | None) -> str | None:
+    from ..errors import MalpyeongError
+    from ..metrics.loading import resolve_device
+
+    try:
+        return resolve_device(value) if value is not None else None
+    except MalpyeongError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--device ")) from None
+
+
+DeviceOption = Annotated[Optional[str], typer.Option("--device", callback=_device, help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
 BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
 ScoreBatchSizeOption = Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("empty: give a database URL or a SQLite file path")
+    return value
+
+
+DbOption = Annotated[Optional[str], typer.Option("--db", callback=_not_blank, help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
 DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]

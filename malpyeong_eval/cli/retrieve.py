@@ -28,14 +28,9 @@ err_console = make_console(stderr=True)
 
 
 def _read_labels(path: Path) -> dict[str, object]:
-    try:
-        labels = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MalpyeongError(f"{path}: labels file not found") from None
-    except UnicodeDecodeError:
-        raise MalpyeongError(f"{path}: not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise MalpyeongError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    from ..inputs import read_json
+
+    labels = read_json(path, what="labels file")
     if not isinstance(labels, dict):
         raise MalpyeongError(f"{path}: expected a JSON object of item id → article")
     return {str(key): value for key, value in labels.items()}

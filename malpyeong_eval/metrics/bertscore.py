@@ -22,7 +22,7 @@ from ..cache import LRUCache
 from ..errors import ModelLoadError
 from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, encoded_length, greedy_f1
 from .progress import report
-from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
+from .loading import check_model, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "bert-base-multilingual-cased"
 MODEL_VARIABLE = "MALPYEONG_BERTSCORE_MODEL"
@@ -74,13 +74,13 @@ class BertScoreScorer:
         self.batch_size = batch_size
         from bert_score import BERTScorer
 
+        check_model(self.model, "BERTScore", "--bertscore-model", MODEL_VARIABLE, tokenizer=True)
         try:
-            check_hub_reachable(self.model)
             with quiet_hub_logs():
                 self._scorer = BERTScorer(
                     model_type=self.model, num_layers=self.num_layers, device=self.device, batch_size=batch_size
                 )
-        except (OSError, ValueError, EnvironmentError, AssertionError) as exc:
+        except Exception as exc:  # any failure to read or fit the model: one line
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
         tokenizer, bert_model = bert_scorer_parts(self._scorer)
         self._tokenizer, self._model = tokenizer, bert_model

@@ -28,7 +28,7 @@ from typing import Any
 from ..cache import LRUCache
 from ..errors import ModelLoadError
 from .progress import report
-from .loading import check_hub_reachable, load_error, model_from_env, quiet_hub_logs, resolve_device
+from .loading import check_model, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "lucadiliello/BLEURT-20"
 MODEL_VARIABLE = "MALPYEONG_BLEURT_MODEL"
@@ -149,8 +149,8 @@ class BleurtScorer:
         self.model_name = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        check_model(self.model_name, "BLEURT", "--bleurt-model", MODEL_VARIABLE, tokenizer=True)
         try:
-            check_hub_reachable(self.model_name)
             with quiet_hub_logs():
                 directory = _model_directory(self.model_name)
                 self.model, bleurt_config = load_bleurt_model(directory)

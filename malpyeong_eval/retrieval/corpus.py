@@ -41,14 +41,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..data import decode_utf8, read_file
+from ..inputs import check_value, decode_utf8, jsonl_lines, read_bytes
 from ..errors import MalpyeongError
 from .metrics import relevance_keys
 
@@ -234,26 +236,33 @@ def _pdf_text(path: Path, raw: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    pypdf_log = logging.getLogger("pypdf")
+    level = pypdf_log.level
+    pypdf_log.setLevel(logging.CRITICAL)  # a noisy PDF's hundreds of warnings stay off the terminal
     try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted:
-            raise CorpusError(f"{path}: the PDF is encrypted")
-        # a page break is one more line break, under the same wrap rule (it cuts words too)
-        return "\n".join((page.extract_text() or "").rstrip("\n") for page in reader.pages)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted:
+                raise CorpusError(f"{path}: the PDF is encrypted")
+            # a page break is one more line break, under the same wrap rule (it cuts words too)
+            return "\n".join((page.extract_text() or "").rstrip("\n") for page in reader.pages)
     except CorpusError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise CorpusError(f"{path}: cannot be read as a PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
+    finally:
+        pypdf_log.setLevel(level)
 
 
 def _jsonl_passages(path: Path, text: str) -> list[Passage]:
     passages: list[Passage] = []
     where: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = check_value(f"{path}: line {number}", json.loads(line), error=CorpusError)
         except (ValueError, RecursionError):
             raise CorpusError(f"{path}: line {number}: not a JSON object (expected one {{\"id\", \"title\", \"text\"}} per line)") from None
         if not isinstance(record, dict):
@@ -276,7 +285,7 @@ def _jsonl_passages(path: Path, text: str) -> list[Passage]:
 def load_corpus(path: str | Path) -> Corpus:
     """Read a corpus file (PDF, .docx, text with headings, or JSONL) into passages, with its sha256."""
     path = Path(path)
-    raw = read_file(path, what="corpus file", expected="a PDF, .docx, text or JSONL corpus file", error=CorpusError)
+    raw = read_bytes(path, what="corpus file", expected="a PDF, .docx, text or JSONL corpus file", error=CorpusError)
     if not raw.strip():
         raise CorpusError(f"{path}: corpus file is empty")
     digest = hashlib.sha256(raw).hexdigest()
@@ -297,6 +306,7 @@ def load_corpus(path: str | Path) -> Corpus:
             passages = _jsonl_passages(path, text)
         else:
             passages = split_at_headings(text, str(path))
+    check_value(str(path), [[p.id, p.title, p.text] for p in passages], error=CorpusError)  # e.g. a PDF's text
     return Corpus(path, digest, tuple(passages))
 
 

@@ -32,10 +32,13 @@ class DenseRetriever:
         self.model_name = model
         self.name = f"dense:{model}"
         self.batch_size = batch_size
+        from ..metrics.loading import check_model, one_line
+
+        check_model(model, "dense", "--dense-model")
         try:
             self._model = SentenceTransformer(model, device=device)
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"dense model {model!r} cannot be loaded: {str(exc).splitlines()[0][:160]}") from None
+        except Exception as exc:  # a damaged folder fails in any way
+            raise ModelLoadError(f"dense model {model!r} cannot be loaded: {one_line(exc)}") from None
         self._passages = self._encode([passage.render() for passage in corpus.passages])
 
     def _encode(self, texts: list[str]):
