@@ -21,7 +21,7 @@ from .checkpoints import Target
 from .data import Item, file_sha256
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
-from .generation import GenerationSettings, make_generator, render_prompts
+from .generation import EngineOptions, GenerationSettings, make_generator
 from .prompts import EXTRA_LAYOUT, ContestPrompt
 from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
@@ -38,12 +38,14 @@ def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
 
 
 def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settings: GenerationSettings,
-                   limit: int | None, backend: str, *, extra_layout: str | None = None) -> str:
+                   limit: int | None, backend: str, *, extra_layout: str | None = None,
+                   engine: dict[str, Any] | None = None) -> str:
     """Names the generations of a target on these data with this prompt and decoding.
 
     ``extra_layout`` (:data:`~malpyeong_eval.prompts.EXTRA_LAYOUT`, given when the items carry
     extra input fields) names how those fields were rendered; absent, the key is what it was
-    before extra fields were rendered.
+    before extra fields were rendered. ``engine`` (:meth:`EngineOptions.record`: a served endpoint,
+    vLLM engine arguments) counts when not empty.
     """
     payload = {
         "model": target.model if not Path(target.model).exists() else str(Path(target.model).resolve()),
@@ -53,6 +55,8 @@ def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settin
     }
     if extra_layout is not None:
         payload["extra_layout"] = extra_layout
+    if engine:
+        payload["engine"] = engine
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -111,7 +115,7 @@ class CheckpointRunner:
         dataset_name: str,
         prompt: ContestPrompt,
         settings: GenerationSettings,
-        batch_size: int = 8,
+        batch_size: int | None = 8,  # None: auto
         backend: str = "transformers",
         scorer: ContestScorer | None = None,
         board: RunRecorder | None = None,
@@ -120,6 +124,7 @@ class CheckpointRunner:
         trust_remote_code: bool = False,
         tags: Sequence[str] = (),
         progress: Callable[[str, int, int], Any] | None = None,
+        engine: EngineOptions | None = None,
     ) -> None:
         if not items:
             raise MalpyeongError(f"{data_path or 'data'}: no items to run")
@@ -132,6 +137,8 @@ class CheckpointRunner:
         self.scorer, self.board, self.runs_root = scorer, board, runs_root
         self.device, self.trust_remote_code, self.tags = device, trust_remote_code, list(tags)
         self.progress = progress
+        self.engine = engine or EngineOptions(device=device, trust_remote_code=trust_remote_code)
+        self.engine_record, self.engine_key = self.engine.record(backend), self.engine.key(backend)
         self.scorable = all(item.answer is not None for item in self.items)
         self.limit = len(self.items)
         self.extra_layout = EXTRA_LAYOUT if any(item.extra_inputs for item in self.items) else None
@@ -147,9 +154,8 @@ class CheckpointRunner:
         done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
         if todo:
-            generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,
-                                       trust_remote_code=self.trust_remote_code)
-            prompts = render_prompts(generator.tokenizer, self.prompt, todo)
+            generator = make_generator(self.backend, target.model, adapter=target.adapter, engine=self.engine)
+            prompts = generator.render(self.prompt, todo)
             finished = len(done)
 
             def on_batch(indices: list[int], answers: list[str]) -> None:
@@ -169,7 +175,7 @@ class CheckpointRunner:
     def run(self, target: Target, *, name: str | None = None, output: Path | None = None) -> RunOutcome:
         """Generate (resuming), write the submission, score and record one target."""
         key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend,
-                             extra_layout=self.extra_layout)
+                             extra_layout=self.extra_layout, engine=self.engine_key)
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
         submission = output or folder / "submission.json"
@@ -194,7 +200,8 @@ class CheckpointRunner:
                     checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
                     step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
                     prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-                    generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
+                    generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit,
+                                **self.engine_record},
                     fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval,
                 )
                 record = self.board.record(outcome.result, name=self._free_name(name or target.name, fingerprint),

@@ -27,6 +27,19 @@ from .options import (
     ScoreBatchSizeOption,
     TagOption,
 )
+from .generation_options import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    BatchSizeText,
+    ConcurrencyOption,
+    MaxRetriesOption,
+    ModelNameOption,
+    PresetOption,
+    RequestTimeoutOption,
+    VllmArgsOption,
+    decoding,
+    engine_options,
+)
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -92,15 +105,16 @@ def _follow_folder(checkpoint: str) -> Path:
 
 
 def run(
-    checkpoint: Annotated[str, typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id.")],
+    checkpoint: Annotated[Optional[str], typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id (with --backend openai: the run's name, default the served model id).")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Items in the official format (default: the packaged sample).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
     dataset_name: DatasetNameOption = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Base model of a LoRA adapter (default: from its adapter_config.json).")] = None,
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default').")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="transformers or vllm.")] = "transformers",
+    backend: Annotated[str, typer.Option("--backend", help="transformers, vllm, or openai (a served OpenAI-compatible endpoint, --base-url).")] = "transformers",
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 1024,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Generation batch size: prompts generated together (the scorers' is --score-batch-size).")] = 8,
+    batch_size: BatchSizeText = None,
+    preset: PresetOption = None,
     do_sample: Annotated[bool, typer.Option("--do-sample", help="Sample instead of greedy decoding.")] = False,
     temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (implies --do-sample).")] = None,
     top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (implies --do-sample).")] = None,
@@ -124,14 +138,22 @@ def run(
     poll_seconds: Annotated[Optional[float], typer.Option("--poll-seconds", min=0.01, help="With --follow: how often to look for new checkpoints \\[default 30].")] = None,
     idle_timeout: Annotated[Optional[float], typer.Option("--idle-timeout", min=0, help="With --follow: stop after this many seconds without a new checkpoint (default: never; Ctrl-C stops).")] = None,
     until_step: Annotated[Optional[int], typer.Option("--until-step", min=0, help="With --follow: stop once the checkpoint of this step (or a later one) is written; later ones are not evaluated.")] = None,
+    vllm_args: VllmArgsOption = None,
+    base_url: BaseUrlOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    model_name: ModelNameOption = None,
+    concurrency: ConcurrencyOption = 8,
+    request_timeout: RequestTimeoutOption = 600.0,
+    max_retries: MaxRetriesOption = 5,
 ) -> None:
     """Generate with a checkpoint, write a submission, score it and record it on the leaderboard."""
     from ..checkpoints import (
-        checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name, watch_checkpoints,
+        Target, checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name,
+        watch_checkpoints,
     )
     from ..data import load_items, sample_path
     from ..evaluation import ContestScorer, parse_metrics
-    from ..generation import BACKENDS, GenerationSettings
+    from ..generation import BACKENDS
     from ..prompts import load_prompt
     from ..report import result_table
     from ..runner import CheckpointRunner
@@ -143,6 +165,16 @@ def run(
                                           ("--until-step", until_step)) if value is not None]
         if given:
             raise MalpyeongError(f"{given[0]} goes with --follow")
+    settings, generation_batch = decoding(preset, {
+        "max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature, "top_p": top_p,
+        "repetition_penalty": repetition_penalty, "seed": seed}, batch_size)
+    if follow and backend == "openai":
+        raise MalpyeongError("--follow evaluates checkpoints as they are written; a served model has none")
+    if checkpoint is None and backend != "openai":
+        raise MalpyeongError("give a CHECKPOINT (a model directory, adapter, training folder or Hub id)")
+    engine = engine_options(backend, device=device, trust_remote_code=trust_remote_code, vllm_args=vllm_args,
+                            base_url=base_url, api_key_env=api_key_env, model_name=model_name, concurrency=concurrency,
+                            request_timeout=request_timeout, max_retries=max_retries)
     chosen = parse_metrics(metrics)
     data = data or sample_path("gold")
     items = load_items(data)[:limit]
@@ -152,10 +184,13 @@ def run(
             raise MalpyeongError("--name names one run; --follow records one run per checkpoint")
         if output:
             raise MalpyeongError("--output writes one submission; --follow writes one per checkpoint in --runs-dir")
-        folder = _follow_folder(checkpoint)
+        folder = _follow_folder(str(checkpoint))
         targets = []
+    elif backend == "openai":  # the served model, named by CHECKPOINT if given
+        served = str(engine.model_name)
+        targets = [Target(model=served, adapter=None, step=None, name=checkpoint or served)]
     else:
-        targets = resolve_targets(checkpoint, base_model)
+        targets = resolve_targets(str(checkpoint), base_model)
         if name and len(targets) > 1:
             raise MalpyeongError("--name names one run; a training folder records one run per checkpoint")
     board = None
@@ -166,15 +201,11 @@ def run(
     scorable = all(item.answer is not None for item in items)
     scorer = ContestScorer(chosen, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
                            bleurt_model=bleurt_model, device=device, batch_size=score_batch_size) if scorable else None
-    settings = GenerationSettings(
-        max_new_tokens=max_new_tokens, do_sample=do_sample or temperature is not None or top_p is not None,
-        temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
-    )
     display = _ProgressDisplay(transient=json_output)
     runner = CheckpointRunner(
         items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
-        batch_size=batch_size, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
-        trust_remote_code=trust_remote_code, tags=tag or (), progress=display,
+        batch_size=generation_batch, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
+        trust_remote_code=trust_remote_code, tags=tag or (), progress=display, engine=engine,
     )
     summaries = []
 
