@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -155,12 +156,41 @@ class OpenAIGenerator:
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int | None,
                  on_batch: BatchCallback) -> None:
-        """Answer every prompt; ``on_batch([index], [answer])`` as each answer arrives."""
+        """Answer every prompt; ``on_batch([index], [answer])`` as each answer arrives.
+
+        The requests run in daemon threads, so that a failure or Ctrl-C ends the run at once
+        instead of waiting for the requests in flight (their answers are dropped, and resumed).
+        """
         options = request_options(settings)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.engine.concurrency))
+        work: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(len(prompts)):
+            work.put(index)
+        answers: queue.SimpleQueue[tuple[int, str | None, Exception | None]] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def worker() -> None:
+            while not stop.is_set():
+                try:
+                    index = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    answers.put((index, self._answer(json.loads(prompts[index]), options), None))
+                except Exception as exc:  # handed to the main thread, which raises it
+                    answers.put((index, None, exc))
+
+        for _ in range(min(max(1, self.engine.concurrency), len(prompts))):
+            threading.Thread(target=worker, daemon=True).start()
         try:
-            futures = {pool.submit(self._answer, json.loads(prompt), options): i for i, prompt in enumerate(prompts)}
-            for future in as_completed(futures):
-                on_batch([futures[future]], [future.result()])
+            for _ in range(len(prompts)):
+                while True:  # a timed wait, so that Ctrl-C is seen (a plain get() does not wake for it)
+                    try:
+                        index, answer, error = answers.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        continue
+                if error is not None:
+                    raise error
+                on_batch([index], [str(answer)])
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()
