@@ -1,4 +1,5 @@
-"""Generating answers: transformers (batched, left padding, length-sorted) or vLLM.
+"""Generating answers: transformers (batched, left padding, length-sorted), vLLM, or a served
+OpenAI-compatible endpoint (:mod:`malpyeong_eval.served`).
 
 Greedy decoding unless sampling is asked for. Prompts go through the tokenizer's
 chat template with ``enable_thinking=False`` (templates that do not use it ignore it).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,15 @@ from .data import Item
 from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt
 
-BACKENDS = ("transformers", "vllm")
+BACKENDS = ("transformers", "vllm", "openai")
 MAX_SEED = 2**63 - 1  # what torch, vLLM and a database integer all hold
 BatchCallback = Callable[[list[int], list[str]], None]
+AUTO_BATCH_START = 64  # --batch-size auto starts here (or at the item count) and halves on out-of-memory
+PRESETS: dict[str, dict[str, Any]] = {
+    # the organizers' baseline (scoring.md §5): sampling at 0.7 / 0.8, repetition penalty 1.05, one item at a time
+    "baseline": {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "repetition_penalty": 1.05, "batch_size": 1},
+}
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM's max_lora_rank accepts
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class GenerationSettings:
     top_p: float | None = None
     repetition_penalty: float | None = None
     seed: int = 0
+    preset: str | None = None  # a named decoding (PRESETS) these settings came from
 
     def __post_init__(self) -> None:
         """Refuse what no decoder means: the one check of decoding values, before any model loads."""
@@ -50,7 +58,100 @@ class GenerationSettings:
             raise bad("seed", self.seed, f"a whole number from 0 to {MAX_SEED}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as recorded; ``preset`` only when set, so settings without one keep their key."""
+        values = asdict(self)
+        if values["preset"] is None:
+            del values["preset"]
+        return values
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How a backend is loaded or reached, beyond the checkpoint and the decoding.
+
+    ``vllm_args`` go to ``vllm.LLM``; ``base_url`` .. ``max_retries`` describe an OpenAI-compatible
+    endpoint (``server_version`` as the server reports it, filled in by
+    :func:`~malpyeong_eval.served.probe_endpoint`). The API key is read from ``api_key_env`` when
+    a request is made and is never part of a record.
+    """
+
+    device: str | None = None
+    trust_remote_code: bool = False
+    vllm_args: tuple[tuple[str, Any], ...] = ()
+    base_url: str | None = None
+    api_key_env: str | None = None
+    model_name: str | None = None
+    server_version: str | None = None
+    concurrency: int = 8
+    request_timeout: float = 600.0
+    max_retries: int = 5
+
+    def record(self, backend: str) -> dict[str, Any]:
+        """What a run records of the engine (and its fingerprint names): empty for a plain backend."""
+        if backend == "openai":
+            from .served import public_url
+
+            return {"endpoint": {"base_url": public_url(self.base_url or ""), "model": self.model_name,
+                                 "server_version": self.server_version}}
+        if backend == "vllm" and self.vllm_args:
+            return {"vllm_args": dict(sorted(self.vllm_args))}
+        return {}
+
+    def key(self, backend: str) -> dict[str, Any]:
+        """What of :meth:`record` names a run's generations: all but the endpoint's URL, so a run
+        resumes (and is recognized) against the same model and server version on another address."""
+        record = self.record(backend)
+        if "endpoint" in record:
+            record["endpoint"] = {k: v for k, v in record["endpoint"].items() if k != "base_url"}
+        return record
+
+
+def parse_engine_args(text: str | None, flag: str = "--vllm-args") -> tuple[tuple[str, Any], ...]:
+    """``key=value,key=value`` as sorted pairs; values read as JSON where they parse (``2``, ``0.5``,
+    ``true``), else kept as text."""
+    import json
+
+    pairs: dict[str, Any] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise MalpyeongError(f"{flag}: {part.strip()!r} is not key=value (e.g. tensor_parallel_size=2)")
+        try:
+            pairs[key.strip()] = json.loads(value.strip())
+        except ValueError:
+            pairs[key.strip()] = value.strip()
+    return tuple(sorted(pairs.items()))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA out-of-memory error, or a RuntimeError that says out of memory (other devices)."""
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def run_halving(order: Sequence[int], size: int, run_batch: Callable[[list[int]], None]) -> int:
+    """``run_batch`` on consecutive batches of ``order``; on out-of-memory the batch is retried at
+    half the size, which the following batches keep. Returns the size that fitted last."""
+    import torch
+
+    start = 0
+    while start < len(order):
+        batch = list(order[start : start + size])
+        try:
+            run_batch(batch)
+        except Exception as exc:
+            if size == 1 or not is_out_of_memory(exc):
+                raise
+            size = max(1, size // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        start += len(batch)
+    return size
 
 
 def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> list[str]:
@@ -111,13 +212,21 @@ def load_causal_lm(model: str, *, adapter: str | None = None, device: str | None
     return loaded, tokenizer, device
 
 
-class TransformersGenerator:
+class _ChatTemplated:
+    """A generator that reads text rendered by its tokenizer's chat template."""
+
+    tokenizer: Any
+
+    def render(self, prompt: ContestPrompt, items: Sequence[Item]) -> list[str]:
+        return render_prompts(self.tokenizer, prompt, items)
+
+
+class TransformersGenerator(_ChatTemplated):
     """A causal LM (optionally with a PEFT adapter) generating in length-sorted, left-padded batches."""
 
-    def __init__(self, model: str, *, adapter: str | None = None, device: str | None = None,
-                 trust_remote_code: bool = False) -> None:
+    def __init__(self, model: str, *, adapter: str | None = None, engine: EngineOptions = EngineOptions()) -> None:
         self.model, self.tokenizer, self.device = load_causal_lm(
-            model, adapter=adapter, device=device, trust_remote_code=trust_remote_code)
+            model, adapter=adapter, device=engine.device, trust_remote_code=engine.trust_remote_code)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -139,10 +248,15 @@ class TransformersGenerator:
                 raise MalpyeongError(f"item {name}: its prompt is {len(ids)} tokens, more than the model's context "
                                      f"of {context}: shorten its extra input fields or the prompt file")
 
-    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int | None,
                  on_batch: BatchCallback) -> None:
         """Generate for every prompt; ``on_batch(indices, texts)`` after each batch (the texts as
-        decoded: the runner cleans them, :func:`~malpyeong_eval.prompts.clean_output`)."""
+        decoded: the runner cleans them, :func:`~malpyeong_eval.prompts.clean_output`).
+
+        ``batch_size`` None is ``auto``: the largest that fits, from :data:`AUTO_BATCH_START` (or
+        the prompt count) halved on out-of-memory (:func:`run_halving`); ``self.batch_size`` is
+        the size that fitted.
+        """
         import torch
 
         token_ids = self._token_ids(prompts)
@@ -156,20 +270,43 @@ class TransformersGenerator:
         if settings.repetition_penalty is not None:
             options["repetition_penalty"] = settings.repetition_penalty
         torch.manual_seed(settings.seed)
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
+
+        def run_batch(indices: list[int]) -> None:
             encoded = self.tokenizer.pad({"input_ids": [token_ids[i] for i in indices]}, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 output = self.model.generate(**encoded, **options)
             texts = self.tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
             on_batch(indices, list(texts))
 
+        if batch_size is None:
+            self.batch_size = run_halving(order, max(1, min(AUTO_BATCH_START, len(order))), run_batch)
+        else:
+            self.batch_size = batch_size
+            for start in range(0, len(order), batch_size):
+                run_batch(order[start : start + batch_size])
 
-class VllmGenerator:
+
+def vllm_engine_args(engine: EngineOptions, adapter: str | None) -> dict[str, Any]:
+    """``vllm.LLM``'s keyword arguments: ``--vllm-args``, and for an adapter ``enable_lora`` and a
+    ``max_lora_rank`` that admits its rank (vLLM's default, 16, refuses larger ones) unless given."""
+    import json
+
+    args: dict[str, Any] = {"trust_remote_code": engine.trust_remote_code, "enable_lora": adapter is not None,
+                            **dict(engine.vllm_args)}
+    if adapter is not None and "max_lora_rank" not in args:
+        try:
+            rank = int(json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8")).get("r") or 0)
+        except (OSError, ValueError, TypeError):
+            rank = 0
+        if rank > 16:
+            args["max_lora_rank"] = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
+    return args
+
+
+class VllmGenerator(_ChatTemplated):
     """vLLM generation (``pip install 'malpyeong-eval[vllm]'``, a CUDA GPU); LoRA adapters through LoRARequest."""
 
-    def __init__(self, model: str, *, adapter: str | None = None, device: str | None = None,
-                 trust_remote_code: bool = False) -> None:
+    def __init__(self, model: str, *, adapter: str | None = None, engine: EngineOptions = EngineOptions()) -> None:
         try:
             import vllm
         except ImportError:
@@ -180,10 +317,18 @@ class VllmGenerator:
             raise MalpyeongError("--backend vllm needs a CUDA GPU, and none is visible; use --backend transformers")
         self._vllm = vllm
         self.adapter = adapter
-        self.llm = vllm.LLM(model=model, enable_lora=adapter is not None, trust_remote_code=trust_remote_code)
+        args = vllm_engine_args(engine, adapter)
+        known = {field.name for field in fields(vllm.EngineArgs)}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise MalpyeongError(f"--vllm-args: vLLM {vllm.__version__} has no engine argument {unknown[0]!r}")
+        try:
+            self.llm = vllm.LLM(model=model, **args)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelLoadError(f"vLLM cannot load {adapter or model!r}: {str(exc).splitlines()[0][:200]}") from None
         self.tokenizer = self.llm.get_tokenizer()
 
-    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int,
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int | None,
                  on_batch: BatchCallback) -> None:
         params = self._vllm.SamplingParams(
             max_tokens=settings.max_new_tokens, seed=settings.seed,
@@ -196,15 +341,21 @@ class VllmGenerator:
             from vllm.lora.request import LoRARequest
 
             lora = LoRARequest("adapter", 1, self.adapter)
-        chunk = max(batch_size, 256)  # vLLM schedules its own batches; chunks only pace the progress bar
+        chunk = max(batch_size or 0, 256)  # vLLM schedules its own batches; chunks only pace the progress bar
         for start in range(0, len(prompts), chunk):
             indices = list(range(start, min(start + chunk, len(prompts))))
             outputs = self.llm.generate([prompts[i] for i in indices], params, lora_request=lora, use_tqdm=False)
             on_batch(indices, [output.outputs[0].text for output in outputs])
 
 
-def make_generator(backend: str, model: str, **options: Any):
-    """The generator of ``backend`` (``transformers`` or ``vllm``)."""
+def make_generator(backend: str, model: str, *, adapter: str | None = None,
+                   engine: EngineOptions = EngineOptions()) -> Any:
+    """The generator of ``backend``: ``render(prompt, items)`` gives what each item's request
+    carries (recorded as its prompt), ``generate(...)`` answers them."""
     if backend not in BACKENDS:
         raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    return (TransformersGenerator if backend == "transformers" else VllmGenerator)(model, **options)
+    if backend == "openai":
+        from .served import OpenAIGenerator
+
+        return OpenAIGenerator(engine)
+    return (TransformersGenerator if backend == "transformers" else VllmGenerator)(model, adapter=adapter, engine=engine)

@@ -23,7 +23,7 @@ from .citation import Choice, choose, item_candidates, split_citation
 from .data import Item, file_sha256
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
-from .generation import GenerationSettings, make_generator, render_prompts
+from .generation import EngineOptions, GenerationSettings, make_generator
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
 from .provenance import device_description, environment, model_provenance, now, text_hash
 from .recording import RunMetadata, RunRecorder
@@ -41,12 +41,14 @@ def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
 
 
 def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settings: GenerationSettings,
-                   limit: int | None, backend: str, *, extra_layout: str | None = None) -> str:
+                   limit: int | None, backend: str, *, extra_layout: str | None = None,
+                   engine: dict[str, Any] | None = None) -> str:
     """Names the generations of a target on these data with this prompt and decoding.
 
     ``extra_layout`` (:data:`~malpyeong_eval.prompts.EXTRA_LAYOUT`, given when the items carry
     extra input fields) names how those fields were rendered; absent, the key is what it was
-    before extra fields were rendered.
+    before extra fields were rendered. ``engine`` (:meth:`EngineOptions.record`: a served endpoint,
+    vLLM engine arguments) counts when not empty.
     """
     payload = {
         "model": target.model if not Path(target.model).exists() else str(Path(target.model).resolve()),
@@ -56,6 +58,8 @@ def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settin
     }
     if extra_layout is not None:
         payload["extra_layout"] = extra_layout
+    if engine:
+        payload["engine"] = engine
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -166,7 +170,7 @@ class CheckpointRunner:
         dataset_name: str,
         prompt: ContestPrompt,
         settings: GenerationSettings,
-        batch_size: int = 8,
+        batch_size: int | None = 8,  # None: auto
         backend: str = "transformers",
         scorer: ContestScorer | None = None,
         board: RunRecorder | None = None,
@@ -175,6 +179,7 @@ class CheckpointRunner:
         trust_remote_code: bool = False,
         tags: Sequence[str] = (),
         progress: Callable[[str, int, int], Any] | None = None,
+        engine: EngineOptions | None = None,
     ) -> None:
         if not items:
             raise MalpyeongError(f"{data_path or 'data'}: no items to run")
@@ -187,6 +192,8 @@ class CheckpointRunner:
         self.scorer, self.board, self.runs_root = scorer, board, runs_root
         self.device, self.trust_remote_code, self.tags = device, trust_remote_code, list(tags)
         self.progress = progress
+        self.engine = engine or EngineOptions(device=device, trust_remote_code=trust_remote_code)
+        self.engine_record, self.engine_key = self.engine.record(backend), self.engine.key(backend)
         self.scorable = all(item.answer is not None for item in self.items)
         self.limit = len(self.items)
         self.extra_layout = EXTRA_LAYOUT if any(item.extra_inputs for item in self.items) else None
@@ -209,11 +216,11 @@ class CheckpointRunner:
                                 "generated": len(todo), "seconds": 0.0}
         if todo:
             started = time.perf_counter()
-            generator = make_generator(self.backend, target.model, adapter=target.adapter, device=self.device,
-                                       trust_remote_code=self.trust_remote_code)
+            generator = make_generator(self.backend, target.model, adapter=target.adapter, engine=self.engine)
+            tokenizer = getattr(generator, "tokenizer", None)
             made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
-                        chat_template=getattr(generator.tokenizer, "chat_template", None))
-            prompts = render_prompts(generator.tokenizer, self.prompt, todo)
+                        chat_template=getattr(tokenizer, "chat_template", None))
+            prompts = generator.render(self.prompt, todo)
             check = getattr(generator, "check_prompts", None)  # backends that know their context
             if check is not None:
                 check(prompts, [repr(item.id) for item in todo])
@@ -259,7 +266,7 @@ class CheckpointRunner:
         in the run folder holds the scores and the run's provenance."""
         started, started_at = time.perf_counter(), now()
         key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend,
-                             extra_layout=self.extra_layout)
+                             extra_layout=self.extra_layout, engine=self.engine_key)
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
         submission = output or folder / "submission.json"
@@ -287,7 +294,7 @@ class CheckpointRunner:
             checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
             step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
             prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-            generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit},
+            generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit, **self.engine_record},
             fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval, provenance=outcome.provenance,
         )
         if self.board is not None and outcome.result is not None:

@@ -14,6 +14,7 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -24,6 +25,18 @@ __all__ = ["app", "build_app", "main"]
 
 _app: typer.Typer | None = None
 INTERRUPTED = 130  # the exit status of a Ctrl-C
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("malpyeong-eval")
+        except PackageNotFoundError:  # a source tree that is not installed
+            number = "unknown (not installed)"
+        print(f"malpyeong-eval {number}")
+        raise typer.Exit()
 
 
 def build_app() -> typer.Typer:
@@ -44,7 +57,10 @@ def build_app() -> typer.Typer:
         )
 
         @app.callback()
-        def _root() -> None:
+        def _root(
+            version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                  help="Print the version and exit.")] = False,
+        ) -> None:
             """Score submissions, run checkpoints, train with GRPO and keep a leaderboard."""
 
         for register in (score.register, run.register, retrieve.register, label.register, register_train, demo.register, register_leaderboard):

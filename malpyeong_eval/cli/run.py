@@ -27,6 +27,19 @@ from .options import (
     ScoreBatchSizeOption,
     TagOption,
 )
+from .generation_options import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    BatchSizeText,
+    ConcurrencyOption,
+    MaxRetriesOption,
+    ModelNameOption,
+    PresetOption,
+    RequestTimeoutOption,
+    VllmArgsOption,
+    decoding,
+    engine_options,
+)
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -93,15 +106,16 @@ def _follow_folder(checkpoint: str) -> Path:
 
 
 def run(
-    checkpoint: Annotated[str, typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id.")],
+    checkpoint: Annotated[Optional[str], typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id (with --backend openai: the run's name, default the served model id).")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Items in the official format (default: the packaged sample).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
     dataset_name: DatasetNameOption = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Base model of a LoRA adapter (default: from its adapter_config.json).")] = None,
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="JSON prompt (id, system, instructions by type with 'default'), or a packaged one: contest, contest-cite (numbered candidates, '근거: [N]').")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="transformers or vllm.")] = "transformers",
+    backend: Annotated[str, typer.Option("--backend", help="transformers, vllm, or openai (a served OpenAI-compatible endpoint, --base-url).")] = "transformers",
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 1024,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Generation batch size: prompts generated together (the scorers' is --score-batch-size).")] = 8,
+    batch_size: BatchSizeText = None,
+    preset: PresetOption = None,
     do_sample: Annotated[bool, typer.Option("--do-sample", help="Sample instead of greedy decoding.")] = False,
     temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (implies --do-sample).")] = None,
     top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (implies --do-sample).")] = None,
@@ -127,14 +141,22 @@ def run(
     until_step: Annotated[Optional[int], typer.Option("--until-step", min=0, help="With --follow: stop once the checkpoint of this step (or a later one) is written; later ones are not evaluated.")] = None,
     report_to: Annotated[str, typer.Option("--report-to", help="trackio, wandb or none: each checkpoint's contest metrics and items, in one tracker run.")] = "none",
     tracker_project: Annotated[str, typer.Option("--tracker-project", help="The tracker's project for --report-to.")] = "malpyeong-eval",
+    vllm_args: VllmArgsOption = None,
+    base_url: BaseUrlOption = None,
+    api_key_env: ApiKeyEnvOption = None,
+    model_name: ModelNameOption = None,
+    concurrency: ConcurrencyOption = 8,
+    request_timeout: RequestTimeoutOption = 600.0,
+    max_retries: MaxRetriesOption = 5,
 ) -> None:
     """Generate with a checkpoint, write a submission, score it and record it on the leaderboard."""
     from ..checkpoints import (
-        checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name, watch_checkpoints,
+        Target, checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name,
+        watch_checkpoints,
     )
     from ..data import load_items, sample_path
     from ..evaluation import ContestScorer, parse_metrics
-    from ..generation import BACKENDS, GenerationSettings
+    from ..generation import BACKENDS
     from ..metrics.progress import reporting
     from ..prompts import load_prompt
     from ..report import ProgressTasks, result_table
@@ -148,12 +170,19 @@ def run(
                                           ("--until-step", until_step)) if value is not None]
         if given:
             raise MalpyeongError(f"{given[0]} goes with --follow")
+    settings, generation_batch = decoding(preset, {
+        "max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature, "top_p": top_p,
+        "repetition_penalty": repetition_penalty, "seed": seed}, batch_size)
+    if follow and backend == "openai":
+        raise MalpyeongError("--follow evaluates checkpoints as they are written; a served model has none")
+    if checkpoint is None and backend != "openai":
+        raise MalpyeongError("give a CHECKPOINT (a model directory, adapter, training folder or Hub id)")
+    engine = engine_options(backend, device=device, trust_remote_code=trust_remote_code, vllm_args=vllm_args,
+                            base_url=base_url, api_key_env=api_key_env, model_name=model_name, concurrency=concurrency,
+                            request_timeout=request_timeout, max_retries=max_retries)
     chosen = parse_metrics(metrics)
-    settings = GenerationSettings(  # decoding values are checked here, before any file or model is read
-        max_new_tokens=max_new_tokens, do_sample=do_sample or temperature is not None or top_p is not None,
-        temperature=temperature, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed,
-    )
-    tracker = EvaluationLogger(Tracking(report_to, tracker_project, run_name=name or Path(checkpoint).name))
+    tracker = EvaluationLogger(Tracking(report_to, tracker_project,
+                                        run_name=name or (Path(checkpoint).name if checkpoint else str(engine.model_name))))
     data = data or sample_path("gold")
     every_item = load_items(data)
     items = every_item[:limit]
@@ -165,10 +194,13 @@ def run(
             raise MalpyeongError("--name names one run; --follow records one run per checkpoint")
         if output:
             raise MalpyeongError("--output writes one submission; --follow writes one per checkpoint in --runs-dir")
-        folder = _follow_folder(checkpoint)
+        folder = _follow_folder(str(checkpoint))
         targets = []
+    elif backend == "openai":  # the served model, named by CHECKPOINT if given
+        served = str(engine.model_name)
+        targets = [Target(model=served, adapter=None, step=None, name=checkpoint or served)]
     else:
-        targets = resolve_targets(checkpoint, base_model)
+        targets = resolve_targets(str(checkpoint), base_model)
         if name and len(targets) > 1:
             raise MalpyeongError("--name names one run; a training folder records one run per checkpoint")
     board = None
@@ -182,8 +214,8 @@ def run(
     display = _ProgressDisplay(transient=json_output)
     runner = CheckpointRunner(
         items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
-        batch_size=batch_size, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
-        trust_remote_code=trust_remote_code, tags=tag or (), progress=display,
+        batch_size=generation_batch, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
+        trust_remote_code=trust_remote_code, tags=tag or (), progress=display, engine=engine,
     )
     summaries = []
 
