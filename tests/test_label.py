@@ -247,7 +247,7 @@ def not_a_model(tmp_path: Path) -> str:
 BAD = {
     "no-model": (lambda tmp: ["--method", "perplexity"], "needs --model"),
     "missing-model": (lambda tmp: ["--method", "perplexity", "--candidates", "2", "--model", str(tmp / "nowhere")],
-                      "--model: cannot load model"),
+                      "cannot load policy model"),
     "not-a-model": (lambda tmp: ["--method", "perplexity", "--candidates", "2", "--model", not_a_model(tmp)],
                     "is not a model directory (no config.json)"),
     "unknown-method": (lambda tmp: ["--method", "semantic"], "unknown method 'semantic'"),

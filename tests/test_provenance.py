@@ -175,7 +175,16 @@ def test_score_record_has_provenance(tmp_path, cli, monkeypatch):
     assert prov["wall_seconds"] >= 0 and prov["command"][:2] == ["malpyeong-eval", "score"]
 
 
-def test_score_shows_model_scorer_progress_except_with_json(tiny_bert, cli):
+@pytest.fixture
+def private_pool(monkeypatch):
+    """The scorer pool, empty for this test and as it was after it: rewards and scorers made by other
+    tests keep sharing the pooled scorers they hold."""
+    from malpyeong_eval.metrics import pool
+
+    monkeypatch.setattr(pool, "_POOL", {})
+
+
+def test_score_shows_model_scorer_progress_except_with_json(tiny_bert, cli, private_pool):
     options = ["score", "--sample", "--metrics", "em,bertscore", "--bertscore-model", tiny_bert,
                "--bertscore-layers", "2", "--batch-size", "8"]
     from malpyeong_eval.metrics.pool import clear_scorers
@@ -210,7 +219,7 @@ def test_run_reports_to_trackio(tiny_policy, tmp_path, cli):
     assert row["eval/rouge1"] == stored["rouge1"] and row["eval/n"] == 6 and "eval/items" in row
 
 
-def test_run_and_rescore_show_model_scorer_progress(tiny_policy, tiny_bert, tmp_path, cli):
+def test_run_and_rescore_show_model_scorer_progress(tiny_policy, tiny_bert, tmp_path, cli, private_pool):
     from malpyeong_eval.metrics.pool import clear_scorers
 
     db = f"sqlite:///{tmp_path / 'board.db'}"

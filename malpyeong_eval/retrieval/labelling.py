@@ -157,11 +157,8 @@ class AnswerScorer:
 
         if Path(model).is_dir() and not (Path(model) / "config.json").exists():
             raise ModelLoadError(f"--model: {model} is not a model directory (no config.json)")
-        try:
-            self.model, self.tokenizer, self.device = load_causal_lm(model, device=device, flag="--model",
-                                                                     trust_remote_code=trust_remote_code)
-        except ModelLoadError as exc:
-            raise ModelLoadError(f"--model: {exc}") from None
+        self.model, self.tokenizer, self.device = load_causal_lm(model, device=device, flag="--model",
+                                                                 trust_remote_code=trust_remote_code)
         self.name = model
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
