@@ -72,6 +72,9 @@ def test_a_missing_package_skips_its_section(package, section, tmp_path):
 
 
 def test_an_import_error_reads_as_not_installed(monkeypatch):
+    from malpyeong_eval.metrics import pool
+
+    monkeypatch.setattr(pool, "_POOL", {})  # run_section frees the pool it finds: give it a private one
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         import gpu_check
