@@ -61,7 +61,7 @@ def _warm_policy(folder: Path, texts: list[str]) -> Path:
 
 def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
     from ..data import load_items, sample_path
-    from .tiny_models import build_tiny_bert, build_tiny_bleurt
+    from .tiny_models import TINY_MODELS_VERSION, build_tiny_bert, build_tiny_bleurt
 
     items = load_items(sample_path("gold")) + load_items(sample_path("submission"))
     texts = [item.answer or "" for item in items] + [item.question for item in items]
@@ -69,7 +69,7 @@ def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
                                                             "bleurt": build_tiny_bleurt}
     paths = {}
     for name, build in builders.items():
-        folder = cache / name
+        folder = cache / f"{name}-{TINY_MODELS_VERSION}"  # a model built by an older builder is not reused
         if not (folder / "complete").exists():
             progress.update(task, description=f"building the tiny {name} model")
             shutil.rmtree(folder, ignore_errors=True)

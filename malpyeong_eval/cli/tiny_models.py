@@ -30,6 +30,11 @@ TINY_BLEURT_CONFIG: dict[str, Any] = {
 }
 
 
+# Names the builders' shapes: the demo's model cache keeps one folder per version, so a change of
+# shape (the policy's context grew to 4096 in version 2) builds afresh instead of reusing old models.
+TINY_MODELS_VERSION = "v2"
+
+
 def build_tiny_bert(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
     """A 2-layer BERT with a WordPiece vocabulary trained on ``texts``, saved with safetensors."""
     import torch
