@@ -16,6 +16,8 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from malpyeong_eval.errors import MalpyeongError
@@ -160,18 +162,36 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-def open_engine(url: str | None = None) -> Engine:
-    """An engine on an up-to-date schema; every failure is a one-line :class:`DatabaseError`."""
-    url = resolve_url(url)
-    shown = mask_url(url)
+def _parse(url: str, shown: str) -> URL:
+    """``url`` parsed, or one line (the library's message may quote parts of the password)."""
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):  # the library's message may quote parts of the password
+        return make_url(url)
+    except (ArgumentError, ValueError):
         raise DatabaseError(
             f"cannot open database {shown}: not a valid database URL (check the scheme and port; "
             "percent-encode '@', ':' and '/' in a password)"
         ) from None
+
+
+@contextmanager
+def _opening(url: str, shown: str) -> Iterator[None]:
+    """Every failure to open ``url`` inside the block as one :class:`DatabaseError` line naming it masked."""
     try:
+        yield
+    except DatabaseError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:  # CommandError: e.g. two version rows
+        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine on an up-to-date schema; every failure is a one-line :class:`DatabaseError`."""
+    url = resolve_url(url)
+    shown = mask_url(url)
+    parsed = _parse(url, shown)
+    with _opening(url, shown):
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
@@ -180,12 +200,6 @@ def open_engine(url: str | None = None) -> Engine:
             _sqlite_settings(engine)
         _migrate(engine, shown)
         return engine
-    except DatabaseError:
-        raise
-    except ModuleNotFoundError as exc:
-        raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:  # CommandError: e.g. two version rows
-        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 
 _MIGRATION_LOCK = 7_262_027  # PostgreSQL advisory lock: one process at a time checks and upgrades the schema
@@ -257,11 +271,8 @@ def open_read_only_engine(url: str | None = None) -> Engine:
     """
     url = resolve_url(url)
     shown = mask_url(url)
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise DatabaseError(f"cannot open database {shown}: not a valid database URL") from None
-    try:
+    parsed = _parse(url, shown)
+    with _opening(url, shown):
         backend = parsed.get_backend_name()
         if backend == "sqlite":
             if parsed.database in (None, "", ":memory:"):
@@ -288,12 +299,6 @@ def open_read_only_engine(url: str | None = None) -> Engine:
                     dbapi_connection.commit()
         _check_head(engine, shown)
         return engine
-    except DatabaseError:
-        raise
-    except ModuleNotFoundError as exc:
-        raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
-        raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
 
 
 def _check_head(engine: Engine, shown: str) -> None:
