@@ -431,11 +431,14 @@ def _pairs_section(check: Check, make_scorer: Callable[[], Any], again: bool) ->
     seconds = time.perf_counter() - begin
     record = {"pairs": len(values), "pairs_asked": args.pairs, "distinct_pairs": len(set(zip(references, predictions, strict=True))),
               "seconds": round(seconds, 4), "pairs_per_s": len(values) / seconds, "load_s": round(loaded - start, 3),
-              "batch_size": scorer.batch_size, "values_finite": finite(values), "config": scorer.config}
+              "batch_size": scorer.batch.default, "values_finite": finite(values), "config": scorer.config}
     if again:  # references now cached, predictions embedded again (a GRPO step's case)
         begin = time.perf_counter()
         scorer.score(references, predictions)
         record["pairs_per_s_references_cached"] = len(values) / (time.perf_counter() - begin)
+        auto = scorer.score(references, predictions, "auto")  # --batch-size auto: the same scores, the size that fitted
+        record["auto_batch_size"] = scorer.batch.fitted
+        record["auto_equals_fixed"] = max((abs(a - b) for a, b in zip(auto, values, strict=True)), default=0.0) < 1e-5
     del scorer
     return record
 
@@ -460,7 +463,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     from malpyeong_eval.data import load_items, sample_path
     from rewards import ContestReward
     from train.config import load_settings, validate
-    from train.trainer import train
+    from train.trainer import scorer_options, train
 
     policy, bert, bleurt = build_policy(check), build_bert(check), build_bleurt(check)
     args = check.args
@@ -490,8 +493,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     def on_step(step: int) -> None:
         marks.append(time.perf_counter())
         if step == args.grpo_steps:  # while the trainer holds its memory: the rewards' models at work
-            reward = ContestReward(settings.contest_metrics, bertscore_model=str(bert), bertscore_layers=layer,
-                                   bleurt_model=str(bleurt), device=reward_device)
+            reward = ContestReward(settings.contest_metrics, scorer_options(settings, reward_device))
             logged: dict[str, float] = {}
             begin = time.perf_counter()
             values = reward(completions, answer=answers, log_metric=logged.__setitem__)

@@ -2,7 +2,7 @@
 
 Batches of 16 golds x 8 completions; the same golds come back in later epochs with
 new completions. ``rouge1_reward`` is timed against the plain organizers' algorithm,
-``BertScoreReward`` against ``bert_score.score`` (a BERT of mBERT's shape with random
+the BERTScore ``MetricReward`` against ``bert_score.score`` (a BERT of mBERT's shape with random
 weights, built locally: the real model cannot be downloaded here). Values are
 checked equal, then the ratios are printed.
 
@@ -74,7 +74,7 @@ def main() -> None:
     steps = batches(args.epochs, args.steps, random.Random(0))
     print(f"{len(steps)} steps of {len(steps[0][0])} completions ({args.epochs} epochs)")
 
-    from rewards import BertScoreReward, rouge1_reward
+    from rewards import MetricReward, ScorerOptions, rouge1_reward
 
     def plain(completions, golds):
         return [plain_rouge1(split_answer(g).reason, split_answer(c).reason) for c, g in zip(completions, golds, strict=True)]
@@ -87,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         texts = [item.answer for item in load_items(sample_path("gold"))] + [c for completions, _ in steps[:2] for c in completions]
         model = mbert_shaped(Path(folder), texts)
-        reward = BertScoreReward(model, num_layers=9, device="cpu", clip=False)
+        reward = MetricReward("bertscore", ScorerOptions(bertscore_model=model, bertscore_layers=9, device="cpu"), clip=False)
         scorer = bert_score.BERTScorer(model_type=model, num_layers=9, device="cpu")
 
         def reference(completions, golds):
@@ -95,7 +95,7 @@ def main() -> None:
             refs = [split_answer(g).reason for g in golds]
             return scorer.score(cands, refs)[2].tolist()
 
-        report("BertScoreReward", timed(reference, steps), timed(lambda c, g: reward(c, answer=g), steps), 1e-5)
+        report("bertscore_reward", timed(reference, steps), timed(lambda c, g: reward(c, answer=g), steps), 1e-5)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from malpyeong_eval.cli.options import (
     BleurtModelOption,
     DbOption,
     DeviceOption,
+    scorer_options,
 )
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
@@ -406,8 +407,7 @@ def register(app: typer.Typer) -> None:
             chosen = list({record.id: record for record in (board.get(reference) for reference in runs)}.values())
         else:
             chosen = board.old_rules_runs()
-        rescorer = Rescorer(board, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
-                            bleurt_model=bleurt_model, device=device, batch_size=batch_size)
+        rescorer = Rescorer(board, scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, batch_size))
         done, skipped = [], []
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err_console, transient=json_output, disable=not chosen) as bar:

@@ -16,7 +16,8 @@ from malpyeong_eval.citation import Choice
 from malpyeong_eval.data import Item
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import ContestScorer
-from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, check_options, names_of
+from malpyeong_eval.metrics.options import ScorerOptions
+from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, names_of
 
 from .store import CHOICE_FIELDS, Leaderboard, RunRecord
 
@@ -64,16 +65,13 @@ class Rescorer:
     """Recomputes runs on one leaderboard; model-based scorers are loaded when first needed, from the
     per-process pool (:func:`malpyeong_eval.metrics.pool.shared_scorer`), so once for every run."""
 
-    def __init__(self, board: Leaderboard, **scorer_options: Any) -> None:
-        """``scorer_options``: :class:`ContestScorer`'s (``bertscore_model``, ``device``, ...), checked
-        by the registry now rather than at the first run."""
-        check_options(scorer_options)
+    def __init__(self, board: Leaderboard, options: ScorerOptions = ScorerOptions()) -> None:
         self.board = board
-        self.options = scorer_options
+        self.options = options
 
     def scorer(self, metrics: tuple[str, ...]) -> ContestScorer:
         """A ContestScorer of ``metrics`` with this rescore's options (its scorers from the pool)."""
-        return ContestScorer(metrics, **self.options)
+        return ContestScorer(metrics, self.options)
 
     def rescore(self, run: RunRecord) -> Rescored:
         """Score the run's stored predictions against its stored gold and store the new numbers."""

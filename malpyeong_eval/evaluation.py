@@ -15,9 +15,10 @@ from typing import Any
 from .citation import Choice
 from .data import Item
 from .metrics.aggregate import SCORING_RULES, summarize
+from .metrics.options import ScorerOptions
 from .metrics.pool import shared_scorer
 from .metrics.registry import (
-    ALIASES, CONTEXT_METRICS, DEFAULT_METRICS_TEXT, METRIC_SPECS, Scorer, parse_metrics, specs_of,
+    ALIASES, CONTEXT_METRICS, DEFAULT_METRICS_TEXT, METRIC_SPECS, MetricSpec, Scorer, parse_metrics, spec, specs_of,
 )
 from .parsing import is_counted, split_answer
 
@@ -108,37 +109,55 @@ class EvaluationResult:
 
 
 class ContestScorer:
-    """The scorers of the chosen metrics (taken from the pool: models loaded once) scoring many submissions.
+    """The scorers of the chosen metrics, taken from the pool (models loaded once, on first use),
+    scoring many submissions.
+
+    Building one loads nothing: each metric's configuration string is computed at once (which
+    also checks its model folder), each scorer is taken from the pool when it first scores. So a
+    run already recorded under this configuration never loads a model.
 
     >>> scorer = ContestScorer(metrics=("em", "rouge1"))
     >>> scorer.score_texts(['"가"가 옳다. 이유이다.'], ['"가"가 옳다. 이유이다.'])[0]["rouge1"]
     1.0
     """
 
-    def __init__(
-        self,
-        metrics: str | Sequence[str] = METRICS,
-        *,
-        bertscore_model: str | None = None,
-        bertscore_layers: int | None = None,
-        bleurt_model: str | None = None,
-        device: str | None = None,
-        batch_size: int | None = None,
-    ) -> None:
-        """Take the scorers of ``metrics`` (``--metrics`` names) from the pool, loading those not loaded
-        yet; the options are the command line's (``batch_size``: the model-based scorers')."""
-        self.metrics = parse_metrics(metrics)
-        self.options = {"bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers,
-                        "bleurt_model": bleurt_model, "device": device, "batch_size": batch_size}
-        self.specs = specs_of(self.metrics)
-        self.scorers: dict[str, Scorer] = {spec.name: shared_scorer(spec.name, **self.options) for spec in self.specs}
+    def __init__(self, metrics: str | Sequence[str] = METRICS, options: ScorerOptions = ScorerOptions()) -> None:
+        """The metrics of ``metrics`` (``--metrics`` names), run as ``options`` say (models, device,
+        batch size of the model-based scorers)."""
+        self._use(specs_of(parse_metrics(metrics)), options)
+
+    @classmethod
+    def of(cls, names: Sequence[str], options: ScorerOptions = ScorerOptions()) -> ContestScorer:
+        """A scorer of exactly the registry metrics ``names`` (``exact_match`` without the lenient
+        twin that ``--metrics em`` adds): what a reward computes."""
+        scorer = cls.__new__(cls)
+        scorer._use(tuple(spec(name) for name in names), options)
+        return scorer
+
+    def _use(self, specs: Sequence[MetricSpec], options: ScorerOptions) -> None:
+        self.specs, self.options = tuple(specs), options
+        self.metrics = tuple(dict.fromkeys(metric.alias for metric in self.specs))  # their --metrics names
+        self._configs = {metric.name: metric.config(options) for metric in self.specs}
+        self._scorers: dict[str, Scorer] = {}
+
+    def scorer(self, name: str) -> Scorer:
+        """The loaded scorer of metric ``name``, taken from the pool (built there on first use)."""
+        if name not in self._scorers:
+            self._scorers[name] = shared_scorer(name, self.options)
+        return self._scorers[name]
+
+    def load(self) -> ContestScorer:
+        """Load every scorer now (to fail early, or before timing); returns the scorer itself."""
+        for metric in self.specs:
+            self.scorer(metric.name)
+        return self
 
     @property
     def config(self) -> dict[str, str]:
         """One configuration string per metric computed, each naming the scoring rules' version,
-        plus the rules and the tool's version."""
+        plus the rules and the tool's version (a new dict each time)."""
         config = {"malpyeong_eval": version("malpyeong-eval"), "rules": SCORING_RULES}
-        config.update({name: f"{scorer.config} rules={SCORING_RULES}" for name, scorer in self.scorers.items()})
+        config.update({name: f"{text} rules={SCORING_RULES}" for name, text in self._configs.items()})
         return config
 
     def score_texts(
@@ -162,14 +181,15 @@ class ContestScorer:
         every = range(len(rows))
         scored = {"clause": every, "reason": [i for i in every if rows[i]["counted"]] if counted_only else every}
         texts = {"clause": (references, predictions), "reason": (gold_reasons, reasons)}
-        for spec in self.specs:
-            indices = scored[spec.part]
-            golds, candidates = texts[spec.part]
-            values = self.scorers[spec.name].score([golds[i] for i in indices], [candidates[i] for i in indices])
+        for metric in self.specs:
+            indices = scored[metric.part]
+            golds, candidates = texts[metric.part]
+            values = self.scorer(metric.name).score([golds[i] for i in indices], [candidates[i] for i in indices],
+                                                  self.options.batch_size)
             for row in rows:
-                row.setdefault(spec.name, None)
+                row.setdefault(metric.name, None)
             for i, value in zip(indices, values, strict=True):
-                rows[i][spec.name] = value
+                rows[i][metric.name] = value
         return rows
 
     def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False,

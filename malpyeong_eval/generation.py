@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .batching import run_halving
 from .data import Item
 from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt
@@ -123,35 +124,6 @@ def parse_engine_args(text: str | None, flag: str = "--vllm-args") -> tuple[tupl
         except ValueError:
             pairs[key.strip()] = value.strip()
     return tuple(sorted(pairs.items()))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A CUDA out-of-memory error, or a RuntimeError that says out of memory (other devices)."""
-    import torch
-
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
-
-
-def run_halving(order: Sequence[int], size: int, run_batch: Callable[[list[int]], None]) -> int:
-    """``run_batch`` on consecutive batches of ``order``; on out-of-memory the batch is retried at
-    half the size, which the following batches keep. Returns the size that fitted last."""
-    import torch
-
-    start = 0
-    while start < len(order):
-        batch = list(order[start : start + size])
-        try:
-            run_batch(batch)
-        except Exception as exc:
-            if size == 1 or not is_out_of_memory(exc):
-                raise
-            size = max(1, size // 2)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            continue
-        start += len(batch)
-    return size
 
 
 def render_prompts(tokenizer, prompt: ContestPrompt, items: Sequence[Item]) -> list[str]:

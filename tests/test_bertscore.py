@@ -56,3 +56,35 @@ def test_embedding_cache_reused_across_calls_gives_same_values(tiny_bert, sample
     assert warm.score(references, predictions) == pytest.approx(first, abs=1e-6)
     assert cold.score(references, predictions) == pytest.approx(first, abs=1e-6)
     assert len(cold._embeddings) == 0
+
+
+def _memory_cap(monkeypatch, module, name: str, limit: int, sizes: list[int]) -> None:
+    """A test-only memory cap: ``module.name`` (a batched forward pass) raises torch's real
+    ``OutOfMemoryError`` on a batch of more than ``limit`` texts; ``sizes`` records each batch tried."""
+    import torch
+
+    real = getattr(module, name)
+
+    def capped(texts, *args, **kwargs):
+        sizes.append(len(texts))
+        if len(texts) > limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (test cap)")
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, capped)
+
+
+def test_batch_size_auto_halves_on_out_of_memory_and_scores_as_a_fixed_size(tiny_bert, sample_texts, monkeypatch):
+    from malpyeong_eval.metrics import bertscore
+
+    reasons = [split_answer(t).reason for t in sample_texts if split_answer(t).reason]
+    references, predictions = reasons[:20], reasons[20:40]
+    fixed = BertScoreScorer(tiny_bert, num_layers=2, device="cpu", cache_size=0).score(references, predictions, 4)
+    sizes: list[int] = []
+    _memory_cap(monkeypatch, bertscore, "bert_embeddings", 5, sizes)
+    scorer = BertScoreScorer(tiny_bert, num_layers=2, device="cpu", cache_size=0)
+    assert scorer.score(references, predictions, "auto") == pytest.approx(fixed, abs=1e-6)
+    assert sizes[0] == 40 and max(size for size in sizes if size <= 5) == 5 and scorer.batch.fitted == 5
+    sizes.clear()
+    scorer.score(references, predictions, "auto")  # the next call starts from the size that fitted
+    assert max(sizes) == 5

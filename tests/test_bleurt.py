@@ -134,3 +134,24 @@ def test_broken_checkpoints_give_one_line(tiny_bleurt, tmp_path, damage):
 def test_config_string(tiny_bleurt):
     config = BleurtScorer(tiny_bleurt, device="cpu").config
     assert tiny_bleurt in config and "max_length=512" in config and "torch=" in config
+
+
+def test_batch_size_auto_halves_on_out_of_memory_and_scores_as_a_fixed_size(tiny_bleurt, monkeypatch):
+    """A test-only memory cap: the model's forward pass raises torch's real ``OutOfMemoryError`` on a
+    batch of more than 2 pairs."""
+    import torch
+
+    references, candidates = (list(side) for side in zip(*PAIRS, strict=True))
+    fixed = BleurtScorer(tiny_bleurt, device="cpu", batch_size=1).score(references, candidates)
+    scorer = BleurtScorer(tiny_bleurt, device="cpu")
+    forward, sizes = scorer.model.forward, []
+
+    def capped(input_ids, **kwargs):
+        sizes.append(len(input_ids))
+        if len(input_ids) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (test cap)")
+        return forward(input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(scorer.model, "forward", capped)
+    assert scorer.score(references, candidates, "auto") == pytest.approx(fixed, abs=1e-5)
+    assert sizes[0] == len(PAIRS) > 2 and scorer.batch.fitted == 2 and max(sizes[1:]) == 2

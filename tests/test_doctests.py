@@ -11,6 +11,8 @@ MODULES = [
     "malpyeong_eval.metrics.rouge",
     "malpyeong_eval.evaluation",
     "rewards.functions",
+    "malpyeong_eval.batching",
+    "malpyeong_eval.metrics.options",
     "leaderboard.store",
 ]
 

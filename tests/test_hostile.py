@@ -150,7 +150,7 @@ FLAG_CASES = {
     "repetition penalty 0": (_run_flags("--repetition-penalty", "0"), ["--repetition-penalty"]),
     "seed past 2**64": (_run_flags("--seed", str(2**64 + 1)), ["--seed"]),
     "seed negative": (_run_flags("--seed", "-1"), ["--seed"]),
-    "batch size 0": (lambda t: ["score", "--sample", "--batch-size", "0"], ["--batch-size", "--help"]),
+    "batch size 0": (lambda t: ["score", "--sample", "--batch-size", "0"], ["--batch-size '0'", "positive integer or 'auto'"]),
     "limit 0": (_run_flags("--limit", "0"), ["--limit"]),
     "top 0": (lambda t: ["leaderboard", "--top", "0"], ["--top"]),
     "unknown option": (lambda t: ["score", "--sample", "--nope"], ["--nope"]),

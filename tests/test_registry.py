@@ -1,4 +1,4 @@
-"""The metric registry drives every metric list; the scorer pool shares one scorer per configuration."""
+"""The metric registry drives every metric list; the scorer pool shares one scorer per model identity."""
 
 import dataclasses
 import doctest
@@ -12,6 +12,7 @@ from benchmarks.reference_rouge import plain_rouge1
 from malpyeong_eval import ContestScorer, ItemScore, split_answer
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics import pool, registry
+from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import METRIC_SPECS, MetricSpec, Scorer, parse_metrics
 
 GOLD = '"우동이 불을 것 같아 걱정이다."가 옳다. 어간 끝 받침이 바뀐다.'
@@ -92,6 +93,10 @@ def test_contest_scorer_rows_and_config_follow_the_registry():
     assert scorer.config["exact_match"] == "exact_match(delete-quotes+strip,gold-#-alternatives) rules=organizers-2025"
     with pytest.raises(TypeError):
         ContestScorer(("em",), scorers={})  # sharing goes through the pool, not through loaded objects
+    only = ContestScorer.of(["exact_match"])  # what a reward computes: its metric, not the lenient twin
+    assert [spec.name for spec in only.specs] == ["exact_match"]
+    assert list(only.score_texts([GOLD], [PREDICTION])[0]) == ["counted", "exact_match"]
+    assert list(only.config) == ["malpyeong_eval", "rules", "exact_match"]
 
 
 # -- the pool ------------------------------------------------------------------------------------------
@@ -105,62 +110,106 @@ class SlowScorer:
         time.sleep(0.2)
         type(self).built += 1
 
-    def score(self, references, predictions):
+    def score(self, references, predictions, batch_size=None):
         return [0.0] * len(references)
 
 
 @pytest.fixture
 def extra_metric(monkeypatch):
-    """The registry with one more metric whose scorer is slow to build (and fails while ``fail`` is set)."""
+    """The registry with one more metric whose scorer is slow to build (and fails while ``fail`` is set);
+    its model identity is ``bertscore_model`` (default ``m``) and the device."""
     state = {"fail": False}
 
-    def factory(options):
+    def factory(settings):
         if state["fail"]:
             raise OSError("cannot load")
         return SlowScorer()
 
-    def options(given):
-        return {"size": given.get("batch_size") or 1}
-
-    spec = MetricSpec("slow_metric", "slow", "Slow", "reason", False, factory, options)
+    spec = MetricSpec("slow_metric", "slow", "Slow", "reason", False, lambda settings: f"slow({settings['model']})",
+                      factory, lambda options: {"model": options.bertscore_model or "m"},
+                      lambda options: {"device": options.device or "cpu"})
     monkeypatch.setattr(registry, "METRIC_SPECS", (*METRIC_SPECS, spec))
+    monkeypatch.setattr(pool, "_POOL", {})
     SlowScorer.built = 0
-    yield state
-    for key in [key for key in pool.loaded_scorers() if key[0] == "slow_metric"]:
-        pool._POOL.pop(key)
+    return state
 
 
-def test_pool_builds_one_scorer_per_configuration_across_threads(extra_metric):
+def test_pool_builds_one_scorer_per_model_identity_across_threads(extra_metric):
     got = []
-    threads = [threading.Thread(target=lambda: got.append(pool.shared_scorer("slow_metric", device="cpu")))
+    threads = [threading.Thread(target=lambda: got.append(pool.shared_scorer("slow_metric", ScorerOptions(device="cpu"))))
                for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert SlowScorer.built == 1 and len(got) == 8 and all(scorer is got[0] for scorer in got)
-    assert pool.shared_scorer("slow_metric", batch_size=1) is got[0]  # normalized: the default spelled out
-    assert pool.shared_scorer("slow_metric", batch_size=2) is not got[0] and SlowScorer.built == 2
-    assert ("slow_metric", ("size", 2)) in pool.loaded_scorers()
+    assert pool.shared_scorer("slow_metric") is got[0]  # normalized: the default device spelled out
+    for size in (1, 8, "auto"):  # a runtime knob of each call, never part of the key
+        assert pool.shared_scorer("slow_metric", ScorerOptions(batch_size=size)) is got[0]
+    assert pool.shared_scorer("slow_metric", ScorerOptions(bertscore_model="n")) is not got[0] and SlowScorer.built == 2
+    assert set(pool.loaded_scorers()) == {("slow_metric", ("device", "cpu"), ("model", model)) for model in "mn"}
 
 
-def test_pool_keeps_nothing_from_a_failed_build_and_refuses_unknown_options(extra_metric):
+def test_pool_keeps_nothing_from_a_failed_build_and_refuses_unknown_metrics(extra_metric):
     extra_metric["fail"] = True
     with pytest.raises(OSError):
-        pool.shared_scorer("slow_metric", batch_size=3)
-    assert not any(key[0] == "slow_metric" for key in pool.loaded_scorers())
+        pool.shared_scorer("slow_metric")
+    assert not pool.loaded_scorers()
     extra_metric["fail"] = False
-    assert isinstance(pool.shared_scorer("slow_metric", batch_size=3), SlowScorer)
-    with pytest.raises(TypeError, match="unknown scorer option 'modle'"):
-        pool.shared_scorer("rouge1", modle="x")
+    assert isinstance(pool.shared_scorer("slow_metric"), SlowScorer)
     with pytest.raises(KeyError, match="no metric 'chrf'"):
         pool.shared_scorer("chrf")
 
 
-def test_model_scorers_are_shared_by_normalized_configuration(tiny_bert, tiny_bleurt, monkeypatch):
-    bert = pool.shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu")
-    assert pool.shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu", batch_size=64) is bert
+def test_contest_scorer_describes_its_configuration_without_building_a_scorer(extra_metric):
+    scorer = ContestScorer.of(["slow_metric"], ScorerOptions(bertscore_model="n"))
+    assert scorer.config["slow_metric"].startswith("slow(n) rules=") and SlowScorer.built == 0
+    assert scorer.score_texts([GOLD], [PREDICTION])[0]["slow_metric"] == 0.0 and SlowScorer.built == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "big"])
+def test_scorer_options_refuse_a_batch_size_that_is_none(bad):
+    with pytest.raises(MalpyeongError, match="positive integer or 'auto'"):
+        ScorerOptions(batch_size=bad)
+
+
+def test_devices_are_normalized_so_one_gpu_holds_one_copy(monkeypatch):
+    """``cuda`` and ``cuda:0`` name one device. There is no GPU here: torch's CUDA queries are made to
+    answer as on a two-GPU machine (the normalization is what is tested, not CUDA)."""
+    import torch
+
+    from malpyeong_eval.metrics.options import normalize_device
+
+    assert normalize_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        assert normalize_device(None) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert normalize_device("cuda") == normalize_device("cuda:0") == normalize_device(None) == "cuda:0"
+    assert normalize_device("cuda:1") == "cuda:1"
+
+
+def test_model_scorers_are_shared_by_model_identity(tiny_bert, tiny_bleurt, monkeypatch):
+    monkeypatch.setattr(pool, "_POOL", {})
+    options = ScorerOptions(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+    bert = pool.shared_scorer("bertscore", options)
+    assert pool.shared_scorer("bertscore", options.with_batch_size(8)) is bert
     monkeypatch.setenv("MALPYEONG_BERTSCORE_MODEL", tiny_bert)  # the default model named by the environment
-    assert pool.shared_scorer("bertscore", bertscore_layers=2, device="cpu", bleurt_model="ignored") is bert
-    bleurt = pool.shared_scorer("bleurt", bleurt_model=tiny_bleurt, device="cpu")
-    assert ContestScorer(("bleurt",), bleurt_model=tiny_bleurt, device="cpu", batch_size=32).scorers["bleurt"] is bleurt
+    assert pool.shared_scorer("bertscore", ScorerOptions(bertscore_layers=2, device="cpu", bleurt_model="ignored")) is bert
+    bleurt = pool.shared_scorer("bleurt", options)
+    assert ContestScorer(("bleurt",), options.with_batch_size("auto")).scorer("bleurt") is bleurt
+
+
+def test_each_configuration_string_is_known_before_its_model_loads(tiny_bert, tiny_bleurt, monkeypatch):
+    """What ``run`` fingerprints with (the configuration strings) equals what the loaded scorers say."""
+    monkeypatch.setattr(pool, "_POOL", {})
+    options = ScorerOptions(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+    scorer = ContestScorer(options=options)
+    assert not pool.loaded_scorers()  # nothing built yet
+    before = scorer.config
+    scorer.load()
+    assert {key[0] for key in pool.loaded_scorers()} == {spec.name for spec in scorer.specs}
+    for spec in scorer.specs:
+        assert before[spec.name] == f"{scorer.scorer(spec.name).config} rules={before['rules']}", spec.name
+    assert f"{tiny_bert}_L2_no-idf_version=" in before["bertscore"] and f"model={tiny_bleurt}," in before["bleurt"]

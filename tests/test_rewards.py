@@ -21,15 +21,14 @@ from malpyeong_eval.metrics.pool import shared_scorer
 from malpyeong_eval.metrics.rouge import Rouge1Scorer
 from malpyeong_eval.prompts import clean_output
 from rewards import (
-    BertScoreReward,
-    BleurtReward,
     ContestReward,
     MAX_COMPLETION_CHARS,
     MetricReward,
+    PartsLogging,
+    ScorerOptions,
     completion_text,
     exact_match_reward,
     format_reward,
-    metric_reward,
     rouge1_reward,
 )
 from rewards import completions as completions_module
@@ -44,10 +43,15 @@ ANSWERS = [item.answer for item in GOLD]
 
 
 @pytest.fixture(scope="module")
-def model_rewards(tiny_bert, tiny_bleurt):
-    bertscore = BertScoreReward(tiny_bert, num_layers=2, device="cpu")
-    bleurt = BleurtReward(tiny_bleurt, device="cpu", clip=False)
-    contest = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+def tiny_options(tiny_bert, tiny_bleurt):
+    return ScorerOptions(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def model_rewards(tiny_options):
+    bertscore = MetricReward("bertscore", tiny_options)
+    bleurt = MetricReward("bleurt", tiny_options, clip=False)
+    contest = ContestReward(options=tiny_options)
     return bertscore, bleurt, contest
 
 
@@ -75,7 +79,7 @@ def test_reason_rewards_give_zero_without_reason_even_where_the_metric_would_not
     assert rouge1_reward(completions, answer=['"가"가 옳다. 어간이 바뀐다.'] * 3) == [1.0, 0.0, 0.0]
 
 
-def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
+def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt, tiny_options):
     bertscore, bleurt, contest = model_rewards
     reasons, gold_reasons = [split_answer(p).reason for p in RECORDED], [split_answer(g).reason for g in ANSWERS]
     expected = BertScoreScorer(tiny_bert, num_layers=2, device="cpu").score(gold_reasons, reasons)
@@ -83,8 +87,7 @@ def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt):
     expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
     assert any(value != 0.0 for value, counted in zip(expected, COUNTED, strict=True) if not counted)  # the metric has a value there
     assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
-    scorer = ContestScorer(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
-    rows = scorer.evaluate(GOLD, RECORDED_SUBMISSION).items
+    rows = ContestScorer(options=tiny_options).evaluate(GOLD, RECORDED_SUBMISSION).items
     clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
     assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
 
@@ -94,9 +97,7 @@ def test_conversational_completions_and_other_gold_column():
     assert rouge1_reward(messages, answer=ANSWERS) == rouge1_reward(PREDICTIONS, answer=ANSWERS)
     parts = [[{"role": "assistant", "content": [{"type": "text", "text": text}]}] for text in PREDICTIONS]
     assert exact_match_reward(parts, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
-    from rewards import ExactMatchReward
-
-    assert ExactMatchReward(gold_column="gold")(PREDICTIONS, gold=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
+    assert MetricReward("exact_match", gold_column="gold")(PREDICTIONS, gold=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
 
 
 def test_missing_gold_string_gives_none_and_missing_column_is_a_clear_error():
@@ -153,9 +154,9 @@ def test_every_reward_pickles_before_and_after_use_without_its_models(model_rewa
         assert copy(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
         assert before(PREDICTIONS, answer=ANSWERS) == values, reward.__name__
         if hasattr(reward, "scorer"):  # in the same process, the copy finds the same loaded models in the pool
-            assert copy.scorer.scorers.keys() == reward.scorer.scorers.keys()
-            for name, scorer in reward.scorer.scorers.items():
-                assert copy.scorer.scorers[name] is scorer, (reward.__name__, name)
+            assert [spec.name for spec in copy.scorer.specs] == [spec.name for spec in reward.scorer.specs]
+            for metric in reward.scorer.specs:
+                assert copy.scorer.scorer(metric.name) is reward.scorer.scorer(metric.name), (reward.__name__, metric.name)
 
 
 @pytest.mark.slow
@@ -176,35 +177,35 @@ def test_a_pickled_reward_works_in_a_fresh_process(model_rewards):
     assert got[4] == pytest.approx(expected[4], abs=1e-6)
 
 
-def test_rewards_of_one_configuration_share_one_loaded_model(model_rewards, tiny_bert, tiny_bleurt):
+def test_rewards_of_one_model_identity_share_one_loaded_model(model_rewards, tiny_options):
     bertscore, bleurt, contest = model_rewards
-    same = ContestReward(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu",
-                         batch_size=None)
-    pooled_bert = shared_scorer("bertscore", bertscore_model=tiny_bert, bertscore_layers=2, device="cpu", batch_size=64)
-    pooled_bleurt = shared_scorer("bleurt", bleurt_model=tiny_bleurt, device="cpu")
+    same = ContestReward(options=tiny_options.with_batch_size(8))  # another batch size: the same models
+    pooled_bert, pooled_bleurt = shared_scorer("bertscore", tiny_options), shared_scorer("bleurt", tiny_options)
     for reward in (same, contest, bertscore):
-        assert reward.scorer.scorers["bertscore"] is pooled_bert, reward.__name__
+        assert reward.scorer.scorer("bertscore") is pooled_bert, reward.__name__
     for reward in (same, contest, bleurt):
-        assert reward.scorer.scorers["bleurt"] is pooled_bleurt, reward.__name__
-    assert same.scorer.scorers["rouge1"] is rouge1_reward.scorer.scorers["rouge1"] is shared_scorer("rouge1")
-    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu").scorer.scorers["bertscore"] is pooled_bert
-    assert BertScoreReward(tiny_bert, num_layers=2, device="cpu", batch_size=8).scorer.scorers["bertscore"] is not pooled_bert
+        assert reward.scorer.scorer("bleurt") is pooled_bleurt, reward.__name__
+    assert same.scorer.scorer("rouge1") is rouge1_reward.scorer.scorer("rouge1") is shared_scorer("rouge1")
     # a ContestScorer of the same options (as `score` or in-process checkpoint evaluation builds) shares them too
-    scorer = ContestScorer(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")
-    assert scorer.scorers["bertscore"] is pooled_bert and scorer.scorers["bleurt"] is pooled_bleurt
-    assert same(PREDICTIONS, answer=ANSWERS) == contest(PREDICTIONS, answer=ANSWERS)
+    scorer = ContestScorer(options=tiny_options)
+    assert scorer.scorer("bertscore") is pooled_bert and scorer.scorer("bleurt") is pooled_bleurt
+    assert same(PREDICTIONS, answer=ANSWERS) == pytest.approx(contest(PREDICTIONS, answer=ANSWERS), abs=1e-6)
+
+
+def test_each_reward_computes_only_its_own_metric(tiny_options):
+    assert [spec.name for spec in exact_match_reward.scorer.specs] == ["exact_match"]  # not lenient EM
+    assert [spec.name for spec in MetricReward("bertscore", tiny_options).scorer.specs] == ["bertscore"]
+    assert [spec.name for spec in ContestReward(("em", "bleurt"), tiny_options).scorer.specs] == ["exact_match", "bleurt"]
 
 
 def test_metric_rewards_are_named_from_the_registry(tiny_bert):
     assert [reward.__name__ for reward in (exact_match_reward, rouge1_reward)] == ["exact_match_reward", "rouge1_reward"]
-    assert BertScoreReward(tiny_bert, num_layers=2).__name__ == "bertscore_reward"
-    assert BleurtReward("x").__name__ == "bleurt_reward"
-    em = metric_reward("em")
-    assert isinstance(em, MetricReward) and em.__name__ == "exact_match_reward" and em.metrics == ("em",)
+    assert MetricReward("bertscore").__name__ == "bertscore_reward" and MetricReward("bleurt").__name__ == "bleurt_reward"
+    em = MetricReward.of_alias("em")  # a --metrics name: its metric in Final
+    assert em.__name__ == "exact_match_reward" and em.names == ("exact_match",)
     assert em(PREDICTIONS, answer=ANSWERS) == exact_match_reward(PREDICTIONS, answer=ANSWERS)
-    assert metric_reward("bertscore", bertscore_model=tiny_bert, bertscore_layers=2).scorer_options["bertscore_model"] == tiny_bert
-    with pytest.raises(TypeError, match="unknown scorer option"):
-        metric_reward("rouge1", bertscore_modle="x")
+    with pytest.raises(KeyError, match="no metric 'chrf'"):
+        MetricReward("chrf")
 
 
 class ExtraSink:
@@ -217,30 +218,22 @@ class ExtraSink:
         self.calls.append((column, list(values)))
 
 
-def test_clause_and_reason_logged_once_per_batch_through_log_extra():
+def test_the_reward_asked_to_log_clause_and_reason_logs_them_and_no_other_does():
     batch = ['답변: "가"가 옳다. 어간이 바뀐다.', '"나"가 옳다.', None, "설명만 있다."]
     golds = [ANSWERS[0]] * len(batch)
     sink = ExtraSink()
     contest = ContestReward(metrics=("em", "rouge1"))
-    for reward in (format_reward, exact_match_reward, rouge1_reward, contest):  # as TRL calls them in one step
-        reward(batch, answer=golds, log_extra=sink.log_extra)  # a new bound method each time, as in TRL
+    first = PartsLogging(format_reward)  # what train.trainer.build_rewards does to the first reward
+    assert first.__name__ == "format_reward"
+    for reward in (first, exact_match_reward, rouge1_reward, contest):  # as TRL calls them in one step
+        reward(batch, answer=golds, log_extra=sink.log_extra)
     assert sink.calls == [
         ("answer_clause", ['"가"가 옳다', '"나"가 옳다', None, "설명만 있다."]),
         ("reason", ["어간이 바뀐다.", "", None, ""]),
     ]
-    contest(list(batch), answer=golds, log_extra=sink.log_extra)  # the next step's batch is logged again
-    assert [column for column, _ in sink.calls] == ["answer_clause", "reason"] * 2
-    other = ExtraSink()  # another trainer on the same batch logs too
-    rouge1_reward(batch, answer=golds, log_extra=other.log_extra)
-    assert len(other.calls) == 2
-    seen = []
-    quiet = ContestReward(metrics=("em",))
-    quiet.log_parts = False
-    quiet(['"가"가 옳다. 이유'], answer=[ANSWERS[0]], log_extra=lambda column, values: seen.append(column))
-    assert seen == []
-    plain = []  # a plain function works as well
-    format_reward(['"가"가 옳다. 이유'], log_extra=lambda column, values: plain.append((column, values)))
-    assert plain == [("answer_clause", ['"가"가 옳다']), ("reason", ["이유"])]
+    assert first(batch, answer=golds) == format_reward(batch)  # the reward's values, unchanged
+    wrapped = pickle.loads(pickle.dumps(PartsLogging(contest)))
+    assert wrapped.__name__ == "contest_reward" and wrapped(batch, answer=golds) == contest(batch, answer=golds)
 
 
 def _malformed(rng: random.Random, index: int):
@@ -275,7 +268,7 @@ def test_fuzz_never_raises_and_stays_in_range(model_rewards, tiny_bleurt, caplog
     completions = [_malformed(rng, i) for i in range(2100)]
     golds = [rng.choice(ANSWERS) for _ in completions]
     bertscore, bleurt, contest = model_rewards
-    bleurt_clipped = BleurtReward(tiny_bleurt, device="cpu")
+    bleurt_clipped = MetricReward("bleurt", bleurt.options)
     for reward in (format_reward, exact_match_reward, rouge1_reward, bertscore, bleurt_clipped, contest):
         values = reward(completions, answer=golds)
         assert len(values) == len(completions)
@@ -311,7 +304,7 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
         disable_tqdm=True,
     )
     trainer = GRPOTrainer(
-        model=tiny_policy, reward_funcs=[format_reward, rouge1_reward], args=args, train_dataset=dataset,
+        model=tiny_policy, reward_funcs=[PartsLogging(format_reward), rouge1_reward], args=args, train_dataset=dataset,
         processing_class=AutoTokenizer.from_pretrained(tiny_policy),
     )
     log_extra_calls = []
@@ -325,7 +318,7 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     assert len(rewards) == 50
-    # two rewards, but each step's clauses and reasons logged once: one column value per completion
+    # two rewards, the first asked to log: each step's clauses and reasons logged once, one value per completion
     assert log_extra_calls == [("answer_clause", 16), ("reason", 16)] * 50
     last = [clean_output(completion_text(c)) for c in trainer._logs["completion"]]
     assert list(trainer._logs["extra"]["reason"]) == [split_answer(text).reason for text in last]

@@ -27,9 +27,11 @@ def test_import_loads_no_tagger_model_or_framework():
 def test_constructing_and_pickling_rewards_loads_nothing():
     code = f"""
 import pickle, sys
-from rewards import BertScoreReward, BleurtReward, ContestReward, loaded_scorers
-built = [BertScoreReward("no-such-bert", num_layers=2, device="cpu"), BleurtReward("no-such-bleurt", device="cpu"),
-         ContestReward(), ContestReward(metrics=("em", "bertscore"), bertscore_model="x", batch_size=8)]
+from rewards import ContestReward, MetricReward, PartsLogging, ScorerOptions, loaded_scorers
+options = ScorerOptions(bertscore_model="no-such-bert", bertscore_layers=2, bleurt_model="no-such-bleurt", device="cpu",
+                        batch_size=8)
+built = [MetricReward("bertscore", options), MetricReward("bleurt", options), ContestReward(),
+         PartsLogging(ContestReward(("em", "bertscore"), options))]
 for reward in built:
     pickle.loads(pickle.dumps(reward))
 print(any(m.startswith({HEAVY!r}) for m in sys.modules) or bool(loaded_scorers()))
@@ -46,8 +48,8 @@ values = reward(['"가"가 옳다. 어간이 바뀐다.'], answer=['"가"가 옳
 print(json.dumps({"values": values, "pool": [key[0] for key in loaded_scorers()],
                   "frameworks": sorted({m.split(".")[0] for m in sys.modules if m.startswith(("torch", "transformers", "bert_score"))})}))
 """
-    assert json.loads(python(code)) == {"values": [1.0], "pool": ["exact_match", "exact_match_lenient", "rouge1"],
-                                        "frameworks": []}
+    # only its own metrics: strict EM (Final's), not the lenient EM that --metrics em adds
+    assert json.loads(python(code)) == {"values": [1.0], "pool": ["exact_match", "rouge1"], "frameworks": []}
 
 
 def test_pool_docstring_examples():

@@ -71,6 +71,31 @@ def test_model_dir_end_to_end(tiny_policy, tmp_path, cli):
     assert Leaderboard(db).count() == 1
 
 
+def test_an_already_recorded_run_loads_no_scorer_model(tiny_policy, tiny_bert, tiny_bleurt, tmp_path, cli, monkeypatch):
+    """The fingerprint needs each metric's configuration string, which is known without loading the
+    model: the second run of a recorded checkpoint with the default metrics (BERTScore and BLEURT
+    included) builds no scorer and no generator."""
+    from malpyeong_eval import runner
+    from malpyeong_eval.metrics import bertscore, bleurt, pool
+
+    args = ["run", tiny_policy, "--db", f"sqlite:///{tmp_path / 'board.db'}", "--runs-dir", str(tmp_path / "runs"),
+            "--bertscore-model", tiny_bert, "--bertscore-layers", "2", "--bleurt-model", tiny_bleurt, "--device", "cpu",
+            "--max-new-tokens", "8", "--limit", "4", "--json"]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert json.loads(out)[0]["metrics"]["bleurt"] is not None  # the default metrics: all four scored
+    monkeypatch.setattr(pool, "_POOL", {})  # a fresh process's pool
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    for module, name in ((bertscore, "BertScoreScorer"), (bleurt, "BleurtScorer"), (runner, "make_generator")):
+        monkeypatch.setattr(module, name, refuse)
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert json.loads(out)[0]["already_recorded"] and not pool.loaded_scorers()
+
+
 def test_lora_adapter_end_to_end(lora_adapter, tiny_policy, tmp_path, cli):
     db = f"sqlite:///{tmp_path / 'board.db'}"
     code, _, err = cli("run", lora_adapter, "--db", db, "--runs-dir", str(tmp_path / "runs"), *FAST)

@@ -164,3 +164,15 @@ def test_record_with_unwritable_output_leaves_no_run(tmp_path, cli):
     assert Leaderboard(db).runs(all_rules=True) == []
     code, _, _ = cli("score", "--sample", "--metrics", "em", "--record", "--name", "r1", "--db", db)
     assert code == 0 and [run.name for run in Leaderboard(db).runs()] == ["r1"]
+
+
+def test_batch_size_auto_scores_as_the_default_sizes(full_result, tiny_bert, tiny_bleurt, cli):
+    """``--batch-size auto`` on CPU (nothing runs out of memory: the largest size is kept) gives the
+    numbers of the scorers' default sizes; a bad value is one line and exit 2."""
+    code, out, err = cli("score", "--sample", "--bertscore-model", tiny_bert, "--bertscore-layers", "2",
+                         "--bleurt-model", tiny_bleurt, "--device", "cpu", "--batch-size", "auto", "--json")
+    assert code == 0, err
+    for key, value in json.loads(out)["metrics"].items():
+        assert value == pytest.approx(full_result["metrics"][key], abs=1e-6), key
+    code, _, err = cli("score", "--sample", "--metrics", "em", "--batch-size", "lots")
+    assert code == 2 and "--batch-size 'lots': give a positive integer or 'auto'" in err and len(err.strip().splitlines()) == 1

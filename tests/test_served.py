@@ -257,7 +257,7 @@ def test_batch_size_auto_finds_a_size_and_predicts_as_a_fixed_size(served_model,
 def test_halving_on_out_of_memory():
     """A test-only memory cap: batches above 3 items raise ``torch.cuda.OutOfMemoryError`` (the real
     exception type; on CPU nothing else produces it); a RuntimeError saying so is treated the same."""
-    from malpyeong_eval.generation import run_halving
+    from malpyeong_eval.batching import run_halving
 
     for error in (torch.cuda.OutOfMemoryError, lambda text: RuntimeError(f"CUDA error: {text}")):
         done: list[list[int]] = []

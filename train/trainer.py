@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
+from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
 from malpyeong_eval.tracking import EvaluationLogger, Tracking, training_tracker
@@ -46,26 +47,32 @@ def build_dataset(items: list[Item], prompt: ContestPrompt):
     ])
 
 
+def scorer_options(settings: TrainSettings, device: str | None = None) -> ScorerOptions:
+    """The one :class:`ScorerOptions` of a training: its scorer models, on ``device``."""
+    return ScorerOptions(bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
+                         bleurt_model=settings.bleurt_model, device=device)
+
+
 def build_rewards(settings: TrainSettings, device: str | None = None) -> list[Any]:
     """The reward callables named in ``settings.rewards``: ``format``, ``contest`` (over
     ``settings.contest_metrics``), ``context`` (the gold context named) and one reward per metric
-    name of the registry. Scorer models are shared by configuration through the scorer pool and
-    loaded on first use."""
-    from rewards import ContestReward, context_reward, format_reward, metric_reward
+    name of the registry. The first one also logs each completion's answer clause and reason
+    (:class:`rewards.PartsLogging`). Scorer models are shared by model identity through the scorer
+    pool and loaded on first use."""
+    from rewards import ContestReward, MetricReward, PartsLogging, context_reward, format_reward
 
-    models: dict[str, Any] = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers,
-              "bleurt_model": settings.bleurt_model, "device": device}
+    options = scorer_options(settings, device)
     built: list[Any] = []
     for name in settings.rewards:
         if name == "format":
             built.append(format_reward)
         elif name == "contest":
-            built.append(ContestReward(settings.contest_metrics, **models))
+            built.append(ContestReward(settings.contest_metrics, options))
         elif name == "context":
             built.append(context_reward)
         else:
-            built.append(metric_reward(name, **models))
-    return built
+            built.append(MetricReward.of_alias(name, options))
+    return [PartsLogging(built[0]), *built[1:]] if built else built
 
 
 class LeaderboardCallback(TrainerCallback):
@@ -191,8 +198,7 @@ def evaluation_runner(settings: TrainSettings, grpo_config, prompt: ContestPromp
 
     eval_path = Path(settings.eval["data"])
     scorer = ContestScorer((settings.eval.get("metrics") or DEFAULT_EVAL_METRICS).split(","),
-                           bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
-                           bleurt_model=settings.bleurt_model, device=device)
+                           scorer_options(settings, device))
     max_new_tokens = int(settings.eval.get("max_new_tokens", grpo_config.max_completion_length))
     return CheckpointRunner(
         load_items(eval_path, require_answer=True)[: settings.eval.get("limit")], data_path=eval_path,

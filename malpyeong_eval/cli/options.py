@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..evaluation import METRICS
+from ..metrics.options import ScorerOptions, parse_batch_size
 
 DEFAULT_METRICS = ",".join(METRICS)  # what score and run compute unless --metrics says otherwise
 MetricsOption = Annotated[
@@ -46,8 +47,18 @@ def _device(value: str | None) -> str | None:
 
 
 DeviceOption = Annotated[Optional[str], typer.Option("--device", callback=_device, help="cpu, cuda, cuda:1 ... (default: cuda if available).")]
-BatchSizeOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
-ScoreBatchSizeOption = Annotated[Optional[int], typer.Option("--score-batch-size", min=1, help="Batch size of the model-based scorers (BERTScore, BLEURT) \\[default 64 for BERTScore, 32 for BLEURT].")]
+_SCORER_BATCH_HELP = ("Batch size of the model-based scorers (BERTScore, BLEURT), or 'auto' (the largest that fits, "
+                      "halved on out-of-memory) \\[default 64 for BERTScore, 32 for BLEURT].")
+BatchSizeOption = Annotated[Optional[str], typer.Option("--batch-size", help=_SCORER_BATCH_HELP)]
+ScoreBatchSizeOption = Annotated[Optional[str], typer.Option("--score-batch-size", help=_SCORER_BATCH_HELP)]
+
+
+def scorer_options(bertscore_model: str | None, bertscore_layers: int | None, bleurt_model: str | None,
+                   device: str | None, batch_size: str | None, batch_flag: str = "--batch-size") -> ScorerOptions:
+    """The one :class:`ScorerOptions` value of a command's scorer flags (``batch_flag``: the name its
+    batch-size flag has there)."""
+    return ScorerOptions(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, bleurt_model=bleurt_model,
+                         device=device, batch_size=parse_batch_size(batch_size, batch_flag))
 
 
 def _not_blank(value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from .options import (
     NameOption,
     ScoreBatchSizeOption,
     TagOption,
+    scorer_options,
 )
 from .generation_options import (
     ApiKeyEnvOption,
@@ -209,8 +210,8 @@ def run(
 
         board = Leaderboard(db)
     scorable = all(item.answer is not None for item in items)
-    scorer = ContestScorer(chosen, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
-                           bleurt_model=bleurt_model, device=device, batch_size=score_batch_size) if scorable else None
+    options = scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, score_batch_size, "--score-batch-size")
+    scorer = ContestScorer(chosen, options) if scorable else None
     display = _ProgressDisplay(transient=json_output)
     runner = CheckpointRunner(
         items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,

@@ -24,6 +24,7 @@ from .options import (
     MetricsOption,
     NameOption,
     TagOption,
+    scorer_options,
 )
 
 console = make_console()
@@ -64,6 +65,7 @@ def score(
     if prediction is None or gold is None:
         raise MalpyeongError("give a submission file and --gold GOLD (or --sample)")
     chosen = parse_metrics(metrics)
+    options = scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, batch_size)
     if record and not name:
         raise MalpyeongError("--record needs --name NAME")
     board = None
@@ -80,14 +82,7 @@ def score(
     gold_items = load_items(gold, require_answer=True)
     submitted = load_items(prediction, require_answer=True)
     submission = match_submission(gold_items, submitted, prediction, align_by_id=align_by_id)
-    scorer = ContestScorer(
-        chosen,
-        bertscore_model=bertscore_model,
-        bertscore_layers=bertscore_layers,
-        bleurt_model=bleurt_model,
-        device=device,
-        batch_size=batch_size,
-    )
+    scorer = ContestScorer(chosen, options)
     with scorer_progress(err_console, enabled=not json_output):
         result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)

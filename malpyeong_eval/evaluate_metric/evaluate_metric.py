@@ -13,6 +13,7 @@ import evaluate
 
 from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.metrics.aggregate import SUMMARY_KEYS, summarize
+from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
 
 _DESCRIPTION = "Exact Match, ROUGE-1 (Mecab), BERTScore and BLEURT of the NIKL AI 말평 RAG task, as the organizers score."
@@ -21,7 +22,8 @@ Args:
     predictions: full predicted answers.
     references: full gold answers.
     metrics: comma-separated subset of {metrics} (default all of them).
-    bertscore_model, bertscore_layers, bleurt_model, device, batch_size: as the command line's flags.
+    bertscore_model, bertscore_layers, bleurt_model, device, batch_size: as the command line's flags
+        (one ScorerOptions); batch_size may be 'auto'.
 Returns:
     {columns} (None if not computed),
     and n_counted: the items whose gold and predicted reasons are both non-empty, the only ones the
@@ -54,7 +56,8 @@ class MalpyeongEval(evaluate.Metric):
         device=None,
         batch_size=None,
     ):
-        scorer = ContestScorer(metrics, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
-                               bleurt_model=bleurt_model, device=device, batch_size=batch_size)
+        options = ScorerOptions(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
+                                bleurt_model=bleurt_model, device=device, batch_size=batch_size)
+        scorer = ContestScorer(metrics, options)
         rows = scorer.score_texts(list(references), list(predictions))
         return {**summarize(rows), "n_counted": sum(row["counted"] for row in rows)}

@@ -7,7 +7,7 @@ new release is taken on purpose, after the tests here pass with it:
 - ``rouge-score`` (``>=0.1.2,<0.2``): ``rouge_scorer._score_ngrams``;
 - ``python-mecab-ko`` (``>=1.3.7,<1.4``): the compiled ``_mecab.Tagger`` and ``mecab.mecab._rcfile_option``;
 - ``bert-score`` (``==0.3.13``): ``BERTScorer._tokenizer`` / ``._model`` and ``bert_score.utils``'s
-  ``model2layers``, ``sent_encode``, ``get_bert_embedding``, ``greedy_cos_idf``.
+  ``model2layers``, ``get_hash``, ``sent_encode``, ``get_bert_embedding``, ``greedy_cos_idf``.
 
 The tests that pin their behaviour: ``tests/test_rouge.py`` (bit-for-bit equal to the organizers'
 algorithm and to ``RougeScorer``), ``tests/test_bertscore.py`` (equal to ``bert_score.score``) and
@@ -93,6 +93,15 @@ def bert_score_layers() -> dict[str, int]:
     from bert_score.utils import model2layers
 
     return model2layers
+
+
+def bertscore_hash(model: str, num_layers: int) -> str:
+    """``BERTScorer(model_type=model, num_layers=num_layers).hash`` without building the scorer:
+    ``bert_score.utils.get_hash`` (undocumented), with the arguments ``BERTScorer.hash`` passes for
+    our configuration (no idf, no baseline rescaling, no custom baseline, the slow tokenizer)."""
+    from bert_score.utils import get_hash
+
+    return get_hash(model, num_layers, False, False, False, False)
 
 
 def bert_scorer_parts(scorer: Any) -> tuple[Any, Any]:

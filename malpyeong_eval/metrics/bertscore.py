@@ -20,18 +20,37 @@ from typing import Any
 
 from ..cache import LRUCache
 from ..errors import ModelLoadError
-from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, encoded_length, greedy_f1
+from ..batching import BatchSize, BatchSizer
+from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, bertscore_hash, encoded_length, greedy_f1
 from .progress import report
 from .loading import check_model, load_error, model_from_env, quiet_hub_logs, resolve_device
 
 DEFAULT_MODEL = "bert-base-multilingual-cased"
 MODEL_VARIABLE = "MALPYEONG_BERTSCORE_MODEL"
+DEFAULT_BATCH_SIZE = 64
 
 
 def default_layer(model: str) -> int | None:
     """bert_score's default layer for ``model`` (also for a local copy named like a known model)."""
     layers = bert_score_layers()
     return layers.get(model, layers.get(Path(model).name))
+
+
+def model_and_layer(model: str | None, num_layers: int | None) -> tuple[str, int]:
+    """The BERTScore model (``MALPYEONG_BERTSCORE_MODEL``, else mBERT) and its layer (bert_score's
+    default for it unless given); a model bert_score does not know needs its layer given."""
+    model = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
+    layer = num_layers if num_layers is not None else default_layer(model)
+    if layer is None:
+        raise ModelLoadError(f"BERTScore model {model!r} is unknown to bert_score: give its layer with --bertscore-layers")
+    return model, layer
+
+
+def bertscore_config(model: str, num_layers: int) -> str:
+    """BERTScore's configuration string, computed without loading the model: bert_score's own hash
+    (model, layer, no idf, no rescaling, bert_score's and transformers' versions), as
+    ``BERTScorer.hash`` gives it for the scorer built here."""
+    return f"bertscore({bertscore_hash(model, num_layers)})"
 
 
 def _encode_empty_text_as_special_tokens(tokenizer) -> None:
@@ -61,17 +80,13 @@ class BertScoreScorer:
         model: str | None = None,
         num_layers: int | None = None,
         device: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = 2048,
     ) -> None:
-        self.model = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
-        self.num_layers = num_layers if num_layers is not None else default_layer(self.model)
-        if self.num_layers is None:
-            raise ModelLoadError(
-                f"BERTScore model {self.model!r} is unknown to bert_score: give its layer with --bertscore-layers"
-            )
+        """``batch_size``: the default of each :meth:`score` call that gives none."""
+        self.model, self.num_layers = model_and_layer(model, num_layers)
         self.device = resolve_device(device)
-        self.batch_size = batch_size
+        self.batch = BatchSizer(default=batch_size)
         from bert_score import BERTScorer
 
         check_model(self.model, "BERTScore", "--bertscore-model", MODEL_VARIABLE, tokenizer=True)
@@ -95,18 +110,21 @@ class BertScoreScorer:
 
     @property
     def config(self) -> str:
-        """bert_score's own hash of the configuration (model, layer, idf, rescaling, versions)."""
-        return f"bertscore({self._scorer.hash})"
+        """bert_score's own hash of the configuration (:func:`bertscore_config`)."""
+        return bertscore_config(self.model, self.num_layers)
 
-    def _embed(self, references: Sequence[str], predictions: Sequence[str]) -> dict[str, tuple]:
+    def _embed(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize) -> dict[str, tuple]:
         """(embedding, idf) of each distinct text, unpadded: references from the cache when they are
         there, the rest embedded in length-sorted batches; new references are cached."""
         found: dict[str, Any] = {text: self._embeddings.get(text) for text in dict.fromkeys([*references, *predictions])}
         keep = set(references)
         missing = [text for text, value in found.items() if value is None]
         missing.sort(key=lambda text: encoded_length(self._tokenizer, text), reverse=True)
-        for start in range(0, len(missing), self.batch_size):
-            batch = missing[start : start + self.batch_size]
+        embedded = 0
+
+        def embed(indices: list[int]) -> None:
+            nonlocal embedded
+            batch = [missing[i] for i in indices]
             embeddings, masks, idf = bert_embeddings(batch, self._model, self._tokenizer, self._idf, self.device)
             embeddings, masks, idf = embeddings.cpu(), masks.cpu(), idf.cpu()
             for row, text in enumerate(batch):
@@ -115,7 +133,10 @@ class BertScoreScorer:
                 found[text] = (embeddings[row, :length].clone(), idf[row, :length].clone())
                 if text in keep:
                     self._embeddings.put(text, found[text])
-            report("BERTScore (texts embedded)", min(start + self.batch_size, len(missing)), len(missing))
+            embedded += len(batch)
+            report("BERTScore (texts embedded)", embedded, len(missing))
+
+        self.batch.run(len(missing), batch_size, embed)
         return found
 
     def _padded(self, texts: Sequence[str], stats: dict[str, tuple]):
@@ -128,18 +149,22 @@ class BertScoreScorer:
         mask = (torch.arange(int(lengths.max())).expand(len(texts), -1) < lengths.unsqueeze(1)).to(self.device)
         return pad_sequence(embeddings, batch_first=True, padding_value=2.0), mask, pad_sequence(idf, batch_first=True)
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
-        """BERTScore F1 of each prediction against its reference."""
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
+        """BERTScore F1 of each prediction against its reference, in batches of ``batch_size`` (``None``:
+        the scorer's default; ``auto``: the largest that fits)."""
         import torch
 
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        stats = self._embed(references, predictions)
-        scores: list[float] = []
+        stats = self._embed(references, predictions, batch_size)
+        scores: list[float] = [0.0] * len(references)
+
+        def compare(indices: list[int]) -> None:
+            f1 = greedy_f1(self._padded([references[i] for i in indices], stats),
+                           self._padded([predictions[i] for i in indices], stats))
+            for i, value in zip(indices, f1.cpu().tolist(), strict=True):
+                scores[i] = float(value)
+
         with torch.inference_mode():
-            for start in range(0, len(references), self.batch_size):
-                refs = references[start : start + self.batch_size]
-                hyps = predictions[start : start + self.batch_size]
-                f1 = greedy_f1(self._padded(refs, stats), self._padded(hyps, stats))
-                scores += [float(value) for value in f1.cpu().tolist()]
+            self.batch.run(len(references), batch_size, compare)
         return scores

@@ -25,6 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ..batching import BatchSize, BatchSizer
 from ..cache import LRUCache
 from ..errors import ModelLoadError
 from .progress import report
@@ -32,11 +33,13 @@ from .loading import check_model, load_error, model_from_env, quiet_hub_logs, re
 
 DEFAULT_MODEL = "lucadiliello/BLEURT-20"
 MODEL_VARIABLE = "MALPYEONG_BLEURT_MODEL"
+DEFAULT_BATCH_SIZE = 32
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _KEY_RENAMES = (("bleurt.", "rembert."), ("encoder.embedding_projection.", "encoder.embedding_hidden_mapping_in."))
 
 
-def _model_directory(model: str) -> Path:
+def _model_directory(model: str, files: tuple[str, ...] = ("config.json", "spm.model", *_WEIGHT_FILES)) -> Path:
+    """The local directory of ``model``: itself, or the Hub snapshot holding ``files``."""
     path = Path(model)
     if path.is_dir():
         return path
@@ -44,7 +47,46 @@ def _model_directory(model: str) -> Path:
         raise FileNotFoundError(f"{model} is not a model directory")
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(model, allow_patterns=["config.json", "spm.model", *_WEIGHT_FILES]))
+    return Path(snapshot_download(model, allow_patterns=list(files)))
+
+
+def _read_config(directory: Path) -> dict[str, Any]:
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    if not isinstance(config, dict) or config.get("model_type") != "bleurt":
+        found = config.get("model_type") if isinstance(config, dict) else None
+        raise ValueError(f"config.json has model_type {found!r}, expected 'bleurt'")
+    return config
+
+
+def _max_length(config: dict[str, Any]) -> int:
+    return config.get("max_seq_length") or config.get("max_position_embeddings", 512)
+
+
+def _activation(hidden_act: str) -> str:
+    """The feed-forward activation as run here: the config's ``gelu`` is the exact (erf) GELU, as in
+    the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (malpyeong_eval/docs/scoring.md §3)."""
+    return {"gelu": "gelu-exact-erf", "gelu_new": "gelu-tanh", "gelu_pytorch_tanh": "gelu-tanh"}.get(hidden_act, str(hidden_act))
+
+
+def bleurt_model(model: str | None) -> str:
+    """The BLEURT checkpoint: ``model``, else ``MALPYEONG_BLEURT_MODEL``, else BLEURT-20."""
+    return model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
+
+
+def bleurt_config(model: str) -> str:
+    """BLEURT's configuration string, from the checkpoint's ``config.json`` only (no weights loaded):
+    the checkpoint, its sequence length, the architecture and activation, torch's and transformers' versions."""
+    check_model(model, "BLEURT", "--bleurt-model", MODEL_VARIABLE, tokenizer=True)
+    try:
+        with quiet_hub_logs():
+            config = _read_config(_model_directory(model, ("config.json",)))
+    except Exception as exc:  # any failure to find or read the checkpoint's config
+        raise load_error("BLEURT", model, "--bleurt-model", MODEL_VARIABLE, exc) from None
+    return (
+        f"bleurt(model={model},max_length={_max_length(config)},arch=rembert,"
+        f"activation={_activation(config.get('hidden_act', 'gelu'))},torch={version('torch')},"
+        f"transformers={version('transformers')})"
+    )
 
 
 def _read_state_dict(directory: Path) -> dict[str, Any]:
@@ -90,9 +132,7 @@ def load_bleurt_model(directory: Path):
     import torch
     from transformers import RemBertForSequenceClassification
 
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    if config.get("model_type") != "bleurt":
-        raise ValueError(f"config.json has model_type {config.get('model_type')!r}, expected 'bleurt'")
+    config = _read_config(directory)
     model = RemBertForSequenceClassification(rembert_config_from_bleurt(config))
     state = {}
     for key, tensor in _read_state_dict(directory).items():
@@ -144,44 +184,35 @@ class BleurtScorer:
     """
 
     def __init__(
-        self, model: str | None = None, device: str | None = None, batch_size: int = 32, cache_size: int = 16384
+        self, model: str | None = None, device: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+        cache_size: int = 16384,
     ) -> None:
-        self.model_name = model or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
+        """``batch_size``: the default of each :meth:`score` call that gives none."""
+        self.model_name = bleurt_model(model)
         self.device = resolve_device(device)
-        self.batch_size = batch_size
+        self.batch = BatchSizer(default=batch_size)
         check_model(self.model_name, "BLEURT", "--bleurt-model", MODEL_VARIABLE, tokenizer=True)
         try:
             with quiet_hub_logs():
                 directory = _model_directory(self.model_name)
-                self.model, bleurt_config = load_bleurt_model(directory)
-            max_length = bleurt_config.get("max_seq_length") or bleurt_config.get("max_position_embeddings", 512)
-            self.tokenizer = BleurtTokenizer(directory / "spm.model", max_length=max_length)
+                self.model, checkpoint_config = load_bleurt_model(directory)
+            self.tokenizer = BleurtTokenizer(directory / "spm.model", max_length=_max_length(checkpoint_config))
         except ModelLoadError:
             raise
         except Exception as exc:  # any failure to find, read or fit the checkpoint
             raise load_error("BLEURT", self.model_name, "--bleurt-model", MODEL_VARIABLE, exc) from None
         self.model.to(self.device)  # the device was checked by resolve_device
+        self._config = bleurt_config(self.model_name)
         self._pair_scores: LRUCache[tuple[str, str], float] = LRUCache(size=cache_size)
 
     @property
     def config(self) -> str:
-        """Names the exact configuration, recorded with every score."""
-        import torch
+        """Names the exact configuration, recorded with every score (:func:`bleurt_config`)."""
+        return self._config
 
-        return (
-            f"bleurt(model={self.model_name},max_length={self.tokenizer.max_length},arch=rembert,"
-            f"activation={self.activation},torch={torch.__version__},transformers={version('transformers')})"
-        )
-
-    @property
-    def activation(self) -> str:
-        """The feed-forward activation as run here: the config's ``gelu`` is the exact (erf) GELU, as in
-        the PyTorch port; whether TF BLEURT-20 uses the tanh approximation is open (malpyeong_eval/docs/scoring.md §3)."""
-        name = self.model.config.hidden_act
-        return {"gelu": "gelu-exact-erf", "gelu_new": "gelu-tanh", "gelu_pytorch_tanh": "gelu-tanh"}.get(name, str(name))
-
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
-        """BLEURT score of each prediction (candidate) against its reference."""
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
+        """BLEURT score of each prediction (candidate) against its reference, in batches of ``batch_size``
+        (``None``: the scorer's default; ``auto``: the largest that fits)."""
         import torch
 
         if len(references) != len(predictions):
@@ -196,25 +227,31 @@ class BleurtScorer:
                 scores[pair] = cached
         encoded = [self.tokenizer.encode_pair(ref, cand) for ref, cand in pairs]
         order = sorted(range(len(pairs)), key=lambda i: len(encoded[i][0]), reverse=True)
+        done = 0
+
+        def run(positions: list[int]) -> None:
+            nonlocal done
+            batch = [order[i] for i in positions]
+            width = len(encoded[batch[0]][0])
+            input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+            segments = torch.zeros_like(input_ids)
+            mask = torch.zeros_like(input_ids)
+            for row, index in enumerate(batch):
+                ids, segment_ids = encoded[index]
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                segments[row, : len(ids)] = torch.tensor(segment_ids)
+                mask[row, : len(ids)] = 1
+            logits = self.model(
+                input_ids=input_ids.to(self.device),
+                token_type_ids=segments.to(self.device),
+                attention_mask=mask.to(self.device),
+            ).logits
+            for row, index in enumerate(batch):
+                scores[pairs[index]] = float(logits[row, 0])
+                self._pair_scores.put(pairs[index], scores[pairs[index]])
+            done += len(batch)
+            report("BLEURT (pairs scored)", done, len(order))
+
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = [order[i] for i in range(start, min(start + self.batch_size, len(order)))]
-                width = len(encoded[batch[0]][0])
-                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-                segments = torch.zeros_like(input_ids)
-                mask = torch.zeros_like(input_ids)
-                for row, index in enumerate(batch):
-                    ids, segment_ids = encoded[index]
-                    input_ids[row, : len(ids)] = torch.tensor(ids)
-                    segments[row, : len(ids)] = torch.tensor(segment_ids)
-                    mask[row, : len(ids)] = 1
-                logits = self.model(
-                    input_ids=input_ids.to(self.device),
-                    token_type_ids=segments.to(self.device),
-                    attention_mask=mask.to(self.device),
-                ).logits
-                for row, index in enumerate(batch):
-                    scores[pairs[index]] = float(logits[row, 0])
-                    self._pair_scores.put(pairs[index], scores[pairs[index]])
-                report("BLEURT (pairs scored)", start + len(batch), len(order))
+            self.batch.run(len(order), batch_size, run)
         return [scores[pair] for pair in zip(references, predictions, strict=True)]

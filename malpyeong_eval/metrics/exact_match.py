@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..batching import BatchSize
 from ..parsing import (
     clause_alternatives,
     normalize_clause,
@@ -72,7 +73,7 @@ class ExactMatchScorer:
 
     config = CONFIG
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
         """Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
         return [exact_match(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]
@@ -83,7 +84,7 @@ class ExactMatchLenientScorer:
 
     config = CONFIG_LENIENT
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
         """Lenient Exact Match of each predicted answer against its gold answer."""
         _check_lengths(references, predictions)
         return [exact_match_lenient(reference, prediction) for reference, prediction in zip(references, predictions, strict=True)]

@@ -23,7 +23,8 @@ whose items carry candidates and gold rules measures it where the model was aske
 cited), averaged over those items (the others ``None``); never part of Final.
 
 Importing this module loads no scorer: each spec's factory imports its scorer module when called.
-Loaded scorers are shared by configuration through :func:`malpyeong_eval.metrics.pool.shared_scorer`.
+Loaded scorers are shared by model identity through :func:`malpyeong_eval.metrics.pool.shared_scorer`;
+a configuration string is computed without loading anything (:meth:`MetricSpec.config`).
 """
 
 from __future__ import annotations
@@ -32,21 +33,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..batching import BatchSize
 from ..errors import MalpyeongError
+from .options import ScorerOptions
 
 Part = Literal["clause", "reason", "context"]
-
-# The scorer options every entry point takes (``score``/``run``/``rescore`` flags, ContestScorer's
-# keywords, the rewards' ``**scorer_options``); each spec reads the ones it needs.
-SCORER_OPTIONS = ("bertscore_model", "bertscore_layers", "bleurt_model", "device", "batch_size")
 
 
 @runtime_checkable
 class Scorer(Protocol):
     """What every metric's scorer is: a configuration string, and a batch of scores.
 
-    ``score(references, predictions)``: one float per pair, references (gold) first. A clause
-    metric's scorer gets full answers (it splits them itself); a reason metric's gets reasons.
+    ``score(references, predictions, batch_size)``: one float per pair, references (gold) first;
+    ``batch_size`` (:data:`~malpyeong_eval.batching.BatchSize`) is a runtime knob of the model-based
+    scorers, ignored by the others. A clause metric's scorer gets full answers (it splits them
+    itself); a reason metric's gets reasons.
     """
 
     @property
@@ -54,12 +55,12 @@ class Scorer(Protocol):
         """Names the exact configuration; recorded with every score."""
         ...
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
         """The metric of each prediction against its reference."""
         ...
 
 
-def _no_options(options: Mapping[str, Any]) -> dict[str, Any]:
+def _no_settings(options: ScorerOptions) -> dict[str, Any]:
     return {}
 
 
@@ -74,9 +75,13 @@ class MetricSpec:
       on the reasons, averaged over the counted items) or ``context`` (scored on the cited
       candidate's title against the gold rule, averaged over the items where it is measured);
     - ``in_final``: whether it enters Final Score (a reason metric through Descriptive Avg);
-    - ``options``: the scorer's options from :data:`SCORER_OPTIONS`-style options, normalized
-      (defaults filled in, device resolved), so that equal configurations share one scorer;
-    - ``factory``: builds the scorer from those normalized options.
+    - ``describe``: the configuration string of these settings, computed without building the
+      scorer (a scorer's ``config`` is the same string);
+    - ``factory``: builds the scorer of these settings;
+    - ``settings``: the model identity a :class:`ScorerOptions` gives this metric (model, layer,
+      device; defaults filled in), so that equal identities share one loaded scorer; the batch
+      size is never part of it. ``load_settings`` adds what only loading needs (the normalized
+      device), so that describing a configuration imports no framework.
     """
 
     name: str
@@ -84,17 +89,27 @@ class MetricSpec:
     label: str
     part: Part
     in_final: bool
+    describe: Callable[[Mapping[str, Any]], str]
     factory: Callable[[Mapping[str, Any]], Scorer]
-    options: Callable[[Mapping[str, Any]], dict[str, Any]] = _no_options
+    settings: Callable[[ScorerOptions], dict[str, Any]] = _no_settings
+    load_settings: Callable[[ScorerOptions], dict[str, Any]] = _no_settings
 
     @property
     def takes_options(self) -> bool:
         """Whether the scorer is configured by options (a model, a device): the model-based metrics."""
-        return self.options is not _no_options
+        return self.settings is not _no_settings
 
-    def build(self, options: Mapping[str, Any] | None = None) -> Scorer:
+    def config(self, options: ScorerOptions = ScorerOptions()) -> str:
+        """The configuration string a scorer of these options has, without building it."""
+        return self.describe(self.settings(options))
+
+    def identity(self, options: ScorerOptions = ScorerOptions()) -> tuple[tuple[str, Any], ...]:
+        """What names the loaded scorer of these options: the settings and the device it loads on."""
+        return tuple(sorted({**self.settings(options), **self.load_settings(options)}.items()))
+
+    def build(self, options: ScorerOptions = ScorerOptions()) -> Scorer:
         """A new scorer for these options (unshared; :func:`~.pool.shared_scorer` shares them)."""
-        return self.factory(self.options(options or {}))
+        return self.factory(dict(self.identity(options)))
 
 
 @dataclass(frozen=True)
@@ -108,26 +123,48 @@ class SummarySpec:
 # -- the factories (each imports its scorer module only when called) ------------------------------------
 
 
-def _exact_match(options: Mapping[str, Any]) -> Scorer:
+def _exact_match(settings: Mapping[str, Any]) -> Scorer:
     from .exact_match import ExactMatchScorer
 
     return ExactMatchScorer()
 
 
-def _exact_match_lenient(options: Mapping[str, Any]) -> Scorer:
+def _exact_match_config(settings: Mapping[str, Any]) -> str:
+    from .exact_match import CONFIG
+
+    return CONFIG
+
+
+def _exact_match_lenient(settings: Mapping[str, Any]) -> Scorer:
     from .exact_match import ExactMatchLenientScorer
 
     return ExactMatchLenientScorer()
 
 
-def _rouge1(options: Mapping[str, Any]) -> Scorer:
+def _exact_match_lenient_config(settings: Mapping[str, Any]) -> str:
+    from .exact_match import CONFIG_LENIENT
+
+    return CONFIG_LENIENT
+
+
+def _rouge1(settings: Mapping[str, Any]) -> Scorer:
     from .rouge import Rouge1Scorer
 
     return Rouge1Scorer()
 
 
-def _selection(options: Mapping[str, Any]) -> Scorer:
+def _rouge1_config(settings: Mapping[str, Any]) -> str:
+    from .rouge import rouge1_config
+
+    return rouge1_config()
+
+
+def _selection(settings: Mapping[str, Any]) -> Scorer:
     return SelectionScorer()
+
+
+def _selection_config(settings: Mapping[str, Any]) -> str:
+    return SelectionScorer.config
 
 
 class SelectionScorer:
@@ -140,7 +177,7 @@ class SelectionScorer:
 
     config = "context_selection(cited-candidate-is-gold-rule,recall-title-match)"
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
         """Whether each named title (``predictions``) is its gold rule (``references``)."""
         from ..retrieval.metrics import is_relevant
 
@@ -149,45 +186,62 @@ class SelectionScorer:
         return [float(bool(title) and is_relevant(title, rule)) for rule, title in zip(references, predictions, strict=True)]
 
 
-def _bertscore_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    from .bertscore import DEFAULT_MODEL, MODEL_VARIABLE, default_layer
-    from .loading import model_from_env, resolve_device
+def _device(options: ScorerOptions) -> dict[str, Any]:
+    from .options import normalize_device
 
-    model = options.get("bertscore_model") or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE)
-    layers = options.get("bertscore_layers")
-    return {"model": model, "num_layers": default_layer(model) if layers is None else layers,
-            "device": resolve_device(options.get("device")), "batch_size": options.get("batch_size") or 64}
+    return {"device": normalize_device(options.device)}
 
 
-def _bertscore(options: Mapping[str, Any]) -> Scorer:
+def _bertscore_settings(options: ScorerOptions) -> dict[str, Any]:
+    from .bertscore import model_and_layer
+
+    model, layer = model_and_layer(options.bertscore_model, options.bertscore_layers)
+    return {"model": model, "num_layers": layer}
+
+
+def _bertscore_config(settings: Mapping[str, Any]) -> str:
+    from .bertscore import MODEL_VARIABLE, bertscore_config
+    from .loading import check_model
+
+    check_model(settings["model"], "BERTScore", "--bertscore-model", MODEL_VARIABLE, tokenizer=True)  # before any run
+    return bertscore_config(settings["model"], settings["num_layers"])
+
+
+def _bertscore(settings: Mapping[str, Any]) -> Scorer:
     from .bertscore import BertScoreScorer
 
-    return BertScoreScorer(**options)
+    return BertScoreScorer(**settings)
 
 
-def _bleurt_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    from .bleurt import DEFAULT_MODEL, MODEL_VARIABLE
-    from .loading import model_from_env, resolve_device
+def _bleurt_settings(options: ScorerOptions) -> dict[str, Any]:
+    from .bleurt import bleurt_model
 
-    return {"model": options.get("bleurt_model") or model_from_env(DEFAULT_MODEL, MODEL_VARIABLE),
-            "device": resolve_device(options.get("device")), "batch_size": options.get("batch_size") or 32}
+    return {"model": bleurt_model(options.bleurt_model)}
 
 
-def _bleurt(options: Mapping[str, Any]) -> Scorer:
+def _bleurt_config(settings: Mapping[str, Any]) -> str:
+    from .bleurt import bleurt_config
+
+    return bleurt_config(settings["model"])
+
+
+def _bleurt(settings: Mapping[str, Any]) -> Scorer:
     from .bleurt import BleurtScorer
 
-    return BleurtScorer(**options)
+    return BleurtScorer(**settings)
 
 
 # -- the registry -----------------------------------------------------------------------------------------
 
 METRIC_SPECS: tuple[MetricSpec, ...] = (
-    MetricSpec("exact_match", "em", "EM", "clause", True, _exact_match),
-    MetricSpec("exact_match_lenient", "em", "EM (lenient)", "clause", False, _exact_match_lenient),
-    MetricSpec("rouge1", "rouge1", "ROUGE-1", "reason", True, _rouge1),
-    MetricSpec("bertscore", "bertscore", "BERTScore", "reason", True, _bertscore, _bertscore_options),
-    MetricSpec("bleurt", "bleurt", "BLEURT", "reason", True, _bleurt, _bleurt_options),
-    MetricSpec("context_selection", "context", "Selection", "context", False, _selection),
+    MetricSpec("exact_match", "em", "EM", "clause", True, _exact_match_config, _exact_match),
+    MetricSpec("exact_match_lenient", "em", "EM (lenient)", "clause", False, _exact_match_lenient_config,
+               _exact_match_lenient),
+    MetricSpec("rouge1", "rouge1", "ROUGE-1", "reason", True, _rouge1_config, _rouge1),
+    MetricSpec("bertscore", "bertscore", "BERTScore", "reason", True, _bertscore_config, _bertscore,
+               _bertscore_settings, _device),
+    MetricSpec("bleurt", "bleurt", "BLEURT", "reason", True, _bleurt_config, _bleurt, _bleurt_settings, _device),
+    MetricSpec("context_selection", "context", "Selection", "context", False, _selection_config, _selection),
 )
 SUMMARY_SPECS: tuple[SummarySpec, ...] = (
     SummarySpec("descriptive_avg", "Desc. Avg"),  # mean of the reason metrics in Final
@@ -246,13 +300,6 @@ def parse_metrics(text: str | Sequence[str]) -> tuple[str, ...]:
         problem = f"unknown metric {unknown[0]!r}" if unknown else "no metric given"
         raise MalpyeongError(f"{problem}; choose from {DEFAULT_METRICS_TEXT}")
     return tuple(name for name in ALIASES if name in names)
-
-
-def check_options(options: Mapping[str, Any]) -> None:
-    """Refuse a scorer option no metric takes (as ContestScorer's constructor would)."""
-    unknown = sorted(set(options) - set(SCORER_OPTIONS))
-    if unknown:
-        raise TypeError(f"unknown scorer option {unknown[0]!r}; choose from {', '.join(SCORER_OPTIONS)}")
 
 
 def _check_registry() -> None:

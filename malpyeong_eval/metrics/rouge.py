@@ -23,6 +23,7 @@ from importlib.metadata import version
 
 from rouge_score.tokenizers import Tokenizer
 
+from ..batching import BatchSize
 from ..cache import LRUCache
 from ._vendor_api import mecab_wakati_tagger, unigram_fmeasure
 
@@ -56,6 +57,14 @@ class MecabTokenizer(Tokenizer):
         return self._cached_tokens(text)
 
 
+def rouge1_config() -> str:
+    """ROUGE-1's configuration string (the algorithm, its word limit, the tokenizer's and rouge-score's versions)."""
+    return (
+        f"rouge1(organizers-py-rouge,max_words={MAX_WORDS},tokenizer=mecab-ko-dic "
+        f"python-mecab-ko={version('python-mecab-ko')},rouge-score={version('rouge-score')})"
+    )
+
+
 class Rouge1Scorer:
     """ROUGE-1 F1 of predicted reasons against gold reasons, the organizers' way.
 
@@ -71,13 +80,10 @@ class Rouge1Scorer:
     @property
     def config(self) -> str:
         """Names the exact configuration, recorded with every score."""
-        return (
-            f"rouge1(organizers-py-rouge,max_words={MAX_WORDS},tokenizer=mecab-ko-dic "
-            f"python-mecab-ko={version('python-mecab-ko')},rouge-score={version('rouge-score')})"
-        )
+        return rouge1_config()
 
-    def score(self, references: Sequence[str], predictions: Sequence[str]) -> list[float]:
-        """F1 of each predicted reason against its gold reason."""
+    def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
+        """F1 of each predicted reason against its gold reason (``batch_size``: unused, no batches)."""
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
         counts = self._unigrams
