@@ -463,7 +463,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     from malpyeong_eval.data import load_items, sample_path
     from rewards import ContestReward
     from train.config import load_settings, validate
-    from train.trainer import scorer_options, train
+    from train.trainer import train
 
     policy, bert, bleurt = build_policy(check), build_bert(check), build_bleurt(check)
     args = check.args
@@ -493,7 +493,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     def on_step(step: int) -> None:
         marks.append(time.perf_counter())
         if step == args.grpo_steps:  # while the trainer holds its memory: the rewards' models at work
-            reward = ContestReward(settings.contest_metrics, scorer_options(settings, reward_device))
+            reward = ContestReward(settings.contest_metrics, settings.scorer_options(reward_device))
             logged: dict[str, float] = {}
             begin = time.perf_counter()
             values = reward(completions, answer=answers, log_metric=logged.__setitem__)

@@ -426,8 +426,8 @@ def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
 
 @pytest.mark.parametrize("url", URL_FORMS)
 def test_follow_command_leaves_the_password_out(url, tmp_path):
+    from train.cli import follow_command
     from train.config import TrainSettings
-    from train.trainer import follow_command
 
     class Config:  # the two GRPOConfig fields the command reads
         max_steps = 10

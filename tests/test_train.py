@@ -49,7 +49,7 @@ def test_format_reward_rises(tiny_policy, tmp_path, cli):
 
 
 def test_yaml_config_with_lora_is_read(tmp_path):
-    from train.config import load_settings, validate
+    from train.config import LoraSettings, load_settings, validate
 
     config = tmp_path / "grpo.yaml"
     config.write_text(
@@ -59,7 +59,7 @@ def test_yaml_config_with_lora_is_read(tmp_path):
     )
     settings = load_settings(config, {"output_dir": str(tmp_path / "out")}, ["num_generations=4"])
     grpo = validate(settings)
-    assert settings.lora == {"r": 8, "alpha": 16} and settings.rewards == ["format", "em", "contest"]
+    assert settings.lora == LoraSettings(r=8, alpha=16) and settings.rewards == ["format", "em", "contest"]
     assert grpo.learning_rate == 3e-6 and grpo.beta == 0.04 and grpo.reward_weights == [0.5, 1.0, 1.0]
     assert grpo.gradient_accumulation_steps == 2 and grpo.num_train_epochs == 3  # the recipe's defaults
     assert grpo.chat_template_kwargs == {"enable_thinking": False}
@@ -77,7 +77,7 @@ def test_yaml_config_with_lora_is_read(tmp_path):
         (["--grpo", "nonsense"], "KEY=VALUE"),
         (["--grpo", "learning_rate=abc"], "GRPOConfig field 'learning_rate' takes float"),
         (["--use-vllm"], "--use-vllm needs"),
-        (["--eval-mode", "later"], "unknown eval mode 'later'"),
+        (["--eval-mode", "later"], "--eval-mode: input should be 'inline' or 'follow', got 'later'"),
         (["--eval-mode", "follow"], "--eval-mode follow needs --eval-data"),
         (["--eval-mode", "follow", "--eval-data", str(sample_path("gold")), "--eval-start"], "--eval-start needs --eval-mode inline"),
     ],
@@ -235,7 +235,7 @@ def test_follow_command_carries_the_tracker(tmp_path):
 
     from malpyeong_eval.cli import app
     from train.config import load_settings, validate
-    from train.trainer import follow_command
+    from train.cli import follow_command
 
     settings = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
                                     "eval": {"data": str(sample_path("gold")), "mode": "follow"}},

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from collections.abc import Mapping
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer._click.core import Command, ParameterSource  # typer >= 0.2x carries its own copy of click
 
 from malpyeong_eval.cli.options import (
     BertScoreLayersOption,
@@ -20,38 +23,90 @@ from malpyeong_eval.cli.options import (
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
 from malpyeong_eval.report import make_console
 
-from .config import REWARDS
+from .config import REWARDS, TrainSettings
+from .plan import evaluation_plan
 
 err_console = make_console(stderr=True)
 
 
-def flag_overrides(
-    *, model=None, data=None, output_dir=None, rewards=None, reward_weights=None, max_steps=None, save_steps=None,
-    eval_data=None, eval_limit=None, eval_metrics=None, eval_max_new_tokens=None, eval_start=False, eval_mode=None,
-    db=None, lora_r=None, lora_alpha=None, lora_target_modules=None, use_vllm=None, vllm_mode=None, resume=False,
-    bertscore_model=None, bertscore_layers=None, bleurt_model=None, contest_metrics=None, prompt_file=None,
-    trust_remote_code=False, report_to=None,
-) -> dict[str, Any]:
-    """The training settings the flags give, shaped as the YAML file's keys (``None``: not given)."""
-    grpo = {"max_steps": max_steps, "save_steps": save_steps, "use_vllm": use_vllm, "vllm_mode": vllm_mode,
-            "report_to": report_to}
-    targets = lora_target_modules.split(",") if lora_target_modules and lora_target_modules != "all-linear" else lora_target_modules
-    lora = {"r": lora_r, "alpha": lora_alpha, "target_modules": targets}
-    evaluation = {"data": eval_data, "limit": eval_limit, "metrics": eval_metrics, "max_new_tokens": eval_max_new_tokens,
-                  "start": eval_start or None, "mode": eval_mode}
+# Where each of train's parameters goes in TrainSettings (the YAML file's keys): a parameter not named
+# here is the top-level key of its own name, except those of NOT_SETTINGS.
+SETTING_PATHS: dict[str, tuple[str, ...]] = {
+    "eval_data": ("eval", "data"), "eval_limit": ("eval", "limit"), "eval_metrics": ("eval", "metrics"),
+    "eval_max_new_tokens": ("eval", "max_new_tokens"), "eval_start": ("eval", "start"), "eval_mode": ("eval", "mode"),
+    "lora_r": ("lora", "r"), "lora_alpha": ("lora", "alpha"), "lora_target_modules": ("lora", "target_modules"),
+    "max_steps": ("grpo", "max_steps"), "save_steps": ("grpo", "save_steps"), "use_vllm": ("grpo", "use_vllm"),
+    "vllm_mode": ("grpo", "vllm_mode"), "report_to": ("grpo", "report_to"),
+}
+NOT_SETTINGS = ("config", "grpo", "json_output")  # the file, the --grpo KEY=VALUE pairs, the report's form
 
-    def given(section: dict[str, Any]) -> dict[str, Any] | None:
-        return {key: value for key, value in section.items() if value is not None} or None
 
-    return {
-        "model": model, "data": data, "output_dir": output_dir, "rewards": rewards, "reward_weights": reward_weights,
-        "db": db, "bertscore_model": bertscore_model, "bertscore_layers": bertscore_layers, "bleurt_model": bleurt_model,
-        "contest_metrics": contest_metrics, "prompt_file": prompt_file, "resume": resume or None, "trust_remote_code": trust_remote_code or None,
-        "lora": given(lora), "eval": given(evaluation), "grpo": given(grpo),
-    }
+def setting_path(name: str) -> tuple[str, ...]:
+    """The settings path of ``train``'s parameter ``name``."""
+    return SETTING_PATHS.get(name, (name,))
+
+
+def given_settings(ctx: typer.Context) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The settings the command line gives, shaped as the YAML file (a flag left out leaves the file's
+    value), and the flag that gave each path."""
+    overrides: dict[str, Any] = {}
+    flags: dict[tuple[str, ...], str] = {}
+    for param in ctx.command.params:
+        name = param.name
+        if name is None or name in NOT_SETTINGS or ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        *sections, key = path = setting_path(name)
+        target = overrides
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = ctx.params[name]
+        flags[path] = param.opts[0]
+    return overrides, flags
+
+
+def command_words(command: Command, values: Mapping[str, Any]) -> list[str]:
+    """The words that give ``command``'s parameters these ``values``, spelled with its own flags
+    (``None`` and ``False``: left out); a parameter it does not have fails."""
+    params = {param.name: param for param in command.params}
+    words: list[str] = []
+    for name, value in values.items():
+        param = params[name]
+        if value is None or value is False:
+            continue
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words.append(param.opts[0])
+        else:
+            for item in value if param.multiple else [value]:
+                words += [param.opts[0], str(item)]
+    return words
+
+
+def run_command() -> Command:
+    """``malpyeong-eval run``'s click command."""
+    from malpyeong_eval.cli import build_app
+
+    return typer.main.get_group(build_app()).commands["run"]
+
+
+def follow_command(settings: TrainSettings, grpo_config: Any) -> str:
+    """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
+    as the inline evaluation would: the evaluation plan, spelled with ``run``'s own flags."""
+    from leaderboard.db import has_secret
+
+    plan = evaluation_plan(settings, grpo_config)
+    assert plan is not None, "validate() refuses eval.mode follow without eval data"
+    values = {"checkpoint": str(Path(settings.output_dir).resolve()), "follow": True, **plan.run_parameters()}
+    note = ""
+    if plan.db and has_secret(plan.db):
+        values["db"] = None
+        note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
+    return shlex.join(["malpyeong-eval", "run", *command_words(run_command(), values)]) + note
 
 
 def train(
+    ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML training config (flags override it).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Policy model id or directory [default Qwen/Qwen3-1.7B].")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training items, official format.")] = None,
@@ -85,29 +140,24 @@ def train(
 ) -> None:
     """Train with GRPO on the contest rewards; each saved checkpoint is scored and recorded (or, with
     --eval-mode follow, left to 'malpyeong-eval run DIR --follow')."""
+    # the settings' parameters are read from the click context (given_settings): the flags given only
     from .config import load_settings, validate
 
-    settings = load_settings(config, flag_overrides(
-        model=model, data=data, output_dir=output_dir, rewards=rewards, reward_weights=reward_weights,
-        max_steps=max_steps, save_steps=save_steps, eval_data=eval_data, eval_limit=eval_limit,
-        eval_metrics=eval_metrics, eval_max_new_tokens=eval_max_new_tokens, eval_start=eval_start, eval_mode=eval_mode,
-        db=db, lora_r=lora_r, lora_alpha=lora_alpha, lora_target_modules=lora_target_modules, use_vllm=use_vllm,
-        vllm_mode=vllm_mode, resume=resume, bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
-        bleurt_model=bleurt_model, contest_metrics=contest_metrics, prompt_file=prompt_file, trust_remote_code=trust_remote_code,
-        report_to=report_to,
-    ), grpo or [])
+    overrides, flags = given_settings(ctx)
+    settings = load_settings(config, overrides, grpo or [], flags=flags)
     grpo_config = validate(settings)  # everything checked before a model is loaded
     from malpyeong_eval.metrics.loading import check_model
 
     check_model(settings.model, "policy", "--model")  # a missing folder fails now, not after the slow imports
-    if settings.eval.get("data") and settings.eval_mode == "inline":
+    if settings.eval.data and settings.eval.mode == "inline":
         from leaderboard.store import Leaderboard
 
         Leaderboard(settings.db)  # a bad database fails now, not after the first checkpoint
     from .trainer import train as run_training
 
     with redirect_stdout(sys.stderr):  # the trainer's own log lines stay off stdout (kept for --json)
-        summary = run_training(settings, grpo_config)
+        summary = run_training(settings, grpo_config,
+                               follow_command=follow_command(settings, grpo_config) if settings.eval.mode == "follow" else None)
     evaluations = [{"step": o.target.step, "run": o.run_name, "metrics": o.result.metrics if o.result else None}
                    for o in summary["evaluations"]]
     if json_output:

@@ -1,11 +1,25 @@
 """Training configuration: a YAML file and/or flags, checked before any model is loaded.
 
 YAML keys mirror the flags (``model``, ``data``, ``output_dir``, ``rewards``,
-``reward_weights``, ``contest_metrics``, ``lora``, ``eval`` (``data``, ``limit``, ``metrics``, ``max_new_tokens``,
-``batch_size``, ``dataset_name``, ``start``, ``mode: inline | follow``), ``db``, scorer models) and a ``grpo:`` section
-that reaches every ``trl.GRPOConfig`` field; ``--grpo KEY=VALUE`` sets one from the
-command line. Flags win over the file. Defaults follow the seed recipe: 4 generations
-per prompt, learning rate 1e-5, gradient accumulation 2, 3 epochs.
+``reward_weights``, ``contest_metrics``, ``lora`` (``r``, ``alpha``, ``dropout``, ``target_modules``),
+``eval`` (``data``, ``limit``, ``metrics``, ``max_new_tokens``, ``batch_size``, ``dataset_name``,
+``start``, ``mode: inline | follow``), ``db``, scorer models) and a ``grpo:`` section that reaches
+every ``trl.GRPOConfig`` field; ``--grpo KEY=VALUE`` sets one from the command line. Flags win
+over the file. Defaults follow the seed recipe: 4 generations per prompt, learning rate 1e-5,
+gradient accumulation 2, 3 epochs.
+
+The settings are pydantic models (:class:`TrainSettings`, :class:`LoraSettings`,
+:class:`EvalSettings`): strict types (``bertscore_layers: true`` or ``rewards: 3`` is refused,
+never coerced), unknown keys refused, and the merge is one validation of the file's keys with the
+flags' laid over them (:func:`load_settings`); the first problem is one line naming the flag or the
+file's key. ``grpo:`` stays a free mapping: :func:`validate` checks it by building the
+``GRPOConfig``. Pydantic rather than TRL's ``TrlParser``: that parser would declare the flags a
+second time as dataclass fields and has no nested sections. The flags are declared once, in
+``train.cli``'s typer signature; ``train.cli.SETTING_PATHS`` places each in these models (the
+rest are top-level keys of their own name), and only the flags given on the command line are laid
+over the file. How checkpoints are scored is derived once from these settings, as
+``train.plan.EvaluationPlan``: the inline evaluation and the printed ``run --follow`` command
+are both built from it.
 """
 
 from __future__ import annotations
@@ -14,15 +28,17 @@ import dataclasses
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, ValidationError, field_validator
 
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import parse_metrics
 
+from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
 
 # a metric's reward for each --metrics name, plus format, contest and context (the gold context named)
@@ -40,51 +56,98 @@ RECIPE = {
     "project": "malpyeong-eval",  # the tracker's project (trackio)
     "chat_template_kwargs": {"enable_thinking": False},
 }
-
-
-@dataclass
-class TrainSettings:
-    """Everything ``malpyeong-eval train`` needs; ``grpo`` holds GRPOConfig fields."""
-
-    model: str = "Qwen/Qwen3-1.7B"
-    data: str | None = None
-    output_dir: str = "malpyeong-grpo"
-    rewards: list[str] = field(default_factory=lambda: ["format", "em", "rouge1"])
-    reward_weights: list[float] | None = None
-    lora: dict[str, Any] = field(default_factory=dict)  # r, alpha, dropout, target_modules
-    eval: dict[str, Any] = field(default_factory=dict)  # data, limit, metrics, max_new_tokens, batch_size, start, mode
-    db: str | None = None
-    bertscore_model: str | None = None
-    bertscore_layers: int | None = None
-    bleurt_model: str | None = None
-    contest_metrics: str = DEFAULT_METRICS_TEXT  # the metrics inside the contest reward (only their models load)
-    prompt_file: str | None = None
-    resume: bool = False
-    trust_remote_code: bool = False
-    grpo: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def eval_mode(self) -> str:
-        """``inline``: the training process scores each saved checkpoint; ``follow``: it only notes
-        it, and ``malpyeong-eval run OUTPUT_DIR --follow`` scores it elsewhere."""
-        return self.eval.get("mode") or "inline"
-
-
-EVAL_MODES = ("inline", "follow")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
-def _parse_value(text: str) -> Any:
-    """A flag value as YAML would read it, but ``1e-5`` is a number (YAML 1.1 reads it as text)."""
-    value = yaml.safe_load(text)
-    return _numeric(value)
-
-
 def _numeric(value: Any) -> Any:
+    """``1e-5`` as a number (YAML 1.1 reads it as text)."""
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         number = float(value)
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
     return value
+
+
+def _comma_list(value: Any) -> Any:
+    """A flag's ``a,b,c`` as a list (a YAML list passes as it is)."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class LoraSettings(_Settings):
+    """``lora:``: train a PEFT LoRA adapter instead of the whole policy."""
+
+    r: PositiveInt = 16
+    alpha: Optional[PositiveInt] = None  # default 2 * r
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["all-linear"])  # a flag's: comma-separated
+
+    _split_modules = field_validator("target_modules", mode="before")(_comma_list)
+
+    @property
+    def peft_target_modules(self) -> str | list[str]:
+        """PEFT's ``target_modules``: its ``"all-linear"`` shorthand is text, not a module name."""
+        return "all-linear" if self.target_modules == ["all-linear"] else self.target_modules
+
+
+class EvalSettings(_Settings):
+    """``eval:``: the data each saved checkpoint is scored on, and where it is scored."""
+
+    data: Optional[str] = None
+    limit: Optional[PositiveInt] = None
+    metrics: Optional[str] = None  # default: every contest metric
+    max_new_tokens: Optional[PositiveInt] = None  # default: GRPOConfig's max_completion_length
+    batch_size: PositiveInt = 8
+    dataset_name: Optional[str] = None  # default: the data file's name
+    start: bool = False  # also score the policy before training (step 0)
+    # inline: the training process scores each saved checkpoint; follow: it only notes it, and
+    # ``malpyeong-eval run OUTPUT_DIR --follow`` scores it elsewhere
+    mode: Literal["inline", "follow"] = "inline"
+
+
+class TrainSettings(_Settings):
+    """Everything ``malpyeong-eval train`` needs; ``grpo`` holds GRPOConfig fields."""
+
+    model: str = "Qwen/Qwen3-1.7B"
+    data: Optional[str] = None
+    output_dir: str = "malpyeong-grpo"
+    rewards: list[str] = Field(default_factory=lambda: ["format", "em", "rouge1"])  # a flag's: comma-separated
+    reward_weights: Optional[list[FiniteFloat]] = None
+    lora: Optional[LoraSettings] = None  # None: the whole policy is trained
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    db: Optional[str] = None
+    bertscore_model: Optional[str] = None
+    bertscore_layers: Optional[int] = None
+    bleurt_model: Optional[str] = None
+    contest_metrics: str = DEFAULT_METRICS_TEXT  # the metrics inside the contest reward (only their models load)
+    prompt_file: Optional[str] = None
+    resume: bool = False
+    trust_remote_code: bool = False
+    grpo: dict[str, Any] = Field(default_factory=dict)
+
+    _split_rewards = field_validator("rewards", mode="before")(_comma_list)
+
+    def scorer_options(self, device: str | None = None) -> ScorerOptions:
+        """How the rewards' scorers run: the training's scorer models, on ``device``."""
+        return ScorerOptions(bertscore_model=self.bertscore_model, bertscore_layers=self.bertscore_layers,
+                             bleurt_model=self.bleurt_model, device=device)
+
+    @field_validator("reward_weights", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [float(weight) for weight in value.split(",")]
+        except ValueError:
+            raise ValueError("takes numbers separated by commas") from None
+
+    @field_validator("grpo", mode="before")
+    @classmethod
+    def _grpo_numbers(cls, value: Any) -> Any:
+        return {key: _numeric(item) for key, item in value.items()} if isinstance(value, dict) else value
 
 
 def _read_yaml(path: str | Path) -> Any:
@@ -101,68 +164,54 @@ def _read_yaml(path: str | Path) -> Any:
     return check_value(str(path), loaded, error=MalpyeongError) or {}
 
 
-def load_settings(config_file: str | Path | None, overrides: dict[str, Any], grpo_pairs: list[str]) -> TrainSettings:
-    """Merge the YAML file, the flags and ``--grpo KEY=VALUE`` pairs."""
+def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid over it, section by section (a flag's ``lora.r`` keeps the file's ``lora.alpha``)."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merged(below, value) if isinstance(below, dict) and isinstance(value, Mapping) else value
+    return merged
+
+
+def _refusal(error: ValidationError, where: Mapping[tuple[str, ...], str], fallback: str) -> MalpyeongError:
+    """Pydantic's first problem as one line: the flag that gave the value (``where``), else the key."""
+    problem = error.errors(include_url=False)[0]
+    loc = problem["loc"]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    origin = next((flag for path, flag in where.items() if tuple(loc[:len(path)]) == path), f"{fallback}: {key!r}")
+    if problem["type"] == "extra_forbidden":
+        section = "" if len(loc) > 1 else "; GRPOConfig fields go under 'grpo:'"
+        return MalpyeongError(f"{fallback}: unknown key {key!r}{section}")
+    message = "must be a mapping of settings" if problem["type"] in ("model_type", "dict_type") else \
+        problem["msg"].removeprefix("Value error, ")
+    shown = repr(problem["input"])
+    return MalpyeongError(f"{origin}: {message[0].lower()}{message[1:]}, got {shown[:60]}{'...' if len(shown) > 60 else ''}")
+
+
+def load_settings(config_file: str | Path | None, overrides: Mapping[str, Any], grpo_pairs: Sequence[str] = (), *,
+                  flags: Mapping[tuple[str, ...], str] | None = None) -> TrainSettings:
+    """The YAML file's settings with ``overrides`` (shaped as the file) and ``--grpo KEY=VALUE`` pairs
+    laid over them. ``flags`` names the flag that gave each overridden path, for the error line."""
     values: dict[str, Any] = {}
     if config_file is not None:
         loaded = _read_yaml(config_file)
         if not isinstance(loaded, dict):
             raise MalpyeongError(f"{config_file}: the training config must be a mapping")
-        known = {f.name for f in dataclasses.fields(TrainSettings)}
-        unknown = sorted(set(loaded) - known)
-        if unknown:
-            raise MalpyeongError(f"{config_file}: unknown key {unknown[0]!r}; GRPOConfig fields go under 'grpo:'")
-        values.update(loaded)
-        for key in ("lora", "eval", "grpo"):
-            if key in values and not isinstance(values[key], dict):
-                raise MalpyeongError(f"{config_file}: {key!r} must be a mapping of settings")
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key in ("lora", "eval", "grpo"):
-            values[key] = {**values.get(key, {}), **value}
-        else:
-            values[key] = value
-    grpo = {key: _numeric(value) for key, value in (values.get("grpo") or {}).items()}
+        try:  # the file alone first: its problems are named as its keys
+            values = TrainSettings.model_validate(loaded).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise _refusal(exc, {}, str(config_file)) from None
+    grpo: dict[str, Any] = {}
     for pair in grpo_pairs:
         if "=" not in pair:
             raise MalpyeongError(f"--grpo takes KEY=VALUE, got {pair!r}")
         key, raw = pair.split("=", 1)
-        grpo[key.strip()] = _parse_value(raw)
-    values["grpo"] = grpo
-    if isinstance(values.get("rewards"), str):
-        values["rewards"] = [name.strip() for name in values["rewards"].split(",") if name.strip()]
-    if isinstance(values.get("reward_weights"), str):
-        try:
-            values["reward_weights"] = [float(w) for w in values["reward_weights"].split(",")]
-        except ValueError:
-            raise MalpyeongError(f"--reward-weights takes numbers separated by commas, got {values['reward_weights']!r}") from None
-    return TrainSettings(**values)
-
-
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "model": str, "data": (str, type(None)), "output_dir": str, "rewards": list, "reward_weights": (list, type(None)),
-    "lora": dict, "eval": dict, "db": (str, type(None)), "bertscore_model": (str, type(None)),
-    "bertscore_layers": (int, type(None)), "bleurt_model": (str, type(None)), "prompt_file": (str, type(None)),
-    "contest_metrics": str,
-    "resume": bool, "trust_remote_code": bool, "grpo": dict,
-}
-
-
-def _check_types(settings: TrainSettings) -> None:
-    for name, expected in _FIELD_TYPES.items():
-        value = getattr(settings, name)
-        if not isinstance(value, expected) or (name == "bertscore_layers" and isinstance(value, bool)):
-            raise MalpyeongError(f"training config: {name!r} is {type(value).__name__}, not what it should be "
-                                 f"({' or '.join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))})")
-    if not all(isinstance(name, str) for name in settings.rewards):
-        raise MalpyeongError("training config: 'rewards' must be a list of reward names")
-    if settings.reward_weights is not None and not all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) for w in settings.reward_weights):
-        raise MalpyeongError("training config: 'reward_weights' must be numbers")
-    for key in ("data", "dataset_name", "metrics", "mode"):
-        if key in settings.eval and not isinstance(settings.eval[key], str):
-            raise MalpyeongError(f"training config: 'eval.{key}' must be text")
+        grpo[key.strip()] = yaml.safe_load(raw)
+    values = _merged(_merged(values, overrides), {"grpo": grpo})
+    try:
+        return TrainSettings.model_validate(values)
+    except ValidationError as exc:
+        raise _refusal(exc, flags or {}, "training config") from None
 
 
 # GRPOConfig fields whose values must be above 0 (max_steps: -1, transformers' "not set", or above 0)
@@ -211,24 +260,8 @@ def _check_grpo_numbers(grpo: dict[str, Any]) -> None:
             raise MalpyeongError(f"--max-steps must be above 0 (or -1: train num_train_epochs), got {value!r}")
 
 
-def _check_numbers(settings: TrainSettings) -> None:
-    """Reward weights finite; LoRA rank and alpha, evaluation limit and token budget above 0."""
-    for weight in settings.reward_weights or ():
-        if not math.isfinite(weight):
-            raise MalpyeongError(f"--reward-weights must be finite numbers, got {weight!r}")
-    for section, key, flag in (("lora", "r", "--lora-r"), ("lora", "alpha", "--lora-alpha"), ("eval", "limit", "--eval-limit"),
-                               ("eval", "max_new_tokens", "--eval-max-new-tokens"), ("eval", "batch_size", "eval.batch_size")):
-        value = getattr(settings, section).get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise MalpyeongError(f"{flag} must be a number above 0, got {value!r}")
-
-
 def validate(settings: TrainSettings):
     """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
-    _check_types(settings)
-    _check_numbers(settings)
     _check_grpo_numbers(settings.grpo)
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
@@ -249,18 +282,16 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(
             f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"
         )
-    eval_data = settings.eval.get("data")
+    eval_data = settings.eval.data
     if eval_data and not Path(eval_data).is_file():
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")
-    if settings.eval_mode not in EVAL_MODES:
-        raise MalpyeongError(f"unknown eval mode {settings.eval_mode!r}; choose from {', '.join(EVAL_MODES)}")
-    if settings.eval_mode == "follow":
+    if settings.eval.mode == "follow":
         if not eval_data:
             raise MalpyeongError("--eval-mode follow needs --eval-data: the data 'malpyeong-eval run --follow' scores checkpoints on")
-        if settings.eval.get("start"):
+        if settings.eval.start:
             raise MalpyeongError("--eval-start needs --eval-mode inline (with follow, score the base model with malpyeong-eval run MODEL)")
-    if settings.eval.get("metrics"):
-        parse_metrics(settings.eval["metrics"])
+    if settings.eval.metrics:
+        parse_metrics(settings.eval.metrics)
     parse_metrics(settings.contest_metrics)
     from trl import GRPOConfig  # slow to import: after the checks that need nothing of it
 

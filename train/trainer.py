@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,14 +12,12 @@ from transformers import TrainerCallback
 from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
-from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
-from malpyeong_eval.tracking import EvaluationLogger, Tracking, training_tracker
+from malpyeong_eval.tracking import EvaluationLogger, Tracking
 
 from .config import TrainSettings
-
-from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT as DEFAULT_EVAL_METRICS
+from .plan import EvaluationPlan, evaluation_plan, training_name
 
 
 def build_dataset(items: list[Item], prompt: ContestPrompt):
@@ -47,12 +44,6 @@ def build_dataset(items: list[Item], prompt: ContestPrompt):
     ])
 
 
-def scorer_options(settings: TrainSettings, device: str | None = None) -> ScorerOptions:
-    """The one :class:`ScorerOptions` of a training: its scorer models, on ``device``."""
-    return ScorerOptions(bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
-                         bleurt_model=settings.bleurt_model, device=device)
-
-
 def build_rewards(settings: TrainSettings, device: str | None = None) -> list[Any]:
     """The reward callables named in ``settings.rewards``: ``format``, ``contest`` (over
     ``settings.contest_metrics``), ``context`` (the gold context named) and one reward per metric
@@ -61,7 +52,7 @@ def build_rewards(settings: TrainSettings, device: str | None = None) -> list[An
     pool and loaded on first use."""
     from rewards import ContestReward, MetricReward, PartsLogging, context_reward, format_reward
 
-    options = scorer_options(settings, device)
+    options = settings.scorer_options(device)
     built: list[Any] = []
     for name in settings.rewards:
         if name == "format":
@@ -131,46 +122,6 @@ class FollowCallback(TrainerCallback):
             self.log(f"saved {checkpoint} (step {state.global_step}); scored by: {self.command}")
 
 
-def follow_command(settings: TrainSettings, grpo_config) -> str:
-    """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
-    as inline evaluation would (same data, metrics, decoding, tag, run names and fingerprints)."""
-    evaluation = settings.eval
-    words = ["malpyeong-eval", "run", str(Path(settings.output_dir).resolve()), "--follow",
-             "--data", str(Path(evaluation["data"]).resolve())]
-    if evaluation.get("limit"):
-        words += ["--limit", str(evaluation["limit"])]
-    words += ["--dataset-name", evaluation.get("dataset_name") or Path(evaluation["data"]).stem,
-              "--metrics", evaluation.get("metrics") or DEFAULT_EVAL_METRICS,
-              "--max-new-tokens", str(int(evaluation.get("max_new_tokens", grpo_config.max_completion_length))),
-              "--batch-size", str(int(evaluation.get("batch_size", 8))),
-              "--runs-dir", str(Path(settings.output_dir).resolve() / "eval-runs"),
-              "--tag", f"train:{training_name(settings)}"]
-    if settings.prompt_file:
-        prompt_file = Path(settings.prompt_file)  # a file, or a packaged prompt's name (contest-cite)
-        words += ["--prompt-file", str(prompt_file.resolve()) if prompt_file.exists() else settings.prompt_file]
-    for flag, value in (("--bertscore-model", settings.bertscore_model), ("--bertscore-layers", settings.bertscore_layers),
-                        ("--bleurt-model", settings.bleurt_model)):
-        if value is not None:
-            words += [flag, str(value)]
-    if settings.trust_remote_code:
-        words.append("--trust-remote-code")
-    tracker = training_tracker(getattr(grpo_config, "report_to", None))
-    if tracker != "none":  # the scores go to a tracker run of their own, in the training's project
-        words += ["--report-to", tracker, "--tracker-project", str(getattr(grpo_config, "project", "malpyeong-eval"))]
-    if grpo_config.max_steps and grpo_config.max_steps > 0:
-        words += ["--until-step", str(grpo_config.max_steps)]
-    note = ""
-    if settings.db:
-        from leaderboard.db import has_secret, resolve_url
-
-        url = resolve_url(settings.db)
-        if has_secret(url):
-            note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
-        else:
-            words += ["--db", url]
-    return shlex.join(words) + note
-
-
 class StepCallback(TrainerCallback):
     """Reports each finished optimizer step (for a progress display)."""
 
@@ -181,46 +132,35 @@ class StepCallback(TrainerCallback):
         self.on_step(state.global_step)
 
 
-def evaluation_runner(settings: TrainSettings, grpo_config, prompt: ContestPrompt, device: str | None, progress=None):
-    """The ``run`` machinery that scores checkpoints on ``settings.eval``; ``None`` without eval data
-    or with ``eval.mode: follow`` (another process scores them).
+def evaluation_runner(plan: EvaluationPlan, device: str | None, progress=None):
+    """``run``'s machinery that scores checkpoints as ``plan`` says (``eval.mode: inline``).
 
     Its scorers come from the scorer pool: a model the reward functions loaded with the same
     configuration is shared, not loaded again.
     """
-    if not settings.eval.get("data") or settings.eval_mode != "inline":
-        return None
     from leaderboard.store import Leaderboard
     from malpyeong_eval.evaluation import ContestScorer
     from malpyeong_eval.generation import GenerationSettings
     from malpyeong_eval.metrics.loading import resolve_device
     from malpyeong_eval.runner import CheckpointRunner
 
-    eval_path = Path(settings.eval["data"])
-    scorer = ContestScorer((settings.eval.get("metrics") or DEFAULT_EVAL_METRICS).split(","),
-                           scorer_options(settings, device))
-    max_new_tokens = int(settings.eval.get("max_new_tokens", grpo_config.max_completion_length))
+    scorer = ContestScorer(plan.metrics, plan.scorer_options(device))
     return CheckpointRunner(
-        load_items(eval_path, require_answer=True)[: settings.eval.get("limit")], data_path=eval_path,
-        dataset_name=settings.eval.get("dataset_name") or eval_path.stem, prompt=prompt,
-        settings=GenerationSettings(max_new_tokens=max_new_tokens), batch_size=int(settings.eval.get("batch_size", 8)),
-        scorer=scorer, board=Leaderboard(settings.db), runs_root=Path(settings.output_dir) / "eval-runs",
-        device=device or resolve_device(None), trust_remote_code=settings.trust_remote_code,
-        tags=[f"train:{training_name(settings)}"], progress=progress,
+        load_items(plan.data, require_answer=True)[: plan.limit], data_path=plan.data, dataset_name=plan.dataset_name,
+        prompt=load_prompt(plan.prompt_file), settings=GenerationSettings(max_new_tokens=plan.max_new_tokens),
+        batch_size=plan.batch_size, scorer=scorer, board=Leaderboard(plan.db), runs_root=plan.runs_dir,
+        device=device or resolve_device(None), trust_remote_code=plan.trust_remote_code, tags=plan.tag, progress=progress,
     )
 
 
-def training_name(settings: TrainSettings) -> str:
-    """Names a training's runs on the leaderboard (``NAME/checkpoint-N``, tag ``train:NAME``)."""
-    return Path(settings.output_dir).resolve().name
-
-
-def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) -> dict[str, Any]:
+def train(settings: TrainSettings, grpo_config, *, follow_command: str | None = None, progress=None,
+          on_step=None) -> dict[str, Any]:
     """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
 
-    With ``eval.start``, the policy is scored before training too (step 0 of the curve). With
-    ``eval.mode: follow`` nothing is scored here: ``follow_command`` is the command that scores
-    the checkpoints elsewhere, ``checkpoints`` those saved.
+    With ``eval.mode: inline`` and eval data, each saved checkpoint is scored here (and with
+    ``eval.start`` the policy before training, step 0 of the curve). With ``eval.mode: follow``
+    nothing is scored here: ``follow_command`` (``train.cli.follow_command``) is the command that
+    scores the checkpoints elsewhere, noted as each is saved; ``checkpoints`` lists those saved.
     ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
     """
     from transformers import AutoTokenizer
@@ -235,34 +175,32 @@ def train(settings: TrainSettings, grpo_config, *, progress=None, on_step=None) 
     device = "cpu" if grpo_config.use_cpu else None
     reward_funcs = build_rewards(settings, device)
     peft_config = None
-    if settings.lora:
+    if settings.lora is not None:
         from peft import LoraConfig
 
-        rank = int(settings.lora.get("r", 16))
-        peft_config = LoraConfig(
-            r=rank, lora_alpha=int(settings.lora.get("alpha", 2 * rank)), lora_dropout=float(settings.lora.get("dropout", 0.05)),
-            target_modules=settings.lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM",
-        )
+        lora = settings.lora
+        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha or 2 * lora.r, lora_dropout=lora.dropout,
+                                 target_modules=lora.peft_target_modules, task_type="CAUSAL_LM")
     try:
         with quiet_hub_logs():
             tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
     except Exception as exc:  # a damaged folder fails in any way
         raise ModelLoadError(f"cannot load the tokenizer of --model {settings.model!r}: {one_line(exc)}") from None
     callbacks: list[TrainerCallback] = []
-    runner = evaluation_runner(settings, grpo_config, prompt, device, progress)
+    plan = evaluation_plan(settings, grpo_config)
     evaluation = None
-    if runner is not None:
-        tracker = training_tracker(grpo_config.report_to)
+    if plan is not None and settings.eval.mode == "inline":
+        runner = evaluation_runner(plan, device, progress)
         evaluation = LeaderboardCallback(runner, training_name(settings),
-                                         EvaluationLogger(Tracking(tracker)) if tracker != "none" else None)
+                                         EvaluationLogger(Tracking(plan.report_to)) if plan.report_to else None)
         callbacks.append(evaluation)
-        if settings.eval.get("start"):
+        if settings.eval.start:
             (target,) = resolve_targets(settings.model)
             name = f"{training_name(settings)}/checkpoint-0"
             evaluation.outcomes.append(runner.run(replace(target, step=0, name=name), name=name))
     follower = None
-    if settings.eval.get("data") and settings.eval_mode == "follow":
-        follower = FollowCallback(follow_command(settings, grpo_config))
+    if follow_command is not None:
+        follower = FollowCallback(follow_command)
         callbacks.append(follower)
     if on_step is not None:
         callbacks.append(StepCallback(on_step))

@@ -135,7 +135,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     from leaderboard.db import resolve_url
     from leaderboard.plot import plot_training
     from leaderboard.store import Leaderboard, runs_of_training
-    from train.config import TrainSettings, validate
+    from train.config import EvalSettings, TrainSettings, validate
     from train.trainer import train, training_name
 
     from ..data import sample_path
@@ -158,8 +158,8 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
             model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
             rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
             bleurt_model=models["bleurt"],
-            eval={"data": str(sample_path("gold")), "metrics": DEFAULT_METRICS_TEXT, "max_new_tokens": 96,
-                  "batch_size": 20, "dataset_name": "sample", "start": True, "mode": "inline"},
+            eval=EvalSettings(data=str(sample_path("gold")), metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
+                              batch_size=20, dataset_name="sample", start=True, mode="inline"),
             grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
                   "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
                   "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},

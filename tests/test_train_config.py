@@ -1,0 +1,137 @@
+"""``train``'s configuration: flags declared once over the YAML file's keys, strict types, and one
+evaluation plan behind both the inline evaluation and the printed ``run --follow`` command."""
+
+import dataclasses
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import typer
+
+from malpyeong_eval.data import sample_path
+from malpyeong_eval.errors import MalpyeongError
+from train.config import EvalSettings, LoraSettings, TrainSettings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLD = str(sample_path("gold"))
+
+
+def _train_command():
+    from malpyeong_eval.cli import app
+
+    return typer.main.get_group(app).commands["train"]
+
+
+def _given(*args: str):
+    from train.cli import given_settings
+
+    return given_settings(_train_command().make_context("train", list(args)))
+
+
+def test_every_train_flag_has_a_settings_path():
+    from trl import GRPOConfig
+
+    from train.cli import NOT_SETTINGS, setting_path
+
+    sections = {"lora": LoraSettings, "eval": EvalSettings}
+    grpo_fields = {field.name for field in dataclasses.fields(GRPOConfig)}
+    for param in _train_command().params:
+        if param.name in NOT_SETTINGS:
+            continue
+        head, *rest = setting_path(param.name)
+        if not rest:
+            assert head in TrainSettings.model_fields, param.name
+        elif head == "grpo":
+            assert rest[0] in grpo_fields, param.name
+        else:
+            assert rest[0] in sections[head].model_fields, param.name
+
+
+def test_flags_lie_over_the_file_section_by_section(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("lora: {r: 16, alpha: 32}\neval: {limit: 5, start: true, metrics: em}\n"
+                      "grpo: {max_steps: 7, learning_rate: 3e-6}\nrewards: [format, em]\n", encoding="utf-8")
+    overrides, flags = _given("--lora-r", "8", "--eval-metrics", "em,rouge1", "--max-steps", "9", "--rewards", "format,rouge1",
+                              "--lora-target-modules", "q_proj,v_proj")
+    settings = load_settings(config, overrides, ["max_steps=11"], flags=flags)
+    assert settings.lora == LoraSettings(r=8, alpha=32, target_modules=["q_proj", "v_proj"])
+    assert settings.eval == EvalSettings(limit=5, start=True, metrics="em,rouge1")  # --eval-start not given: the file's
+    assert settings.grpo == {"max_steps": 11, "learning_rate": 3e-6}  # --grpo KEY=VALUE wins over --max-steps
+    assert settings.rewards == ["format", "rouge1"]
+    assert flags[("lora", "r")] == "--lora-r" and ("eval", "start") not in flags
+    assert load_settings(None, {}, []).lora is None and LoraSettings().peft_target_modules == "all-linear"
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ("bertscore_layers: true\n", "'bertscore_layers'"), ("rewards: 3\n", "'rewards'"), ("eval: {limit: 2.5}\n", "'eval.limit'"),
+    ("lora: {r: '8'}\n", "'lora.r'"), ("resume: 1\n", "'resume'"), ("eval: {mode: later}\n", "'eval.mode'"),
+    ("lora: {r: 0}\n", "'lora.r'"), ("reward_weights: [1, .inf]\n", "'reward_weights[1]'"), ("eval: {nope: 1}\n", "'eval.nope'"),
+])
+def test_a_wrongly_typed_key_is_refused_by_name(body, key, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(body, encoding="utf-8")
+    with pytest.raises(MalpyeongError) as info:
+        load_settings(config, {}, [])
+    assert str(info.value).startswith(f"{config}: ") and key in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_bad_flag_value_names_the_flag():
+    with pytest.raises(MalpyeongError, match=r"^--eval-max-new-tokens: input should be greater than 0, got 0$"):
+        overrides, flags = _given("--eval-max-new-tokens", "0")
+        load_settings(None, overrides, [], flags=flags)
+
+
+def _readme_train_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"^```(?:bash|shell)\n(.*?)^```", readme, re.S | re.M):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line.split("  #")[0])
+            if "train" in words and ("malpyeong-eval" in words or "malpyeong_eval" in words):
+                yield words[words.index("train") + 1:]
+
+
+@pytest.mark.parametrize("args", list(_readme_train_commands()))
+def test_the_readme_train_commands_still_parse(args, monkeypatch):
+    monkeypatch.chdir(ROOT)  # their --config paths are the repository's
+    ctx = _train_command().make_context("train", list(args))
+    overrides, flags = _given(*args)
+    settings = load_settings(ctx.params["config"], overrides, ctx.params["grpo"] or [], flags=flags)
+    assert settings.data == ctx.params["data"]
+
+
+def _same(a, b) -> bool:
+    as_words = (lambda v: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v))
+    return as_words(a) == as_words(b)
+
+
+def test_the_follow_command_reads_back_as_the_plan_the_inline_evaluation_runs(tmp_path):
+    """The printed command, parsed by ``run``'s own click command, gives back every value of the plan,
+    and the inline runner is built from the same plan: a renamed ``run`` flag fails here."""
+    from train.cli import command_words, follow_command, run_command
+    from train.config import validate
+    from train.plan import evaluation_plan
+    from train.trainer import evaluation_runner
+
+    overrides, flags = _given(
+        "--data", GOLD, "--output-dir", str(tmp_path / "out"), "--eval-data", GOLD, "--eval-limit", "3",
+        "--eval-metrics", "em,rouge1", "--eval-max-new-tokens", "16", "--eval-mode", "follow", "--prompt-file", "contest-cite",
+        "--bertscore-model", "some/bert", "--bertscore-layers", "3", "--bleurt-model", "some/bleurt", "--trust-remote-code",
+        "--db", str(tmp_path / "board.db"), "--max-steps", "6", "--report-to", "trackio")
+    settings = load_settings(None, overrides, ["project=team"], flags=flags)
+    grpo_config = validate(settings)
+    plan = evaluation_plan(settings, grpo_config)
+    words = shlex.split(follow_command(settings, grpo_config))
+    assert words[:2] == ["malpyeong-eval", "run"]
+    parsed = run_command().make_context("run", words[2:]).params
+    assert parsed["follow"] and parsed["checkpoint"] == str((tmp_path / "out").resolve())
+    for name, value in plan.run_parameters().items():
+        assert value is not None and _same(parsed[name], value), name  # every field set, every one read back
+    assert plan.tag == ("train:out",) and plan.until_step == 6 and plan.tracker_project == "team"
+    runner = evaluation_runner(plan, device="cpu")
+    assert (runner.data_path, runner.dataset_name, runner.limit, runner.settings.max_new_tokens, runner.batch_size,
+            runner.runs_root, runner.tags, runner.trust_remote_code) == (
+        plan.data, plan.dataset_name, plan.limit, plan.max_new_tokens, plan.batch_size, plan.runs_dir, list(plan.tag), True)
+    assert runner.prompt.cites and list(runner.scorer.metrics) == ["em", "rouge1"]
+    with pytest.raises(KeyError):
+        command_words(run_command(), {"no_such_flag": 1})
