@@ -104,7 +104,7 @@ def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
     items = load_items(sample_path("gold"))[:8]
     outcomes = []
     for attempt in range(2):
-        runner = CheckpointRunner(items, data_path=None, dataset_name="sample", prompt=load_prompt(),
+        runner = CheckpointRunner(items, data=None, dataset_name="sample", prompt=load_prompt(),
                                   settings=GenerationSettings(max_new_tokens=10), batch_size=3,
                                   scorer=ContestScorer(["em", "rouge1"]), runs_root=tmp_path / f"runs{attempt}")
         outcomes.append(runner.run(resolve_targets(tiny_policy)[0]))

@@ -11,7 +11,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from malpyeong_eval.citation import item_candidates
-from malpyeong_eval.data import Item, load_items
+from malpyeong_eval.data import Item, load_data, load_items
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
@@ -189,14 +189,14 @@ def evaluation_runner(settings: TrainSettings, grpo_config, prompt: ContestPromp
     from malpyeong_eval.metrics.loading import resolve_device
     from malpyeong_eval.runner import CheckpointRunner
 
-    eval_path = Path(settings.eval["data"])
+    eval_data = load_data(Path(settings.eval["data"]), require_answer=True)
     scorer = ContestScorer((settings.eval.get("metrics") or DEFAULT_EVAL_METRICS).split(","),
                            bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
                            bleurt_model=settings.bleurt_model, device=device)
     max_new_tokens = int(settings.eval.get("max_new_tokens", grpo_config.max_completion_length))
     return CheckpointRunner(
-        load_items(eval_path, require_answer=True)[: settings.eval.get("limit")], data_path=eval_path,
-        dataset_name=settings.eval.get("dataset_name") or eval_path.stem, prompt=prompt,
+        eval_data.items[: settings.eval.get("limit")], data=eval_data,
+        dataset_name=settings.eval.get("dataset_name") or eval_data.path.stem, prompt=prompt,
         settings=GenerationSettings(max_new_tokens=max_new_tokens), batch_size=int(settings.eval.get("batch_size", 8)),
         scorer=scorer, board=Leaderboard(settings.db), runs_root=Path(settings.output_dir) / "eval-runs",
         device=device or resolve_device(None), trust_remote_code=settings.trust_remote_code,
