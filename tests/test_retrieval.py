@@ -371,6 +371,20 @@ def test_output_adds_references_and_retrieval_and_keeps_every_field(cli, tmp_pat
         assert retrieval["scores"] == sorted(retrieval["scores"], reverse=True)
 
 
+def test_data_is_read_once_also_as_its_own_examples(cli, tmp_path, monkeypatch):
+    from reading_support import count_reads
+
+    data = write_jsonl(tmp_path / "items.jsonl", json.loads(sample_path("gold").read_text(encoding="utf-8")))
+    reads = count_reads(monkeypatch, data)
+    status, out, err = cli("retrieve", str(data), "--corpus", str(sample_corpus_path()), "--top-k", "3",
+                           "--retriever", "bm25,examples", "--examples", str(data), "--output", str(tmp_path / "o.json"),
+                           "--json")
+    assert status == 0, err
+    assert reads == ["rb"]
+    summary = json.loads(out)
+    assert summary["examples"] == summary["self_excluded"] == summary["metrics"]["n_labelled"] == 40
+
+
 def test_field_name_and_json_list_output(cli, tmp_path):
     out = tmp_path / "out.json"
     status, stdout, err = cli("retrieve", str(sample_path("test")), "--corpus", str(sample_corpus_path()), "--top-k", "2",
