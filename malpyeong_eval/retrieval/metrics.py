@@ -2,7 +2,7 @@
 
 A label is the rule an item is about, as teams write it (``output.article``, or a ``--labels``
 file of id → article), e.g. ``<한글 맞춤법, 표준어 규정 - 한글 맞춤법 제18항>`` or just
-``한글 맞춤법 제18항``; a list of such labels means any of them. A retrieved passage is
+``한글 맞춤법 제18항``; a list of such labels (a ``--labels`` entry) means any of them. A retrieved passage is
 relevant when its title, with ``<`` and ``>`` removed, equals the label treated the same way, or
 equals the label's part after its last `` - ``, whitespace ignored in the comparison (a PDF's
 ``제 18 항`` is ``제18항``).
