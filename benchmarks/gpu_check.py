@@ -372,7 +372,7 @@ def section_generation_batched(check: Check) -> dict[str, Any]:
     prompt = load_prompt()
     marks: list[tuple[float, int]] = []
     runner = CheckpointRunner(
-        items, data_path=None, dataset_name="gpu-check", prompt=prompt,
+        items, data=None, dataset_name="gpu-check", prompt=prompt,
         settings=GenerationSettings(max_new_tokens=args.max_new_tokens), batch_size=args.batch_size,
         runs_root=check.folder / "runs", device=check.device,
         progress=lambda name, done, total: marks.append((time.perf_counter(), done)),

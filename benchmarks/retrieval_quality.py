@@ -18,11 +18,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from malpyeong_eval.data import read_records, sample_path
+from malpyeong_eval.data import load_items, sample_path
 from malpyeong_eval.retrieval import load_corpus, retrieval_metrics
 from malpyeong_eval.retrieval.corpus import sample_corpus_path
-from malpyeong_eval.retrieval.metrics import CUTOFFS, labels_of
-from malpyeong_eval.retrieval.pipeline import cross_validate, examples_of, queries_of
+from malpyeong_eval.retrieval.metrics import CUTOFFS
+from malpyeong_eval.retrieval.pipeline import cross_validate, examples_of, item_labels, queries_of
 from malpyeong_eval.retrieval.plan import RetrievalPlan, RetrieverBuilder, parse_parts
 
 PLANS = [  # (--retriever, RRF k)
@@ -41,12 +41,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     paths = args.data or [sample_path("labelled"), sample_path("gold")]
-    records = [record for path in paths for record in read_records(path)]
+    items = [item for path in paths for item in load_items(path)]
     corpus = load_corpus(args.corpus)
-    labels = labels_of(records)
-    types = [record["input"].get("question_type") for record in records]
-    examples = examples_of(records)
-    table = Table(title=f"retrieval without leakage: {len(records)} items of {', '.join(p.name for p in paths)} over "
+    labels = item_labels(items)
+    types = [item.question_type for item in items]
+    examples = examples_of(items)
+    table = Table(title=f"retrieval without leakage: {len(items)} items of {', '.join(p.name for p in paths)} over "
                         f"{corpus.name} ({len(corpus)} passages), {args.folds}-fold where examples are used")
     for column in ("retriever", "rrf k", *(f"R@{k}" for k in CUTOFFS), "MRR", "seconds"):
         table.add_column(column, justify="left" if column == "retriever" else "right", no_wrap=True)
@@ -55,9 +55,9 @@ def main() -> None:
         builder = RetrieverBuilder(plan, corpus)
         started = time.perf_counter()
         if plan.uses_examples:
-            hits = cross_validate(records, examples, builder, 10, k=args.folds, seed=args.seed).hits
+            hits = cross_validate(items, examples, builder, 10, k=args.folds, seed=args.seed).hits
         else:
-            hits = builder.build().search(queries_of(records), 10)
+            hits = builder.build().search(queries_of(items), 10)
         seconds = time.perf_counter() - started
         report = retrieval_metrics([[corpus.passages[i].title for i, _ in found] for found in hits], labels, types, 10)
         overall = report.overall

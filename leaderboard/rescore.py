@@ -81,13 +81,13 @@ class Rescorer:
         rows = self.board.items(run)
         if not rows:
             raise NothingToRescore(run, "it has no stored items")
-        gold = [Item(row["item_id"], row["question_type"], "", row["gold"]) for row in rows]
-        submission = [Item(row["item_id"], row["question_type"], "", row["prediction"]) for row in rows]
+        gold = [Item(row["item_id"], row["question_type"], "", row["gold"]) for row in rows]  # as stored: no question
+        predictions = [row["prediction"] for row in rows]
         scorer = self.scorer(metrics)
         # the contexts the generations named, as stored: selection accuracy is judged again from them
         cited = any(row.get(key) is not None for row in rows for key in CHOICE_FIELDS)
         choices = [Choice(*(row.get(key) for key in CHOICE_FIELDS)) for row in rows] if cited else None
-        result = scorer.evaluate(gold, submission, aligned_by_id=run.aligned_by_id, choices=choices)
+        result = scorer.evaluate(gold, predictions, aligned_by_id=run.aligned_by_id, choices=choices)
         notes = []
         for name in MODEL_METRICS:
             old, new = run.metric_config.get(name), result.config.get(name)

@@ -8,10 +8,14 @@ Beyond ``question_type`` and ``question``, an item's ``input`` may hold any othe
 boolean, null, list, object) and kept as read. Files are read by :mod:`.inputs` (bounded,
 regular files only, no lone surrogate in any string, JSONL split on real line ends only).
 ``output.article``, when present, must be a string; a top-level ``retrieval`` record, when present, an object.
+
+This module is the one parser of the format: a file is read once (:func:`load_data`), its sha256
+taken from the same bytes, and each :class:`Item` keeps the record it was read from.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MalpyeongError, SubmissionError
-from .inputs import check_value, jsonl_lines, loads, read_bytes, read_text
+from .inputs import check_value, decode_utf8, jsonl_lines, loads, read_bytes
 
 UNKNOWN_TYPE = "(none)"
 
@@ -39,8 +43,16 @@ class Item:
     organizers' baseline does (``[기타 정보]``). ``article``: ``output.article`` (the gold
     rule a team labelled), when present. ``retrieval``: the item's top-level ``retrieval``
     record written by ``malpyeong-eval retrieve`` (retriever, corpus, K, field, passage ids
-    and scores), when present. The three default to empty, so ``Item(id, type, question,
-    answer)`` still builds an item of the plain contest format.
+    and scores), when present.
+
+    ``record``: the JSON object the item was read from, as read (every field a team added
+    kept). A data file is read and checked once, by :func:`load_data`; whatever writes items
+    back (the submission, ``retrieve``'s and ``label``'s output) starts from
+    :meth:`as_record`, a copy of that record, rather than reading the file again, and
+    everything else reads the typed fields. ``record`` is left out of comparison, hashing and
+    ``repr``: two items are equal by their contest fields. The four optional fields default
+    to empty, so ``Item(id, type, question, answer)`` still builds an item of the plain
+    contest format in code (its :meth:`as_record` is then made from its fields).
     """
 
     id: str
@@ -50,6 +62,32 @@ class Item:
     extra_inputs: dict[str, Any] = field(default_factory=dict, hash=False)
     article: str | None = None
     retrieval: dict[str, Any] | None = field(default=None, hash=False)
+    record: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def as_record(self) -> dict[str, Any]:
+        """The item in the contest format, a copy to change freely: its source record, or, for an
+        item built in code, ``id``, ``input`` and what it has of ``output`` and ``retrieval``."""
+        if self.record:
+            return copy.deepcopy(self.record)
+        record: dict[str, Any] = {
+            "id": self.id, "input": {"question_type": self.question_type, "question": self.question, **self.extra_inputs},
+        }
+        output = {key: value for key, value in (("answer", self.answer), ("article", self.article)) if value is not None}
+        if output:
+            record["output"] = output
+        if self.retrieval is not None:
+            record["retrieval"] = self.retrieval
+        return copy.deepcopy(record)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A contest file as :func:`load_data` read it, once: its path, the sha256 of its bytes
+    (the data a run records) and its items."""
+
+    path: Path
+    sha256: str
+    items: list[Item]
 
 
 def sample_path(name: str = "gold") -> Path:
@@ -62,22 +100,15 @@ def evaluate_metric_path() -> str:
     return str(resources.files("malpyeong_eval") / "evaluate_metric")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Content hash of a data file, recorded with every result."""
-    return hashlib.sha256(read_bytes(path)).hexdigest()
-
-
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(
         type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
     )
 
 
-def read_records(path: str | Path) -> list[Any]:
-    """Parse a JSON list or a JSONL file into a list of raw records (each checked by
+def _records(path: Path, text: str) -> list[Any]:
+    """Parse a JSON list or a JSONL file's text into a list of raw records (each checked by
     :func:`~malpyeong_eval.inputs.check_value`: bounded depth, no lone surrogate anywhere)."""
-    path = Path(path)
-    text = read_text(path)
     if not text.strip():
         raise SubmissionError(f"{path}: file is empty")
     try:
@@ -195,16 +226,19 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
         extra_inputs=extra_inputs,
         article=article,
         retrieval=retrieval,
+        record=record,
     )
 
 
-def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:
-    """Load an official-format file; with ``require_answer`` every item needs ``output.answer``.
+def load_data(path: str | Path, *, require_answer: bool = False) -> DataFile:
+    """Read an official-format file once: its items and the sha256 of its bytes; with
+    ``require_answer`` every item needs ``output.answer``.
 
     Duplicate ids and a file without items (``[]``) are refused.
     """
     path = Path(path)
-    records = read_records(path)
+    raw = read_bytes(path)
+    records = _records(path, decode_utf8(path, raw))
     if not records:
         raise SubmissionError(f"{path}: holds no items")
     items = [_item_from_record(path, i, r, require_answer=require_answer) for i, r in enumerate(records, start=1)]
@@ -213,7 +247,12 @@ def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:
         if item.id in first_seen:
             raise SubmissionError(f"{path}: duplicate id {item.id!r} (items {first_seen[item.id]} and {index})")
         first_seen[item.id] = index
-    return items
+    return DataFile(path, hashlib.sha256(raw).hexdigest(), items)
+
+
+def load_items(path: str | Path, *, require_answer: bool = False) -> list[Item]:
+    """The items of an official-format file (:func:`load_data`, where its hash is also needed)."""
+    return load_data(path, require_answer=require_answer).items
 
 
 def _listed(ids: list[str]) -> str:

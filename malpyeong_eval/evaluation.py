@@ -192,18 +192,18 @@ class ContestScorer:
                 rows[i][metric.name] = value
         return rows
 
-    def evaluate(self, gold: Sequence[Item], submission: Sequence[Item], *, aligned_by_id: bool = False,
+    def evaluate(self, gold: Sequence[Item], predictions: Sequence[str], *, aligned_by_id: bool = False,
                  choices: Sequence[Choice] | None = None) -> EvaluationResult:
-        """Score submission items against gold items of the same ids, in the same order.
+        """Score predicted answers against gold items: ``predictions[i]`` is the full answer for ``gold[i]``.
 
+        A submission file's items are matched to the gold first (:func:`~malpyeong_eval.data.match_submission`);
         ``aligned_by_id`` marks a submission that had to be reordered to the gold's order.
         ``choices`` (one per item, :func:`malpyeong_eval.citation.choose`): the context each
         generation named; selection accuracy is measured on the items whose choice has a gold rule.
         Without them (a submission file, a run whose model was not asked to cite) it is not measured.
         """
-        if [item.id for item in gold] != [item.id for item in submission]:
-            raise ValueError("submission is not aligned with gold; use data.match_submission first")
-        predictions = [item.answer or "" for item in submission]
+        if len(predictions) != len(gold):
+            raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold items")
         golds = [item.answer or "" for item in gold]
         rows = self.score_texts(golds, predictions)
         config = self.config

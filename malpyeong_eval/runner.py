@@ -20,7 +20,7 @@ from typing import Any
 
 from .checkpoints import Target
 from .citation import Choice, choose, item_candidates, split_citation
-from .data import Item, file_sha256
+from .data import DataFile, Item
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import EngineOptions, GenerationSettings, make_generator
@@ -160,13 +160,18 @@ def write_results(path: Path, outcome: RunOutcome, metadata: RunMetadata) -> Non
 
 
 class CheckpointRunner:
-    """Evaluates checkpoints on one dataset with one prompt, settings and scorer (models loaded once)."""
+    """Evaluates checkpoints on one dataset with one prompt, settings and scorer (models loaded once).
+
+    ``items`` are those run (all of ``data.items``, or its first N); ``data`` is the file they were
+    read from (:func:`~malpyeong_eval.data.load_data`), whose sha256 is the run's data, or ``None``
+    for items built in code, hashed by their content.
+    """
 
     def __init__(
         self,
         items: Sequence[Item],
         *,
-        data_path: Path | None,
+        data: DataFile | None,
         dataset_name: str,
         prompt: ContestPrompt,
         settings: GenerationSettings,
@@ -182,10 +187,9 @@ class CheckpointRunner:
         engine: EngineOptions | None = None,
     ) -> None:
         if not items:
-            raise MalpyeongError(f"{data_path or 'data'}: no items to run")
+            raise MalpyeongError(f"{data.path if data else 'data'}: no items to run")
         self.items = list(items)
-        self.data_path = data_path
-        self.data_hash = file_sha256(data_path) if data_path else hashlib.sha256(
+        self.data_hash = data.sha256 if data else hashlib.sha256(
             json.dumps([_item_content(i) for i in items], ensure_ascii=False).encode()).hexdigest()
         self.dataset_name = dataset_name
         self.prompt, self.settings, self.batch_size, self.backend = prompt, settings, batch_size, backend
@@ -275,19 +279,18 @@ class CheckpointRunner:
         if board is not None and stored is not None:
             predictions = {row["item_id"]: row["prediction"] for row in board.items(stored)}
             if set(predictions) >= {item.id for item in self.items}:
-                write_submission(submission, self.items, predictions, self.data_path)
+                write_submission(submission, self.items, predictions)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
                                   already_recorded=True)
         store = GenerationStore(folder)
         predictions, resumed, made = self._generate(target, store)
-        write_submission(submission, self.items, predictions, self.data_path)
+        write_submission(submission, self.items, predictions)
         outcome = RunOutcome(target, predictions, submission, resumed=resumed)
         scoring_started = time.perf_counter()
         if self.scorable and self.scorer is not None:
-            submitted = [Item(i.id, i.question_type, i.question, predictions[i.id]) for i in self.items]
             citations = {key: value for key, value in store.citations().items() if key in predictions}
             cites = self.prompt.cites or any(value is not None for value in citations.values())
-            outcome.result = self.scorer.evaluate(self.items, submitted,
+            outcome.result = self.scorer.evaluate(self.items, [predictions[item.id] for item in self.items],
                                                   choices=item_choices(self.items, citations) if cites else None)
         outcome.provenance = self._provenance(target, made, started, started_at, time.perf_counter() - scoring_started)
         metadata = RunMetadata(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .data import Item, read_records
+from .data import Item
 
 
 class GenerationStore:
@@ -66,16 +66,11 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str], source: Path | None) -> None:
-    """The data file with ``output.answer`` filled in (other fields kept when the source is JSON)."""
-    records: list[dict[str, Any]] = [
-        {"id": item.id, "input": {"question_type": item.question_type, "question": item.question, **item.extra_inputs}}
-        for item in items
-    ]
-    if source is not None:
-        originals = {str(r.get("id")): r for r in read_records(source) if isinstance(r, dict)}
-        records = [dict(originals.get(record["id"], record)) for record in records]
-    for record in records:
-        record["output"] = {**(record.get("output") or {}), "answer": predictions[str(record["id"])]}
+def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, str]) -> None:
+    """The items with ``output.answer`` set to their predictions: each written as its source record
+    (:meth:`~malpyeong_eval.data.Item.as_record`: every other field kept as read), a JSON list."""
+    records = [item.as_record() for item in items]
+    for item, record in zip(items, records, strict=True):
+        record["output"] = {**(record.get("output") or {}), "answer": predictions[item.id]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

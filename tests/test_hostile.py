@@ -588,7 +588,7 @@ def test_ctrl_c_says_how_to_resume(cli, monkeypatch):
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "load_items", interrupted)
+    monkeypatch.setattr(data, "load_data", interrupted)  # where `run` reads its data
     code, _, err = cli("run", "nowhere", "--no-record")
     assert code == 130 and "resumes" in err and "Traceback" not in err
 

@@ -87,6 +87,13 @@ def test_data_keeps_article_retrieval_and_refuses_bad_values(tmp_path):
     assert item.extra_inputs == {"references": PASSAGES} and item.article == "<한글 맞춤법 - 제1항>"
     assert item.retrieval["top_k"] == 2
     assert Item("a", "t", "q", "x") == Item("a", "t", "q", "x", {}, None, None)  # positional use still works
+    # the source record, kept as read: not part of equality, hashing or repr, and handed out as a copy
+    assert item.record == record and "record" not in repr(item)
+    in_code = Item("1", "선택형", "q", "a", {"references": PASSAGES}, "<한글 맞춤법 - 제1항>", item.retrieval)
+    assert in_code == item and hash(in_code) == hash(item) and not in_code.record
+    assert in_code.as_record() == item.as_record() == record  # an item made in code: its fields in the contest format
+    item.as_record()["input"]["references"].append("x")
+    assert item.record == record
     for broken, message in (({**record, "retrieval": [1]}, "'retrieval' is a list"),
                             ({**record, "output": {"answer": "a", "article": 3}}, "'output.article' is a number"),
                             ({**record, "input": {**record["input"], "references": ["\ud800"]}}, "'input.references\\[0\\]'")):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from malpyeong_eval.data import sample_path
+from malpyeong_eval.data import load_items, sample_path
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.retrieval import (
     Query, SETTINGS_KEYS, CorpusError, is_relevant, load_corpus, normalize_title, retrieval_metrics, retrieve_into,
@@ -371,6 +371,20 @@ def test_output_adds_references_and_retrieval_and_keeps_every_field(cli, tmp_pat
         assert retrieval["scores"] == sorted(retrieval["scores"], reverse=True)
 
 
+def test_data_is_read_once_also_as_its_own_examples(cli, tmp_path, monkeypatch):
+    from reading_support import count_reads
+
+    data = write_jsonl(tmp_path / "items.jsonl", json.loads(sample_path("gold").read_text(encoding="utf-8")))
+    reads = count_reads(monkeypatch, data)
+    status, out, err = cli("retrieve", str(data), "--corpus", str(sample_corpus_path()), "--top-k", "3",
+                           "--retriever", "bm25,examples", "--examples", str(data), "--output", str(tmp_path / "o.json"),
+                           "--json")
+    assert status == 0, err
+    assert reads == ["rb"]
+    summary = json.loads(out)
+    assert summary["examples"] == summary["self_excluded"] == summary["metrics"]["n_labelled"] == 40
+
+
 def test_field_name_and_json_list_output(cli, tmp_path):
     out = tmp_path / "out.json"
     status, stdout, err = cli("retrieve", str(sample_path("test")), "--corpus", str(sample_corpus_path()), "--top-k", "2",
@@ -383,13 +397,15 @@ def test_field_name_and_json_list_output(cli, tmp_path):
 
 
 def test_queries_are_the_questions_never_the_answers(tmp_path):
-    items = json.loads(sample_path("gold").read_text(encoding="utf-8"))
+    items = load_items(sample_path("gold"))
     corpus = load_corpus(sample_corpus_path())
-    fixed = FixedRetriever({item["input"]["question"]: list(range(len(corpus))) for item in items})
-    retrieve_into(items, fixed, corpus, 3)
-    assert fixed.queries == [item["input"]["question"] for item in items]
+    fixed = FixedRetriever({item.question: list(range(len(corpus))) for item in items})
+    written = retrieve_into(items, fixed, corpus, 3)
+    assert fixed.queries == [item.question for item in items]
     for query, item in zip(fixed.queries, items, strict=True):
-        assert item["output"]["answer"] not in query and item["output"]["article"] not in query
+        assert item.answer and item.article and item.answer not in query and item.article not in query
+    assert [record["output"] for record in written] == [record["output"] for record in json.loads(
+        sample_path("gold").read_text(encoding="utf-8"))]  # written from the items' source records
 
 
 def test_items_without_a_question_are_one_line(cli, tmp_path):

@@ -7,7 +7,6 @@ import pickle
 import random
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,8 +36,7 @@ GOLD = load_items(sample_path("gold"), require_answer=True)
 SUBMISSION = match_submission(GOLD, load_items(sample_path("submission"), require_answer=True))
 PREDICTIONS = [item.answer for item in SUBMISSION]  # two open with "답변:", which `run` strips
 # what `malpyeong-eval run` records for these outputs, hence what the rewards score
-RECORDED_SUBMISSION = [replace(item, answer=clean_output(item.answer)) for item in SUBMISSION]
-RECORDED = [item.answer for item in RECORDED_SUBMISSION]
+RECORDED = [clean_output(item.answer) for item in SUBMISSION]
 ANSWERS = [item.answer for item in GOLD]
 
 
@@ -87,7 +85,7 @@ def test_model_rewards_equal_the_metrics(model_rewards, tiny_bert, tiny_bleurt, 
     expected = BleurtScorer(tiny_bleurt, device="cpu").score(gold_reasons, reasons)
     assert any(value != 0.0 for value, counted in zip(expected, COUNTED, strict=True) if not counted)  # the metric has a value there
     assert bleurt(PREDICTIONS, answer=ANSWERS) == pytest.approx(counted_only(expected), abs=1e-6)
-    rows = ContestScorer(options=tiny_options).evaluate(GOLD, RECORDED_SUBMISSION).items
+    rows = ContestScorer(options=tiny_options).evaluate(GOLD, RECORDED).items
     clipped = [{**vars(row), "bleurt": min(1, max(0, row.bleurt)), "bertscore": min(1, max(0, row.bertscore))} for row in rows]
     assert contest(PREDICTIONS, answer=ANSWERS) == pytest.approx([item_final_score(row) for row in clipped], abs=1e-9)
 

@@ -1,5 +1,6 @@
 """`malpyeong-eval run` offline with a tiny Qwen2 chat model: model dir, LoRA adapter, training folder."""
 
+import hashlib
 import json
 import shutil
 import signal
@@ -125,11 +126,53 @@ def test_torn_generation_lines_are_regenerated(tmp_path):
     assert store.load() == {"1": "가", "2": "나"}
 
 
+def test_submission_is_the_items_records_with_the_predictions(tmp_path):
+    from malpyeong_eval.data import Item
+    from malpyeong_eval.submission import write_submission
+
+    records = [{"id": 7, "input": {"question_type": "교정형", "question": "q", "mine": [1]},
+                "output": {"answer": "gold", "article": "<a - 제1항>"}, "team_note": {"kept": True}},
+               {"id": "b", "input": {"question": "r"}}]
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    built = Item("c", "선택형", "s", None, extra_inputs={"references": ["p"]})  # an item made in code has no record
+    write_submission(tmp_path / "sub.json", [*load_items(data), built], {"7": "A", "b": "B", "c": "C"})
+    assert json.loads((tmp_path / "sub.json").read_text(encoding="utf-8")) == [
+        {**records[0], "output": {"answer": "A", "article": "<a - 제1항>"}},  # every field as read, the id a number still
+        {**records[1], "output": {"answer": "B"}},
+        {"id": "c", "input": {"question_type": "선택형", "question": "s", "references": ["p"]}, "output": {"answer": "C"}},
+    ]
+    assert load_items(data)[0].record == records[0]  # writing changed no item's record
+
+
+def test_run_reads_the_data_once(tiny_policy, tmp_path, cli, monkeypatch):
+    """One read of DATA gives the items, the sha256 the run records and the records the submission is written from."""
+    from reading_support import count_reads
+
+    records = json.loads(sample_path("gold").read_text(encoding="utf-8"))[:3]
+    for record in records:
+        record["team_note"] = {"kept": [1, 2]}
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    sha256 = hashlib.sha256(data.read_bytes()).hexdigest()
+    reads = count_reads(monkeypatch, data)
+    code, out, err = cli("run", tiny_policy, "--data", str(data), "--no-record", "--runs-dir", str(tmp_path / "runs"),
+                         "--output", str(tmp_path / "sub.json"), "--json", "--metrics", "em", "--max-new-tokens", "4")
+    assert code == 0, err
+    assert reads == ["rb"]
+    [summary] = json.loads(out)
+    assert json.loads(Path(summary["results"]).read_text(encoding="utf-8"))["dataset"]["sha256"] == sha256
+    [generations] = (tmp_path / "runs").glob("*/generations.jsonl")
+    predictions = {line["id"]: line["prediction"] for line in map(json.loads, generations.read_text(encoding="utf-8").splitlines())}
+    written = json.loads((tmp_path / "sub.json").read_text(encoding="utf-8"))
+    assert written == [{**record, "output": {**record["output"], "answer": predictions[record["id"]]}} for record in records]
+
+
 def test_greedy_decoding_is_deterministic(tiny_policy, tmp_path):
     items = load_items(sample_path("gold"))[:8]
     outcomes = []
     for attempt in range(2):
-        runner = CheckpointRunner(items, data_path=None, dataset_name="sample", prompt=load_prompt(),
+        runner = CheckpointRunner(items, data=None, dataset_name="sample", prompt=load_prompt(),
                                   settings=GenerationSettings(max_new_tokens=10), batch_size=3,
                                   scorer=ContestScorer(["em", "rouge1"]), runs_root=tmp_path / f"runs{attempt}")
         outcomes.append(runner.run(resolve_targets(tiny_policy)[0]))

@@ -149,7 +149,11 @@ def test_evaluate_module_gives_same_numbers(full_result, tiny_bert, tiny_bleurt)
 def test_library_scorer_matches_cli(full_result):
     gold = load_items(sample_path("gold"), require_answer=True)
     submission = match_submission(gold, load_items(sample_path("submission"), require_answer=True))
-    result = ContestScorer(("em", "rouge1")).evaluate(gold, submission)
+    scorer = ContestScorer(("em", "rouge1"))
+    predictions = [item.answer or "" for item in submission]
+    result = scorer.evaluate(gold, predictions)
+    with pytest.raises(ValueError, match="39 predictions for 40 gold items"):
+        scorer.evaluate(gold, predictions[:-1])
     assert result.metrics["rouge1"] == full_result["metrics"]["rouge1"]
     assert result.metrics["exact_match"] == full_result["metrics"]["exact_match"]
 

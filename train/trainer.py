@@ -10,7 +10,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from malpyeong_eval.citation import item_candidates
-from malpyeong_eval.data import Item, load_items
+from malpyeong_eval.data import Item, load_data, load_items
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
@@ -145,8 +145,9 @@ def evaluation_runner(plan: EvaluationPlan, device: str | None, progress=None):
     from malpyeong_eval.runner import CheckpointRunner
 
     scorer = ContestScorer(plan.metrics, plan.scorer_options(device))
+    eval_data = load_data(plan.data, require_answer=True)
     return CheckpointRunner(
-        load_items(plan.data, require_answer=True)[: plan.limit], data_path=plan.data, dataset_name=plan.dataset_name,
+        eval_data.items[: plan.limit], data=eval_data, dataset_name=plan.dataset_name,
         prompt=load_prompt(plan.prompt_file), settings=GenerationSettings(max_new_tokens=plan.max_new_tokens),
         batch_size=plan.batch_size, scorer=scorer, board=Leaderboard(plan.db), runs_root=plan.runs_dir,
         device=device or resolve_device(None), trust_remote_code=plan.trust_remote_code, tags=plan.tag, progress=progress,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from malpyeong_eval.data import file_sha256, read_records, sample_path
+from malpyeong_eval.data import load_data, sample_path
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES, item_final_score
 from malpyeong_eval.metrics.registry import (
@@ -121,10 +121,10 @@ class ItemSources:
         self._data: dict[str, tuple[Path, dict[str, dict[str, Any]]]] = {}
         for path in (sample_path("gold"), *data_files):
             try:
-                records = read_records(path)
+                data = load_data(path)
             except (MalpyeongError, OSError):
                 continue
-            self._data[file_sha256(path)] = (Path(path), {str(r.get("id")): r for r in records if isinstance(r, dict)})
+            self._data[data.sha256] = (data.path, {item.id: item.record for item in data.items})
         self._roots = [Path(root) for root in runs_dirs]
 
     def _folders(self) -> list[tuple[Path, dict[str, dict[str, Any]]]]:

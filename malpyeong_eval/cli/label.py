@@ -60,7 +60,7 @@ def label(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with output.article (the rule each answer is about) where an item has none."""
-    from ..data import check_writable, load_items, read_records, write_records
+    from ..data import check_writable, load_items, write_records
     from ..retrieval import labelling, load_corpus
 
     if method not in labelling.METHODS:
@@ -70,7 +70,6 @@ def label(
     if method == "lexical" and model:
         _say("note: --model is only used by --method perplexity; ignored")
     items = load_items(data)
-    records = read_records(data)
     positions = [i for i, item in enumerate(items) if labelling.has_answer(item)]
     if not positions:
         raise MalpyeongError(f"{data}: no item has an answer (output.answer) to label from")
@@ -89,7 +88,7 @@ def label(
             task = bar.add_task("score", total=None)
             labels = labelling.perplexity_labels(loaded, answered, scorer, candidates=candidates, batch_size=batch_size,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    written, summary = labelling.write_labels(records, items, dict(zip(positions, labels, strict=True)), loaded)
+    written, summary = labelling.write_labels(items, dict(zip(positions, labels, strict=True)), loaded)
     write_records(output, written)
     settings = {"method": method, "model": model if method == "perplexity" else None, "corpus": loaded.name,
                 "corpus_hash": loaded.sha256, "candidates": candidates if method == "perplexity" else None}

@@ -77,10 +77,11 @@ def retrieve(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
-    from ..data import check_writable, read_records, write_records
+    from ..data import check_writable, load_items, write_records
     from ..retrieval import load_corpus, retrieval_metrics
-    from ..retrieval.metrics import labels_of
-    from ..retrieval.pipeline import SETTINGS_KEYS, cross_validate as run_folds, examples_of, queries_of, settings_of, write_hits
+    from ..retrieval.pipeline import (
+        SETTINGS_KEYS, cross_validate as run_folds, examples_of, item_labels, queries_of, settings_of, write_hits,
+    )
     from ..retrieval.plan import RetrievalPlan, RetrieverBuilder, parse_parts
 
     for flag, value in (("--top-k", top_k), ("--rerank-depth", rerank_depth)):
@@ -98,26 +99,26 @@ def retrieve(
         raise MalpyeongError("--retriever: the examples part needs --examples FILE (labelled items) or --cross-validate K")
     if learns and not plan.uses_examples:
         raise MalpyeongError("--examples/--cross-validate: --retriever has no examples part to learn from (add 'examples')")
-    records = read_records(data)
-    queries = queries_of(records, str(data))  # check the data before the corpus and the model load
+    items = load_items(data)
+    queries = queries_of(items, str(data))  # check the data before the corpus and the model load
     if output is not None:
         check_writable(output)
     overrides = _read_labels(labels) if labels is not None else None
     learned_from = []
     for path in examples or ([data] if cross_validate is not None else []):
-        learned_from += examples_of(records if path == data else read_records(path), overrides, str(path))
+        learned_from += examples_of(items if path == data else load_items(path), overrides, str(path))
     loaded = load_corpus(corpus)
     if top_k > len(loaded):
         err_console.print(f"note: --top-k {top_k} > the corpus's {len(loaded)} passages; taking all {len(loaded)}",
                           highlight=False, markup=False)
         top_k = len(loaded)
-    gold_labels = labels_of(records, overrides)
+    gold_labels = item_labels(items, overrides)
     unmatched_examples = sum(1 for example in learned_from if not loaded.passages_for(example.label))
     unmatched_labels = sum(1 for label in gold_labels if label is not None and not loaded.passages_for(label))
     builder = RetrieverBuilder(plan, loaded)
     folds = None
     if cross_validate is not None:
-        folds = run_folds(records, learned_from, builder, top_k, k=cross_validate, seed=seed, source=str(data))
+        folds = run_folds(items, learned_from, builder, top_k, k=cross_validate, seed=seed, source=str(data))
         hits, name, self_excluded = folds.hits, folds.retriever, 0
     else:
         engine = builder.build(learned_from)
@@ -127,13 +128,13 @@ def retrieve(
     settings = settings_of(name, loaded, top_k, field)
     if folds is not None:
         settings["cross_validation"] = {"k": folds.k, "seed": folds.seed}
-    written = write_hits(records, hits, settings, loaded, field)
+    written = write_hits(items, hits, settings, loaded, field)
     if output is not None:
         write_records(output, written)
     report = retrieval_metrics(
         [[loaded.passages[index].title for index, _ in found] for found in hits],
         gold_labels,
-        [item["input"].get("question_type") if isinstance(item["input"].get("question_type"), str) else None for item in written],
+        [item.question_type for item in items],
         top_k,
     )
     if json_output:

@@ -155,7 +155,7 @@ def run(
         Target, checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name,
         watch_checkpoints,
     )
-    from ..data import load_items, sample_path
+    from ..data import load_data, sample_path
     from ..evaluation import ContestScorer, parse_metrics
     from ..generation import BACKENDS
     from ..metrics.progress import reporting
@@ -185,9 +185,9 @@ def run(
     tracker = EvaluationLogger(Tracking(report_to, tracker_project,
                                         run_name=name or (Path(checkpoint).name if checkpoint else str(engine.model_name))))
     data = data or sample_path("gold")
-    every_item = load_items(data)
-    items = every_item[:limit]
-    if dataset_name is None and len(items) < len(every_item):  # a --limit run is not a run on the whole file
+    data_file = load_data(data)
+    items = data_file.items[:limit]
+    if dataset_name is None and len(items) < len(data_file.items):  # a --limit run is not a run on the whole file
         dataset_name = f"{data.stem}[:{len(items)}]"
     prompt = load_prompt(prompt_file)
     if follow:
@@ -214,7 +214,7 @@ def run(
     scorer = ContestScorer(chosen, options) if scorable else None
     display = _ProgressDisplay(transient=json_output)
     runner = CheckpointRunner(
-        items, data_path=data, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
+        items, data=data_file, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
         batch_size=generation_batch, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
         trust_remote_code=trust_remote_code, tags=tag or (), progress=display, engine=engine,
     )

@@ -54,7 +54,7 @@ def score(
     from ..provenance import environment, now
 
     started, started_at = time.perf_counter(), now()
-    from ..data import file_sha256, in_gold_order, load_items, match_submission, sample_path
+    from ..data import in_gold_order, load_data, load_items, match_submission, sample_path
     from ..evaluation import ContestScorer, parse_metrics
     from ..recording import RunMetadata
     from ..metrics.loading import resolve_device
@@ -79,18 +79,19 @@ def score(
             taken = False
         if taken:  # refused now: no output file written, no scoring done
             raise MalpyeongError(f"a run named {name!r} is already on the leaderboard; choose another --name")
-    gold_items = load_items(gold, require_answer=True)
+    gold_data = load_data(gold, require_answer=True)
+    gold_items = gold_data.items
     submitted = load_items(prediction, require_answer=True)
     submission = match_submission(gold_items, submitted, prediction, align_by_id=align_by_id)
     scorer = ContestScorer(chosen, options)
     with scorer_progress(err_console, enabled=not json_output):
-        result = scorer.evaluate(gold_items, submission, aligned_by_id=not in_gold_order(gold_items, submitted))
+        result = scorer.evaluate(gold_items, [item.answer or "" for item in submission], aligned_by_id=not in_gold_order(gold_items, submitted))
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     if output is not None:  # before recording: a file that cannot be written leaves no run behind
         output.write_text(text, encoding="utf-8")
     if board is not None:
         stored = board.record(result, name=name or "", metadata=RunMetadata(
-            checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=file_sha256(gold),
+            checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=gold_data.sha256,
             tags=tuple(tag or ()), provenance={
                 **environment(resolve_device(device)), "started_at": started_at, "finished_at": now(),
                 "wall_seconds": round(time.perf_counter() - started, 3)}))

@@ -22,7 +22,6 @@ Where an item already carries a label, a label is computed anyway and compared
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -278,9 +277,9 @@ def _given(item: Item) -> str | None:
     return item.article if item.article and item.article.strip() else None
 
 
-def write_labels(records: Sequence[Mapping], items: Sequence[Item], labels: Mapping[int, Label],
+def write_labels(items: Sequence[Item], labels: Mapping[int, Label],
                  corpus: Corpus) -> tuple[list[dict], dict[str, Any]]:
-    """Copies of ``records`` with the ``labels`` (by position) written in, and a summary.
+    """The items' records (:meth:`Item.as_record`) with the ``labels`` (by position) written in, and a summary.
 
     A labelled record gets a top-level ``labelling`` (the label's record and
     ``agrees_with_given``: ``None`` where it had no label) and, where it had no
@@ -288,8 +287,8 @@ def write_labels(records: Sequence[Mapping], items: Sequence[Item], labels: Mapp
     a label (no answer) are copied unchanged. Every other field is kept as it is.
     """
     written, ours, given = [], [], []
-    for position, (record, item) in enumerate(zip(records, items, strict=True)):
-        copied = copy.deepcopy(dict(record))
+    for position, item in enumerate(items):
+        copied = item.as_record()
         label = labels.get(position)
         if label is not None:
             title, existing = corpus.passages[label.passage].title, _given(item)

@@ -2,7 +2,7 @@
 
 A label is the rule an item is about, as teams write it (``output.article``, or a ``--labels``
 file of id → article), e.g. ``<한글 맞춤법, 표준어 규정 - 한글 맞춤법 제18항>`` or just
-``한글 맞춤법 제18항``; a list of such labels means any of them. A retrieved passage is
+``한글 맞춤법 제18항``; a list of such labels (a ``--labels`` entry) means any of them. A retrieved passage is
 relevant when its title, with ``<`` and ``>`` removed, equals the label treated the same way, or
 equals the label's part after its last `` - ``, whitespace ignored in the comparison (a PDF's
 ``제 18 항`` is ``제18항``).
@@ -16,14 +16,13 @@ label are not counted; ``n_unlabelled`` says how many.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["CUTOFFS", "RetrievalScores", "is_relevant", "normalize_title", "relevance_keys", "retrieval_metrics"]
 
 CUTOFFS = (1, 3, 5, 10)
 _SPACE = re.compile(r"\s+")
-UNKNOWN_TYPE = "(none)"
 
 
 def normalize_title(text: str) -> str:
@@ -113,7 +112,7 @@ def _scores(ranks: list[int | None], top_k: int) -> RetrievalScores:
 def retrieval_metrics(
     retrieved_titles: Sequence[Sequence[str]],
     labels: Sequence[str | Sequence[str] | None],
-    question_types: Iterable[str | None],
+    question_types: Iterable[str],
     top_k: int,
 ) -> RetrievalReport:
     """recall@k and MRR of each item's retrieved titles (best first) against its label, overall and by type.
@@ -132,7 +131,7 @@ def retrieval_metrics(
             continue
         rank = _first_relevant_rank(titles, label)
         ranks.append(rank)
-        by_type.setdefault(question_type or UNKNOWN_TYPE, []).append(rank)
+        by_type.setdefault(question_type, []).append(rank)
     return RetrievalReport(
         overall=_scores(ranks, top_k),
         by_type={name: _scores(group, top_k) for name, group in sorted(by_type.items())},
@@ -140,24 +139,3 @@ def retrieval_metrics(
         n_unlabelled=unlabelled,
         top_k=top_k,
     )
-
-
-def labels_of(records: Sequence[Mapping], overrides: Mapping[str, object] | None = None) -> list:
-    """Each record's label: ``overrides[id]`` when given, else ``output.article``, else ``None``."""
-    labels = []
-    for record in records:
-        label = None
-        if overrides is not None and str(record.get("id")) in overrides:
-            label = overrides[str(record.get("id"))]
-        else:
-            output = record.get("output")
-            if isinstance(output, Mapping):
-                label = output.get("article")
-        if isinstance(label, str):
-            label = label if label.strip() else None
-        elif isinstance(label, (list, tuple)):
-            label = [one for one in label if isinstance(one, str) and one.strip()] or None
-        else:
-            label = None
-        labels.append(label)
-    return labels

@@ -15,66 +15,79 @@ indexes are built once.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..data import Item
 from ..errors import MalpyeongError, SubmissionError
 from .base import Hit, Query, Retriever
 from .corpus import Corpus
 from .examples import Example, _self_keys
-from .metrics import labels_of
 from .plan import RetrieverBuilder, deal_folds
 
-__all__ = ["CrossValidation", "SETTINGS_KEYS", "cross_validate", "examples_of", "queries_of", "retrieve_into", "write_hits"]
+__all__ = ["CrossValidation", "SETTINGS_KEYS", "cross_validate", "examples_of", "item_labels", "queries_of",
+           "retrieve_into", "write_hits"]
 
 # the part of ``retrieval`` that describes how the data was made (the rest is per item)
 SETTINGS_KEYS = ("retriever", "corpus", "corpus_hash", "top_k", "field")
 
-
-def queries_of(records: Sequence[Any], source: str = "data") -> list[Query]:
-    """Each record's ``input.question`` and id (all a query is built from)."""
-    queries = []
-    for index, record in enumerate(records):
-        where = f"{source}: item {index + 1}" + (f" (id {record.get('id')!r})" if isinstance(record, Mapping) and "id" in record else "")
-        if not isinstance(record, Mapping):
-            raise SubmissionError(f"{where}: not an object")
-        given = record.get("input")
-        if not isinstance(given, Mapping) or not isinstance(given.get("question"), str) or not given["question"].strip():
-            raise SubmissionError(f"{where}: no input.question (a non-empty string) to retrieve for")
-        queries.append(Query(given["question"], str(record["id"]) if "id" in record else None))
-    return queries
+RuleLabel = str | tuple[str, ...]  # a rule, or several of which any is right
 
 
-def examples_of(records: Sequence[Any], overrides: Mapping[str, object] | None = None, source: str = "examples") -> list[Example]:
-    """The labelled questions among ``records`` (``output.article``, or ``overrides[id]``).
+def queries_of(items: Sequence[Item], source: str = "data") -> list[Query]:
+    """Each item's ``input.question`` and id (all a query is built from)."""
+    for index, item in enumerate(items, start=1):
+        if not item.question.strip():
+            raise SubmissionError(f"{source}: item {index} (id {item.id!r}): no input.question (a non-empty string) "
+                                  "to retrieve for")
+    return [Query(item.question, item.id) for item in items]
 
-    Records without a label are skipped; a file in which none has one is one line.
+
+def _rule_label(value: object) -> RuleLabel | None:
+    """A label as given: a non-blank string, or a list of them (blank entries dropped); else ``None``."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, (list, tuple)):
+        return tuple(one for one in value if isinstance(one, str) and one.strip()) or None
+    return None
+
+
+def item_labels(items: Sequence[Item], overrides: Mapping[str, object] | None = None) -> list[RuleLabel | None]:
+    """Each item's rule label: ``overrides[id]`` (a ``--labels`` file's entry) when given, else its
+    ``output.article`` (:attr:`Item.article`); ``None`` where it has none."""
+    return [_rule_label(overrides[item.id] if overrides is not None and item.id in overrides else item.article)
+            for item in items]
+
+
+def examples_of(items: Sequence[Item], overrides: Mapping[str, object] | None = None,
+                source: str = "examples") -> list[Example]:
+    """The labelled questions among ``items`` (``output.article``, or ``overrides[id]``).
+
+    Items without a label are skipped; a file in which none has one is one line.
     """
-    queries = queries_of(records, source)
-    examples = [
-        Example(query.id, query.question, label if isinstance(label, str) else tuple(label))
-        for query, label in zip(queries, labels_of(records, overrides), strict=True) if label is not None
-    ]
+    queries = queries_of(items, source)
+    examples = [Example(query.id, query.question, label)
+                for query, label in zip(queries, item_labels(items, overrides), strict=True) if label is not None]
     if not examples:
         raise MalpyeongError(f"{source}: no item has a rule label (output.article, or --labels) to learn from")
     return examples
 
 
-def write_hits(records: Sequence[Mapping], hits: Sequence[Sequence[Hit]], settings: Mapping[str, Any],
+def write_hits(items: Sequence[Item], hits: Sequence[Sequence[Hit]], settings: Mapping[str, Any],
                corpus: Corpus, field: str) -> list[dict]:
-    """Copies of ``records`` with ``input[field]`` = their hits' passages and ``retrieval`` set (the rest kept)."""
+    """The items' records (:meth:`Item.as_record`, every field kept as read) with ``input[field]`` =
+    their hits' passages and ``retrieval`` set."""
     written = []
-    for record, found in zip(records, hits, strict=True):
-        item = copy.deepcopy(dict(record))
-        item["input"] = {**item["input"], field: [corpus.passages[index].render() for index, _ in found]}
-        item["retrieval"] = {
+    for item, found in zip(items, hits, strict=True):
+        record = item.as_record()
+        record["input"] = {**record["input"], field: [corpus.passages[index].render() for index, _ in found]}
+        record["retrieval"] = {
             **settings,
             "passage_ids": [corpus.passages[index].id for index, _ in found],
             "scores": [round(score, 6) for _, score in found],
         }
-        written.append(item)
+        written.append(record)
     return written
 
 
@@ -84,15 +97,15 @@ def settings_of(retriever: str, corpus: Corpus, top_k: int, field: str) -> dict[
 
 
 def retrieve_into(
-    records: Sequence[Mapping], retriever: Retriever, corpus: Corpus, top_k: int, field: str = "references",
+    items: Sequence[Item], retriever: Retriever, corpus: Corpus, top_k: int, field: str = "references",
     *, source: str = "data",
 ) -> list[dict]:
-    """Copies of ``records`` with ``input[field]`` = the top-``top_k`` passages and ``retrieval`` set.
+    """The items' records with ``input[field]`` = the top-``top_k`` passages and ``retrieval`` set.
 
-    Every other field of each record is kept as it is.
+    Every other field of each record is kept as it was read.
     """
-    hits = retriever.search(queries_of(records, source), top_k)
-    return write_hits(records, hits, settings_of(retriever.name, corpus, top_k, field), corpus, field)
+    hits = retriever.search(queries_of(items, source), top_k)
+    return write_hits(items, hits, settings_of(retriever.name, corpus, top_k, field), corpus, field)
 
 
 @dataclass(frozen=True)
@@ -108,12 +121,12 @@ class CrossValidation:
     examples_per_fold: list[int]
 
 
-def cross_validate(records: Sequence[Mapping], examples: Sequence[Example], builder: RetrieverBuilder,
+def cross_validate(items: Sequence[Item], examples: Sequence[Example], builder: RetrieverBuilder,
                    top_k: int, *, k: int = 5, seed: int = 0, source: str = "data") -> CrossValidation:
     """Retrieve every item with a retriever that learned from the other folds' examples only."""
     if k < 2:
         raise MalpyeongError(f"--cross-validate: needs at least 2 folds, got {k}")
-    queries = queries_of(records, source)
+    queries = queries_of(items, source)
     if len(queries) < k:
         raise MalpyeongError(f"--cross-validate {k}: {source} has only {len(queries)} items")
     fold_of_query = deal_folds(len(queries), k, seed)
