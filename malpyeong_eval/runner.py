@@ -188,7 +188,7 @@ class CheckpointRunner:
     ) -> None:
         if not items:
             raise MalpyeongError(f"{data.path if data else 'data'}: no items to run")
-        self.items = list(items)
+        self.items, self.data = list(items), data
         self.data_hash = data.sha256 if data else hashlib.sha256(
             json.dumps([_item_content(i) for i in items], ensure_ascii=False).encode()).hexdigest()
         self.dataset_name = dataset_name

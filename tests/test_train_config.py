@@ -129,7 +129,8 @@ def test_the_follow_command_reads_back_as_the_plan_the_inline_evaluation_runs(tm
         assert value is not None and _same(parsed[name], value), name  # every field set, every one read back
     assert plan.tag == ("train:out",) and plan.until_step == 6 and plan.tracker_project == "team"
     runner = evaluation_runner(plan, device="cpu")
-    assert (runner.data_path, runner.dataset_name, runner.limit, runner.settings.max_new_tokens, runner.batch_size,
+    assert runner.data is not None
+    assert (runner.data.path, runner.dataset_name, runner.limit, runner.settings.max_new_tokens, runner.batch_size,
             runner.runs_root, runner.tags, runner.trust_remote_code) == (
         plan.data, plan.dataset_name, plan.limit, plan.max_new_tokens, plan.batch_size, plan.runs_dir, list(plan.tag), True)
     assert runner.prompt.cites and list(runner.scorer.metrics) == ["em", "rouge1"]
