@@ -69,3 +69,22 @@ def test_the_document_is_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = config["tool"]["setuptools"]["package-data"]["malpyeong_eval"]
     assert any(fnmatch.fnmatch("docs/scoring.md", pattern) for pattern in patterns), patterns
+
+
+def test_no_file_keeps_merge_conflict_markers():
+    """A merge resolved by hand can leave ``<<<<<<<`` blocks behind (one once hid half the README's
+    layout); no tracked text file may hold one."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    marker = re.compile(r"^(<{7}|>{7})( |$)", re.M)
+    kept = []
+    for name in listed.stdout.splitlines():
+        path = ROOT / name
+        if path.suffix in (".py", ".md", ".toml", ".yaml", ".yml", ".txt", ".json", ".cfg", ".html", ".js", ".css", "") \
+                and path.is_file():
+            if marker.search(path.read_text(encoding="utf-8", errors="replace")):
+                kept.append(name)
+    assert kept == []
