@@ -9,6 +9,7 @@ import typer
 
 from ..errors import MalpyeongError
 from ..generation import PRESETS, EngineOptions, GenerationSettings, parse_engine_args
+from ..metrics.options import parse_batch_size
 
 BatchSizeText = Annotated[Optional[str], typer.Option("--batch-size", help="Generation batch size, or 'auto' (the largest that fits, halved on out-of-memory) \\[default 8].")]
 PresetOption = Annotated[Optional[str], typer.Option("--preset", help=f"Named decoding, recorded as such: {', '.join(PRESETS)} (the organizers': temperature 0.7, top_p 0.8, repetition penalty 1.05, one item at a time).")]
@@ -22,18 +23,9 @@ MaxRetriesOption = Annotated[int, typer.Option("--max-retries", min=0, help="--b
 
 
 def batch_size_value(text: str | None, default: int = 8) -> int | None:
-    """``--batch-size``: a positive integer, or ``auto`` (None)."""
-    if text is None:
-        return default
-    if text.strip().lower() == "auto":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise MalpyeongError(f"--batch-size {text!r}: give a positive integer or 'auto'")
-    return value
+    """``--batch-size``: a positive integer, or ``auto`` (None, generation's spelling of it)."""
+    value = parse_batch_size(text)
+    return default if value is None else None if value == "auto" else value
 
 
 def decoding(preset: str | None, flags: dict[str, Any], batch_size: str | None) -> tuple[GenerationSettings, int | None]:
