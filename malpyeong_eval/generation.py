@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .batching import run_halving
 from .data import Item
 from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt
 
-BACKENDS = ("transformers", "vllm", "openai")
 MAX_SEED = 2**63 - 1  # what torch, vLLM and a database integer all hold
 BatchCallback = Callable[[list[int], list[str]], None]
 AUTO_BATCH_START = 64  # --batch-size auto starts here (or at the item count) and halves on out-of-memory
@@ -66,6 +66,16 @@ class GenerationSettings:
         return values
 
 
+def public_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: what may be printed and recorded."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """How a backend is loaded or reached, beyond the checkpoint and the decoding.
@@ -90,8 +100,6 @@ class EngineOptions:
     def record(self, backend: str) -> dict[str, Any]:
         """What a run records of the engine (and its fingerprint names): empty for a plain backend."""
         if backend == "openai":
-            from .served import public_url
-
             return {"endpoint": {"base_url": public_url(self.base_url or ""), "model": self.model_name,
                                  "server_version": self.server_version}}
         if backend == "vllm" and self.vllm_args:
@@ -318,16 +326,3 @@ class VllmGenerator(_ChatTemplated):
             indices = list(range(start, min(start + chunk, len(prompts))))
             outputs = self.llm.generate([prompts[i] for i in indices], params, lora_request=lora, use_tqdm=False)
             on_batch(indices, [output.outputs[0].text for output in outputs])
-
-
-def make_generator(backend: str, model: str, *, adapter: str | None = None,
-                   engine: EngineOptions = EngineOptions()) -> Any:
-    """The generator of ``backend``: ``render(prompt, items)`` gives what each item's request
-    carries (recorded as its prompt), ``generate(...)`` answers them."""
-    if backend not in BACKENDS:
-        raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if backend == "openai":
-        from .served import OpenAIGenerator
-
-        return OpenAIGenerator(engine)
-    return (TransformersGenerator if backend == "transformers" else VllmGenerator)(model, adapter=adapter, engine=engine)

@@ -23,7 +23,8 @@ from .citation import Choice, choose, item_candidates, split_citation
 from .data import DataFile, Item
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
-from .generation import EngineOptions, GenerationSettings, make_generator
+from .backends import make_generator
+from .generation import EngineOptions, GenerationSettings
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
 from .provenance import device_description, environment, model_provenance, now, text_hash
 from .recording import RunMetadata, RunRecorder

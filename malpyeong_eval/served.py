@@ -23,20 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .data import Item
 from .errors import MalpyeongError
-from .generation import BatchCallback, EngineOptions, GenerationSettings
+from .generation import BatchCallback, EngineOptions, GenerationSettings, public_url
 from .prompts import ContestPrompt, clean_output
 
 PROBE_TIMEOUT = 10.0  # seconds for the first look at the endpoint: a dead one fails at once
-
-
-def public_url(url: str) -> str:
-    """``url`` without user, password, query or fragment: what may be printed and recorded."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def api_base(url: str) -> str:

@@ -161,3 +161,33 @@ def test_the_leaderboard_is_the_core_s_recorder():
             return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
         assert shape(getattr(store.Leaderboard, method)) == shape(getattr(RunRecorder, method)), method
+
+
+def test_no_two_modules_import_each_other_even_lazily():
+    """The module graph of the four packages has no cycle, function-local imports included (a lazy
+    import that closes a circle still ties the two modules into one). Importing a package imports
+    its ``__init__``, so a module's import of ``a.b.c`` counts as one of the module ``a.b.c``; a
+    module's own packages (``from . import x`` names its package) are already imported before it and
+    are no edge."""
+    modules = {module_name(path): path for package in PACKAGES for path in python_files(package)}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for _, target in imported_modules(path):
+            if target in modules and target != name and not name.startswith(f"{target}."):
+                graph[name].add(target)
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append([*trail[trail.index(nxt):], nxt] if nxt in trail else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []

@@ -84,10 +84,12 @@ def command_words(command: Command, values: Mapping[str, Any]) -> list[str]:
 
 
 def run_command() -> Command:
-    """``malpyeong-eval run``'s click command."""
-    from malpyeong_eval.cli import build_app
+    """``malpyeong-eval run``'s click command (from its own module, not the whole app, which registers
+    this module's commands)."""
+    from malpyeong_eval.cli.run import run
 
-    return typer.main.get_group(build_app()).commands["run"]
+    return typer.main.get_command_from_info(typer.models.CommandInfo(name="run", callback=run),
+                                            pretty_exceptions_short=True, rich_markup_mode=None)
 
 
 def follow_command(settings: TrainSettings, grpo_config: Any) -> str:

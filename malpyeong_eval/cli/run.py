@@ -157,7 +157,7 @@ def run(
     )
     from ..data import load_data, sample_path
     from ..evaluation import ContestScorer, parse_metrics
-    from ..generation import BACKENDS
+    from ..backends import BACKENDS
     from ..metrics.progress import reporting
     from ..prompts import load_prompt
     from ..report import ProgressTasks, result_table
