@@ -2,7 +2,8 @@
 
 from .data import Item, evaluate_metric_path, load_items, match_submission, sample_path
 from .errors import AlreadyRecorded, MalpyeongError, ModelLoadError, SubmissionError
-from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore
+from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore, score
+from .metrics.options import ScorerOptions
 from .parsing import FormatVerdict, ParsedAnswer, check_format, split_answer
 from .recording import RunMetadata, RunRecorder
 
@@ -19,11 +20,13 @@ __all__ = [
     "ParsedAnswer",
     "RunMetadata",
     "RunRecorder",
+    "ScorerOptions",
     "SubmissionError",
     "check_format",
     "evaluate_metric_path",
     "load_items",
     "match_submission",
     "sample_path",
+    "score",
     "split_answer",
 ]

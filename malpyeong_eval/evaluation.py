@@ -24,7 +24,7 @@ from .parsing import is_counted, split_answer
 
 METRICS = ALIASES  # what --metrics takes: em, rouge1, bertscore, bleurt
 
-__all__ = ["DEFAULT_METRICS_TEXT", "METRICS", "ContestScorer", "EvaluationResult", "ItemScore", "parse_metrics"]
+__all__ = ["DEFAULT_METRICS_TEXT", "METRICS", "ContestScorer", "EvaluationResult", "ItemScore", "parse_metrics", "score"]
 
 
 @dataclass
@@ -251,3 +251,18 @@ class ContestScorer:
 def _measured(items: Sequence[Any]) -> int:
     """How many items selection accuracy is measured on."""
     return sum(getattr(item, name) is not None for item in items for name in CONTEXT_METRICS[:1])
+
+
+def score(predictions: Sequence[str], references: Sequence[str], metrics: str | Sequence[str] = METRICS,
+          options: ScorerOptions = ScorerOptions()) -> dict[str, float | None]:
+    """One-off scoring, the front door (bert_score's ``score()``; :class:`ContestScorer` keeps its
+    models for many calls): the organizers' table of full predicted answers against full gold
+    answers, every metric column (``None``: not computed) and ``n_counted``, the items the reason
+    metrics average over.
+
+    >>> table = score(['"가"가 옳다. 이유이다.', '"나"가 옳다.'], ['"가"가 옳다. 이유이다.'] * 2, metrics="em,rouge1")
+    >>> table["exact_match"], table["rouge1"], table["n_counted"]
+    (0.5, 1.0, 1)
+    """
+    rows = ContestScorer(metrics, options).score_texts(list(references), list(predictions))
+    return {**summarize(rows), "n_counted": sum(bool(row["counted"]) for row in rows)}

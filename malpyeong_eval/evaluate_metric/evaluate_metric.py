@@ -11,8 +11,8 @@ Descriptive Avg and Final Score, the same numbers as ``malpyeong-eval score``.
 import datasets
 import evaluate
 
-from malpyeong_eval.evaluation import ContestScorer
-from malpyeong_eval.metrics.aggregate import SUMMARY_KEYS, summarize
+from malpyeong_eval.evaluation import score
+from malpyeong_eval.metrics.aggregate import SUMMARY_KEYS
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
 
@@ -58,6 +58,4 @@ class MalpyeongEval(evaluate.Metric):
     ):
         options = ScorerOptions(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers,
                                 bleurt_model=bleurt_model, device=device, batch_size=batch_size)
-        scorer = ContestScorer(metrics, options)
-        rows = scorer.score_texts(list(references), list(predictions))
-        return {**summarize(rows), "n_counted": sum(row["counted"] for row in rows)}
+        return score(predictions, references, metrics, options)
