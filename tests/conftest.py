@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -71,3 +73,21 @@ def cli(monkeypatch, capsys):
         return info.value.code, captured.out, captured.err
 
     return run
+
+
+def _run_cli(*args: str) -> tuple[int, str, str]:
+    from malpyeong_eval.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.setattr(sys, "argv", ["malpyeong-eval", *args])
+        with pytest.raises(SystemExit) as info:
+            main()
+    return info.value.code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``cli`` for module- and session-scoped fixtures (an expensive run that several tests read):
+    ``run_cli(*ARGS)`` runs ``malpyeong-eval ARGS`` in-process; returns (exit status, stdout, stderr)."""
+    return _run_cli
