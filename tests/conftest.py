@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import sys
@@ -75,19 +73,10 @@ def cli(monkeypatch, capsys):
     return run
 
 
-def _run_cli(*args: str) -> tuple[int, str, str]:
-    from malpyeong_eval.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        patch.setattr(sys, "argv", ["malpyeong-eval", *args])
-        with pytest.raises(SystemExit) as info:
-            main()
-    return info.value.code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="session")
 def run_cli():
     """``cli`` for module- and session-scoped fixtures (an expensive run that several tests read):
     ``run_cli(*ARGS)`` runs ``malpyeong-eval ARGS`` in-process; returns (exit status, stdout, stderr)."""
-    return _run_cli
+    from cli_support import run_cli
+
+    return run_cli
