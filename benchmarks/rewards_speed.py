@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.reference_rouge import plain_rouge1  # noqa: E402
+from tests.reference.rouge import plain_rouge1  # noqa: E402
 from benchmarks.rouge1_speed import synthetic_reasons  # noqa: E402
 from malpyeong_eval import load_items, sample_path  # noqa: E402
 from malpyeong_eval.parsing import split_answer  # noqa: E402

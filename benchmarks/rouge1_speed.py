@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.reference_rouge import plain_rouge1  # noqa: E402
+from tests.reference.rouge import plain_rouge1  # noqa: E402
 from malpyeong_eval import load_items, sample_path, split_answer  # noqa: E402
 from malpyeong_eval.metrics.rouge import Rouge1Scorer  # noqa: E402
 

@@ -1,52 +1,15 @@
 """BLEURT: the loader reads the lucadiliello/BLEURT-20 layout and equals a direct forward pass."""
 
 import json
-import math
 import shutil
-from pathlib import Path
 
 import pytest
-import sentencepiece
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from malpyeong_eval.errors import ModelLoadError
 from malpyeong_eval.metrics.bleurt import BleurtScorer
-
-
-def direct_bleurt(directory: str, reference: str, candidate: str) -> float:
-    """BLEURT by hand from the raw ``bleurt.*`` tensors: no transformers, no renaming."""
-    directory = Path(directory)
-    w = load_file(str(directory / "model.safetensors"))
-    config = json.loads((directory / "config.json").read_text())
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(directory / "spm.model"))
-    ref, cand = sp.encode(reference), sp.encode(candidate)
-    ids = torch.tensor([sp.piece_to_id("[CLS]"), *ref, sp.piece_to_id("[SEP]"), *cand, sp.piece_to_id("[SEP]")])
-    types = torch.tensor([0] * (len(ref) + 2) + [1] * (len(cand) + 1))
-    e = "bleurt.embeddings."
-    x = w[e + "word_embeddings.weight"][ids] + w[e + "token_type_embeddings.weight"][types]
-    x = x + w[e + "position_embeddings.weight"][: len(ids)]
-    x = F.layer_norm(x, x.shape[-1:], w[e + "LayerNorm.weight"], w[e + "LayerNorm.bias"], 1e-12)
-    x = x @ w["bleurt.encoder.embedding_projection.weight"].T + w["bleurt.encoder.embedding_projection.bias"]
-    heads = config["num_attention_heads"]
-    size = config["hidden_size"] // heads
-
-    def linear(name, h):
-        return h @ w[name + ".weight"].T + w[name + ".bias"]
-
-    for i in range(config["num_hidden_layers"]):
-        p = f"bleurt.encoder.layer.{i}."
-        q, k, v = (linear(p + f"attention.self.{n}", x).view(-1, heads, size).transpose(0, 1) for n in ("query", "key", "value"))
-        attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size), dim=-1)
-        context = (attention @ v).transpose(0, 1).reshape(len(ids), -1)
-        ln = p + "attention.output.LayerNorm"
-        x = F.layer_norm(x + linear(p + "attention.output.dense", context), x.shape[-1:], w[ln + ".weight"], w[ln + ".bias"], 1e-12)
-        inner = F.gelu(linear(p + "intermediate.dense", x))
-        ln = p + "output.LayerNorm"
-        x = F.layer_norm(x + linear(p + "output.dense", inner), x.shape[-1:], w[ln + ".weight"], w[ln + ".bias"], 1e-12)
-    pooled = torch.tanh(linear("bleurt.pooler.dense", x[0]))
-    return float(linear("classifier", pooled)[0])
+from tests.reference.bleurt import direct_bleurt
 
 
 PAIRS = [

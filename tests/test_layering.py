@@ -148,12 +148,19 @@ def test_importing_the_core_loads_nothing_above_it():
     assert done.stdout.strip() == "[]"
 
 
-def test_the_leaderboard_is_the_core_s_recorder():
+def test_the_leaderboard_is_the_core_s_recorder(tmp_path):
     from leaderboard import store
+    from leaderboard_support import make_result
     from malpyeong_eval.errors import AlreadyRecorded
-    from malpyeong_eval.recording import RunRecorder
+    from malpyeong_eval.recording import RunMetadata, RunRecorder
 
-    assert store.AlreadyRecorded is AlreadyRecorded
+    # a second run of the same fingerprint raises the core's own AlreadyRecorded (what the runner
+    # catches to report the stored run), holding the stored run
+    board = store.Leaderboard(f"sqlite:///{tmp_path / 'board.db'}")
+    first = board.record(make_result(1), name="first", metadata=RunMetadata(fingerprint="same"))
+    with pytest.raises(AlreadyRecorded) as raised:
+        board.record(make_result(1), name="second", metadata=RunMetadata(fingerprint="same"))
+    assert (raised.value.run.id, raised.value.run.name) == (first.id, "first") and board.count() == 1
     # mypy checks the protocol itself (Leaderboard is passed as a RunRecorder in train/ and cli/run.py);
     # here, at least the four methods take the protocol's parameters, by name, kind and default.
     for method in ("find", "record", "items", "get"):

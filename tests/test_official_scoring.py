@@ -1,14 +1,14 @@
 """`malpyeong-eval score` equals malpyeong_eval/docs/scoring.md §2-§3, as the organizers' 2025 scorer defines them.
 
-This proves fidelity to scoring.md's *text*: the reference (``tests/official_reference.py``) was
+This proves fidelity to scoring.md's *text*: the reference (``tests/reference/scoring.py``) was
 written from the spec, step by step, not from the package, and shares no code with
 ``malpyeong_eval``'s scorer. The split (§2), Exact Match with `#` alternatives, the counted-item
 rule, the means over all / counted items, Descriptive Avg and Final (§3) are plain Python there.
 The model metrics' references are:
-- ROUGE-1: ``benchmarks/reference_rouge.plain_rouge1`` (the five steps of §3, Mecab morphs);
+- ROUGE-1: ``tests/reference/rouge.plain_rouge1`` (the five steps of §3, Mecab morphs);
 - BERTScore: ``bert_score.score`` itself, F1, called on the counted pairs only, as the organizers
   call it (here with the tiny local BERT of ``conftest.py`` and its 2 layers);
-- BLEURT: ``direct_bleurt`` of ``tests/test_bleurt.py``, a forward pass written by hand over the
+- BLEURT: ``tests/reference/bleurt.direct_bleurt``, a forward pass written by hand over the
   raw weights of the tiny BLEURT-layout checkpoint, on the counted pairs
   (reference = gold reason, candidate = predicted reason).
 
@@ -28,7 +28,7 @@ from collections import Counter
 import pytest
 
 from malpyeong_eval.data import sample_path  # inputs only: the packaged sample gold
-from tests import official_reference as ref
+from tests.reference import scoring as ref
 
 COPIES = 14  # 14 x 40 = 560 items
 KINDS = (

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine
 
 from leaderboard.store import Leaderboard
 from malpyeong_eval.provenance import weights_hash
+from tests.reference.provenance import plain_weights_sha
 
 FAST = ["--max-new-tokens", "8", "--metrics", "em,rouge1", "--limit", "6", "--batch-size", "3"]
 
@@ -32,14 +33,6 @@ def make_repo(folder: Path) -> str:
     git(folder, "add", "-A")
     git(folder, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "model")
     return git(folder, "rev-parse", "HEAD")
-
-
-def plain_weights_sha(folder: Path) -> str:
-    """The weights hash written out plainly: each weight file's sha256, combined in name order."""
-    total = hashlib.sha256()
-    for file in sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")):
-        total.update(f"{file.name}\0{hashlib.sha256(file.read_bytes()).hexdigest()}\n".encode())
-    return total.hexdigest()
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from benchmarks.reference_rouge import plain_rouge1
+from tests.reference.rouge import plain_rouge1
 from malpyeong_eval import ContestScorer, ItemScore, split_answer
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics import pool, registry

@@ -291,6 +291,8 @@ def test_right_answers_score_above_wrong_ones(model_rewards):
 
 @pytest.mark.slow
 def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
+    """TRL's GRPOTrainer itself with our reward functions learns. Measured here (seeded, CPU, one thread):
+    the summed reward about 0.005 over steps 1-4 and 0.10 over steps 9-12 at this learning rate."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -298,7 +300,7 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": item.question}], "answer": item.answer} for item in GOLD])
     args = GRPOConfig(
         output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=16, num_generations=8, max_completion_length=24,
-        learning_rate=1e-2, max_steps=50, logging_steps=1, report_to=[], save_strategy="no", seed=0, use_cpu=True,
+        learning_rate=3e-2, max_steps=12, logging_steps=1, report_to=[], save_strategy="no", seed=0, use_cpu=True,
         disable_tqdm=True,
     )
     trainer = GRPOTrainer(
@@ -315,12 +317,12 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     trainer._log_completion_extra = counting_log_extra
     trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
-    assert len(rewards) == 50
+    assert len(rewards) == 12
     # two rewards, the first asked to log: each step's clauses and reasons logged once, one value per completion
-    assert log_extra_calls == [("answer_clause", 16), ("reason", 16)] * 50
+    assert log_extra_calls == [("answer_clause", 16), ("reason", 16)] * 12
     last = [clean_output(completion_text(c)) for c in trainer._logs["completion"]]
     assert list(trainer._logs["extra"]["reason"]) == [split_answer(text).reason for text in last]
-    first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
+    first, last = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4
     assert last > first + 0.05, (first, last)
 
 

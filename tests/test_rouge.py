@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from benchmarks.reference_rouge import plain_rouge1, plain_tokens
+from tests.reference.rouge import plain_rouge1, plain_tokens
 from malpyeong_eval.metrics.rouge import MecabTokenizer, Rouge1Scorer, clean_text
 
 FRAGMENTS = [

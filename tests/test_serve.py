@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from malpyeong_eval.data import sample_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,12 +34,11 @@ pytestmark = pytest.mark.slow
 
 
 def _cli(*args: str, cwd: Path) -> str:
-    """``malpyeong-eval ARGS`` as a process; its stdout (a failure shows its stderr)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "malpyeong_eval", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """``malpyeong-eval ARGS`` in-process, in ``cwd``; its stdout (a failure shows its stderr). The
+    server under test is a process of its own (``server``); what fills its database need not be."""
+    code, out, err = run_cli(*args, cwd=cwd)
+    assert code == 0, err
+    return out
 
 
 def _free_port() -> int:

@@ -12,16 +12,28 @@ TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generati
 
 
 
-def test_train_records_each_checkpoint(tiny_policy, tmp_path, cli):
-    db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, out, err = cli(
+@pytest.fixture(scope="module")
+def trained(tiny_policy, tmp_path_factory, run_cli):
+    """One real GRPO run on CPU (4 steps, a checkpoint every 2, each scored inline, step 0 too) reported
+    to trackio, read by the two tests below: what the leaderboard holds, what trackio holds."""
+    import uuid
+
+    folder = tmp_path_factory.mktemp("train")
+    project = f"malpyeong-test-{uuid.uuid4().hex[:8]}"
+    db = f"sqlite:///{folder / 'board.db'}"
+    code, out, err = run_cli(
         "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
-        "--output-dir", str(tmp_path / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2",
+        "--output-dir", str(folder / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
-        "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--json", *TINY_GRPO,
+        "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--report-to", "trackio", "--grpo", f"project={project}",
+        "--json", *TINY_GRPO,
     )
     assert code == 0, err[-2000:]
-    summary = json.loads(out)
+    return {"summary": json.loads(out), "db": db, "project": project, "folder": folder}
+
+
+def test_train_records_each_checkpoint(trained, cli):
+    summary, db = trained["summary"], trained["db"]
     assert [row["step"] for row in summary["evaluations"]] == [0, 2, 4]  # --eval-start scores step 0
     runs = sorted(Leaderboard(db).runs(tag="train:grpo-run"), key=lambda run: run.step)
     assert [(run.step, run.name) for run in runs] == [
@@ -29,7 +41,7 @@ def test_train_records_each_checkpoint(tiny_policy, tmp_path, cli):
     assert all(run.n == 6 and run.metrics["rouge1"] is not None for run in runs)
     assert [row["step"] for row in summary["rewards"]] == [1, 2, 3, 4]
     assert all("rewards/format_reward/mean" in row and "rewards/rouge1_reward/mean" in row for row in summary["rewards"])
-    code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(tmp_path / "c.png"))
+    code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(trained["folder"] / "c.png"))
     assert code == 0 and "3 checkpoints" in out
 
 
@@ -185,35 +197,25 @@ def test_contest_reward_loads_only_the_metrics_asked_for():
         validate(TrainSettings(data=str(sample_path("gold")), contest_metrics="em,bleu"))
 
 
-@pytest.mark.slow
-def test_train_reports_each_checkpoint_to_trackio(tiny_policy, tmp_path, cli):
+def test_train_reports_each_checkpoint_to_trackio(trained):
     """--report-to trackio: the training's own trackio run (local, $TRACKIO_DIR) holds each checkpoint's
     EM and ROUGE-1, equal to the leaderboard's, and its per-item table; read back through trackio."""
     import os
     import tempfile
-    import uuid
     from pathlib import Path
 
     import trackio
     from trackio.sqlite_storage import SQLiteStorage
 
-    project = f"malpyeong-test-{uuid.uuid4().hex[:8]}"
-    db = f"sqlite:///{tmp_path / 'board.db'}"
-    code, out, err = cli(
-        "train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "grpo-tracked"),
-        "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2", "--eval-data", str(sample_path("gold")),
-        "--eval-limit", "6", "--eval-metrics", "em,rouge1", "--eval-max-new-tokens", "12", "--eval-start", "--db", db,
-        "--report-to", "trackio", "--grpo", f"project={project}", "--json", *TINY_GRPO,
-    )
-    assert code == 0, err[-2000:]
+    project = trained["project"]
     (run,) = list(trackio.Api().runs(project))
-    assert run.name == "grpo-tracked"  # named after the output folder, as its leaderboard tag
+    assert run.name == "grpo-run"  # named after the output folder, as its leaderboard tag
     local = Path(os.environ["TRACKIO_DIR"]).resolve()  # conftest: a temporary folder, nothing under ~/.cache
     assert local.is_relative_to(Path(tempfile.gettempdir()).resolve())
     assert SQLiteStorage.get_project_db_path(project).resolve().is_relative_to(local)
     logs = SQLiteStorage.get_logs(project, run.name, run_id=run.id)
     evaluations = {row["train/global_step"]: row for row in logs if "eval/exact_match" in row}
-    board = {r.step: r for r in Leaderboard(db).runs(tag="train:grpo-tracked")}
+    board = {r.step: r for r in Leaderboard(trained["db"]).runs(tag="train:grpo-run")}
     assert sorted(evaluations) == sorted(board) == [0, 2, 4]
     for step, row in evaluations.items():
         assert row["eval/exact_match"] == board[step].metrics["exact_match"]

@@ -1,22 +1,25 @@
 """A deliberately plain restatement of malpyeong_eval/docs/scoring.md §2 (the split) and §3 (the metrics).
 
-Written from the text of scoring.md, not from ``malpyeong_eval``: nothing here imports or copies
-the package's scorer. Every line is commented with the spec step it implements. Used by
+Derived from the spec text (malpyeong_eval/docs/scoring.md), not from ``malpyeong_eval``: nothing
+here imports or copies the package's scorer, and every line is commented with the spec step it
+implements. A test of the package against this module therefore proves fidelity to the spec; a
+test of the package against itself proves only consistency. Used by
 ``tests/test_official_scoring.py`` as the reference the CLI's numbers must equal.
 
 Model-based metrics (the spec names real models; the tests use tiny local ones):
 - BERTScore: ``bert_score.score`` itself, called on the counted pairs only, as the organizers call
   it (§3 "BERTScore": F1, no idf, no baseline rescaling).
-- BLEURT: ``direct_bleurt`` from ``tests/test_bleurt.py``, a forward pass written by hand over the
-  raw ``bleurt.*`` tensors (no transformers, no package code), on the counted pairs only.
-- ROUGE-1: ``benchmarks/reference_rouge.plain_rouge1``, the plain five-step ROUGE-1 of §3.
+- BLEURT: ``tests/reference/bleurt.direct_bleurt``, a forward pass written by hand over the raw
+  ``bleurt.*`` tensors (no transformers, no package code), on the counted pairs only.
+- ROUGE-1: ``tests/reference/rouge.plain_rouge1``, the plain five-step ROUGE-1 of §3.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from benchmarks.reference_rouge import plain_rouge1
+from tests.reference.bleurt import direct_bleurt
+from tests.reference.rouge import plain_rouge1
 
 # §2 step 1: the two literal patterns, each with exactly one ASCII space.
 PATTERN_GA = "가 옳다"
@@ -91,8 +94,6 @@ def bertscore_counted(gold_reasons: list[str], pred_reasons: list[str], model: s
 
 def bleurt_counted(gold_reasons: list[str], pred_reasons: list[str], model: str) -> list[float]:
     """§3 BLEURT: score of (reference = gold reason, candidate = predicted reason), counted pairs."""
-    from tests.test_bleurt import direct_bleurt  # hand-written forward pass over the raw weights
-
     # §3: BLEURT(reference=gold reason, candidate=predicted reason), raw head output.
     return [direct_bleurt(model, gold, prediction) for gold, prediction in zip(gold_reasons, pred_reasons, strict=True)]
 

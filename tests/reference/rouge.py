@@ -1,6 +1,9 @@
 """A deliberately plain ROUGE-1: the five steps of malpyeong_eval/docs/scoring.md §3, written out as the organizers' py-rouge does them.
 
-Used as the reference in tests and benchmarks; it shares no code with ``malpyeong_eval``.
+Derived from the spec text (malpyeong_eval/docs/scoring.md §3, "ROUGE-1" steps 1-5), not from
+``malpyeong_eval``: it shares no code with the package's scorer, so a test against it proves
+fidelity to the spec. Used as the reference in tests (``tests/test_rouge.py``,
+``tests/test_registry.py``, ``tests/reference/scoring.py``) and benchmarks.
 """
 
 from __future__ import annotations
