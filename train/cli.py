@@ -21,11 +21,12 @@ from malpyeong_eval.cli.options import (
     JsonFlag,
 )
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
-from malpyeong_eval.report import make_console
+from malpyeong_eval.report import format_score, inert, json_text, make_console
 
 from .config import REWARDS, TrainSettings
 from .plan import evaluation_plan
 
+console = make_console()
 err_console = make_console(stderr=True)
 
 
@@ -178,6 +179,56 @@ def train(
                               soft_wrap=True)
 
 
+def shortened(text: str, width: int, keep_end: bool = False) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis (its end kept when ``keep_end``)."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    return "…" + line[-(width - 1):] if keep_end else line[: width - 1] + "…"
+
+
+def completions(
+    output_dir: Annotated[Path, typer.Argument(help="A training's --output-dir (trained with --grpo log_completions=true).")],
+    step: Annotated[Optional[int], typer.Option("--step", help="Show the completions logged at this step.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Each logged step's reward means and format-right share, from the completions logs GRPOTrainer
+    writes with --grpo log_completions=true; --step N: that step's completions."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from .completions import step_completions, step_summaries
+
+    if step is not None:
+        rows = step_completions(output_dir, step)
+        if json_output:
+            print(json_text({"step": step, "completions": [asdict(row) for row in rows]}))
+            return
+        names = list(rows[0].rewards) if rows else []
+        table = Table(title=inert(f"completions at step {step} ({output_dir})"))
+        for header in ("prompt", "completion", *names, "advantage"):
+            table.add_column(inert(header), overflow="fold")
+        for row in rows:
+            table.add_row(inert(shortened(row.prompt, 36, keep_end=True)), inert(shortened(row.completion, 80)),
+                          *(format_score(row.rewards[name]) for name in names), format_score(row.advantage))
+        console.print(table)
+        return
+    summaries = step_summaries(output_dir)
+    if json_output:
+        print(json_text({"steps": [asdict(summary) for summary in summaries]}))
+        return
+    names = list(dict.fromkeys(name for summary in summaries for name in summary.rewards))
+    table = Table(title=inert(f"completions logs of {output_dir}"), caption="format ok: a reason after 가/이 옳다")
+    for header in ("step", "n", *names, "format ok"):
+        table.add_column(inert(header), justify="right")
+    for summary in summaries:
+        table.add_row(str(summary.step), str(summary.n), *(format_score(summary.rewards.get(name)) for name in names),
+                      "—" if summary.format_ok is None else f"{summary.format_ok:.0%}")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train`` to the ``malpyeong-eval`` app."""
+    """Add ``train`` and ``completions`` to the ``malpyeong-eval`` app."""
     app.command("train")(train)
+    app.command("completions")(completions)
