@@ -20,7 +20,7 @@ def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch,
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("MALPYEONG_DB", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "4"])
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "4", "--eval-limit", "8"])
     with pytest.raises(SystemExit) as info:
         main()
     out = capsys.readouterr().out
@@ -42,7 +42,7 @@ def test_demo_follows_malpyeong_db(tmp_path, model_cache, monkeypatch, capsys):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("MALPYEONG_DB", str(tmp_path / "mine.db"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "2"])
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "2", "--eval-limit", "4"])
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 0

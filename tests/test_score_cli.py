@@ -3,7 +3,6 @@
 import json
 import sys
 
-import evaluate
 import pytest
 
 from malpyeong_eval import ContestScorer, evaluate_metric_path, load_items, match_submission, sample_path
@@ -133,6 +132,8 @@ def test_unknown_metric_exit_2(cli):
 def test_evaluate_module_gives_same_numbers(full_result, tiny_bert, tiny_bleurt):
     gold = load_items(sample_path("gold"), require_answer=True)
     submission = match_submission(gold, load_items(sample_path("submission"), require_answer=True))
+    import evaluate  # here, not at the top: it imports transformers' pipelines, seconds in every test process
+
     metric = evaluate.load(evaluate_metric_path())
     result = metric.compute(
         predictions=[item.answer for item in submission], references=[item.answer for item in gold],

@@ -45,21 +45,6 @@ def test_train_records_each_checkpoint(trained, cli):
     assert code == 0 and "3 checkpoints" in out
 
 
-@pytest.mark.slow
-def test_format_reward_rises(tiny_policy, tmp_path, cli):
-    """A real GRPO run learns: the format reward's mean over the last 5 of 16 steps beats the first 5.
-    Measured here (seeded, CPU): about 0.00 over steps 1-5 and 0.1 over steps 12-16 at this learning rate."""
-    fast = [*TINY_GRPO[:-6], "--grpo", "learning_rate=3e-2", *TINY_GRPO[-4:]]
-    code, out, err = cli(
-        "train", "--model", tiny_policy, "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "grpo-learn"),
-        "--rewards", "format", "--max-steps", "16", "--save-steps", "16", "--json", *fast,
-    )
-    assert code == 0, err[-2000:]
-    format_rewards = [row["rewards/format_reward/mean"] for row in json.loads(out)["rewards"]]
-    assert len(format_rewards) == 16
-    assert sum(format_rewards[-5:]) / 5 > sum(format_rewards[:5]) / 5 + 0.05, format_rewards
-
-
 def test_yaml_config_with_lora_is_read(tmp_path):
     from train.config import LoraSettings, load_settings, validate
 

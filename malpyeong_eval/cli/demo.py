@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -130,7 +130,8 @@ def record_written(folder: Path, kept: set[str]) -> None:
                                       encoding="utf-8")
 
 
-def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20) -> DemoResult:
+def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20,
+             eval_limit: int | None = None) -> DemoResult:
     """Build, score, train, score each checkpoint, record, plot."""
     from leaderboard.db import resolve_url
     from leaderboard.plot import plot_training
@@ -158,7 +159,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
             model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
             rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
             bleurt_model=models["bleurt"],
-            eval=EvalSettings(data=str(sample_path("gold")), metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
+            eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
                               batch_size=20, dataset_name="sample", start=True, mode="inline"),
             grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
                   "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
@@ -189,6 +190,7 @@ def demo(
     db: DbOption = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", help="Checkpoints, run folders and the training curve.")] = Path("malpyeong-demo"),
     steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
+    eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1, help="Score each checkpoint on the first N sample items (default: all 40).")] = None,
 ) -> None:
     """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded, the leaderboard."""
     import os
@@ -200,7 +202,8 @@ def demo(
 
     console, err_console = make_console(), make_console(stderr=True)
     result = run_demo(err_console, db=db or os.environ.get("MALPYEONG_DB"), output_dir=output_dir,
-                      cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2))
+                      cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2),
+                      eval_limit=eval_limit)
     board = Leaderboard(result.db if "***" not in result.db else (db or os.environ.get("MALPYEONG_DB")))
     console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({result.db})"))
     console.print(f"training curve: {result.plot}", highlight=False, markup=False)
