@@ -47,6 +47,9 @@ def demo_db_url() -> str:
     return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}"
 
 
+WARM_START_STEPS = 150  # the supervised pass's steps: after them the tiny policy answers in the contest's shape
+
+
 def _warm_policy(folder: Path, texts: list[str]) -> Path:
     """The tiny Qwen2 after a short supervised pass on the sample (see ``warm_start_policy``)."""
     from ..data import load_items, sample_path
@@ -56,7 +59,7 @@ def _warm_policy(folder: Path, texts: list[str]) -> Path:
     build_tiny_qwen2(folder, texts)
     prompt = load_prompt()
     pairs = [(prompt.messages(i.question_type, i.question), i.answer or "") for i in load_items(sample_path("gold"))]
-    return warm_start_policy(folder, pairs)
+    return warm_start_policy(folder, pairs, steps=WARM_START_STEPS)
 
 
 def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
