@@ -14,7 +14,7 @@ TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generati
 
 @pytest.fixture(scope="module")
 def trained(tiny_policy, tmp_path_factory, run_cli):
-    """One real GRPO run on CPU (4 steps, a checkpoint every 2, each scored inline, step 0 too) reported
+    """One real GRPO run on CPU (2 steps, a checkpoint every step, each scored inline, step 0 too) reported
     to trackio, read by the two tests below: what the leaderboard holds, what trackio holds."""
     import uuid
 
@@ -23,7 +23,7 @@ def trained(tiny_policy, tmp_path_factory, run_cli):
     db = f"sqlite:///{folder / 'board.db'}"
     code, out, err = run_cli(
         "train", "--model", tiny_policy, "--data", str(sample_path("gold")),
-        "--output-dir", str(folder / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "4", "--save-steps", "2",
+        "--output-dir", str(folder / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "2", "--save-steps", "1",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
         "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--report-to", "trackio", "--grpo", f"project={project}",
         "--json", *TINY_GRPO,
@@ -34,12 +34,12 @@ def trained(tiny_policy, tmp_path_factory, run_cli):
 
 def test_train_records_each_checkpoint(trained, cli):
     summary, db = trained["summary"], trained["db"]
-    assert [row["step"] for row in summary["evaluations"]] == [0, 2, 4]  # --eval-start scores step 0
+    assert [row["step"] for row in summary["evaluations"]] == [0, 1, 2]  # --eval-start scores step 0
     runs = sorted(Leaderboard(db).runs(tag="train:grpo-run"), key=lambda run: run.step)
     assert [(run.step, run.name) for run in runs] == [
-        (0, "grpo-run/checkpoint-0"), (2, "grpo-run/checkpoint-2"), (4, "grpo-run/checkpoint-4")]
+        (0, "grpo-run/checkpoint-0"), (1, "grpo-run/checkpoint-1"), (2, "grpo-run/checkpoint-2")]
     assert all(run.n == 6 and run.metrics["rouge1"] is not None for run in runs)
-    assert [row["step"] for row in summary["rewards"]] == [1, 2, 3, 4]
+    assert [row["step"] for row in summary["rewards"]] == [1, 2]
     assert all("rewards/format_reward/mean" in row and "rewards/rouge1_reward/mean" in row for row in summary["rewards"])
     code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(trained["folder"] / "c.png"))
     assert code == 0 and "3 checkpoints" in out
@@ -201,7 +201,7 @@ def test_train_reports_each_checkpoint_to_trackio(trained):
     logs = SQLiteStorage.get_logs(project, run.name, run_id=run.id)
     evaluations = {row["train/global_step"]: row for row in logs if "eval/exact_match" in row}
     board = {r.step: r for r in Leaderboard(trained["db"]).runs(tag="train:grpo-run")}
-    assert sorted(evaluations) == sorted(board) == [0, 2, 4]
+    assert sorted(evaluations) == sorted(board) == [0, 1, 2]
     for step, row in evaluations.items():
         assert row["eval/exact_match"] == board[step].metrics["exact_match"]
         assert row["eval/rouge1"] == board[step].metrics["rouge1"]
