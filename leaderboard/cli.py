@@ -179,7 +179,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every recorded run scored under the current rules, best Final Score first (--all-rules: every run)."""
         if where:
-            from .db import mask_url, resolve_url
+            from malpyeong_eval.secrets import mask_url
+
+            from .db import resolve_url
 
             print(mask_url(resolve_url(db)))
             return

@@ -13,7 +13,6 @@ opened, a newer one is refused.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.secrets import mask_url, without_secrets
 
 DB_VARIABLE = "MALPYEONG_DB"
 BUSY_TIMEOUT_MS = 60_000
@@ -56,69 +56,12 @@ def resolve_url(url: str | None = None) -> str:
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
-_CREDENTIALS = re.compile(r"^(?P<scheme>[^:/]+://)(?P<user>[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$", re.S)
-_SECRET_KEY = re.compile(r"pass|secret|token|key", re.I)  # password, passwd, sslpassword, sslkey, ...
-_SECRET_PARAMETER = re.compile(r"(?P<key>[?&;][^=&;#]*(?:pass|secret|token|key)[^=&;#]*=)[^&;#]*", re.I)
-MASK = "***"
-
-
-def _secrets(url: str) -> list[str]:
-    """Every secret a URL holds: the ``user:PASSWORD@`` part and the values of password-like query
-    parameters (``?password=``, ``sslpassword=`` ...), as written and decoded."""
-    found = []
-    match = _CREDENTIALS.match(url)
-    if match and match["password"]:
-        found.append(match["password"])
-    found += [value.group(0).split("=", 1)[1] for value in _SECRET_PARAMETER.finditer(url)]
-    try:
-        parsed = make_url(url)
-        if not match and isinstance(parsed.password, str):  # the pattern reads a raw '@' in it; SQLAlchemy does not
-            found.append(parsed.password)
-        for key, value in parsed.query.items():
-            if _SECRET_KEY.search(key):
-                found += [value] if isinstance(value, str) else list(value)
-    except (ArgumentError, ValueError):
-        pass
-    return sorted({secret for secret in found if secret}, key=len, reverse=True)
-
-
-def has_secret(url: str) -> bool:
-    """Whether printing ``url`` as written would show a password."""
-    return bool(_secrets(url))
-
-
-def mask_url(url: str) -> str:
-    """The URL as it may be printed: every password form (``user:pw@``, ``?password=``, ...) as ``***``.
-
-    SQLAlchemy renders it (``hide_password``) after the password-like query parameters are replaced;
-    a URL it cannot parse is masked by pattern, and any secret left is replaced wherever it appears.
-    """
-    match = _CREDENTIALS.match(url)
-    try:
-        if match and "@" in match["password"]:  # a raw '@' in the password: SQLAlchemy splits at the first
-            raise ValueError(url)
-        parsed = make_url(url)
-        hidden = {key: MASK for key in parsed.query if _SECRET_KEY.search(key)}
-        shown = (parsed.update_query_dict(hidden) if hidden else parsed).render_as_string(hide_password=True)
-        shown = shown.replace("%2A%2A%2A", MASK)
-    except (ArgumentError, ValueError):
-        shown = f"{match['scheme']}{match['user']}:{MASK}@{match['rest']}" if match else url
-        shown = _SECRET_PARAMETER.sub(lambda found: found["key"] + MASK, shown)
-    return _without_secrets(url, shown)
-
-
-def _without_secrets(url: str, text: str) -> str:
-    for secret in _secrets(url):
-        text = text.replace(secret, MASK)
-    return text
-
-
 def error_line(url: str, exc: BaseException) -> str:
     """One line of a database error: the driver's message where there is one (``DBAPIError.orig``;
     other SQLAlchemy errors have none), else the error's own, else its type; never a password."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     message = text.splitlines()[0] if text else type(exc).__name__
-    return _without_secrets(url, message)[:300]
+    return without_secrets(url, message)[:300]
 
 
 def _alembic_config(connection) -> Config:

@@ -20,7 +20,9 @@ from malpyeong_eval.evaluation import EvaluationResult
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.recording import RunMetadata
 
-from .db import DatabaseError, error_line, mask_url, open_engine, open_read_only_engine, reader, resolve_url
+from malpyeong_eval.secrets import mask_url
+
+from .db import DatabaseError, error_line, open_engine, open_read_only_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 
 

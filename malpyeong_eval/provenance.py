@@ -23,6 +23,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from .secrets import mask_words
+
 LIBRARIES = ("malpyeong-eval", "torch", "transformers", "trl", "peft", "vllm", "accelerate", "datasets",
              "bert-score", "rouge-score", "python-mecab-ko", "python-mecab-ko-dic", "sentencepiece", "safetensors",
              "tokenizers", "sqlalchemy", "trackio", "wandb")
@@ -30,7 +32,6 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt")
 FULL_HASH_LIMIT = 256 * 2**20
 SAMPLES, SAMPLE_BYTES = 16, 64 * 2**10
 GIT_TIMEOUT = 5.0
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 _SNAPSHOT = re.compile(r"models--(?P<repo>[^/\\]+)[/\\]snapshots[/\\](?P<sha>[0-9a-f]{40})")
 
 
@@ -176,5 +177,5 @@ def environment(device: str | None = None) -> dict[str, Any]:
     password masked), the device."""
     return {
         "libraries": library_versions(), "git": git_state(Path.cwd()), "device": device_description(device),
-        "command": [_URL_PASSWORD.sub(r"\1***@", word) for word in (Path(sys.argv[0]).name, *sys.argv[1:])],
+        "command": mask_words((Path(sys.argv[0]).name, *sys.argv[1:])),
     }

@@ -278,9 +278,9 @@ def test_retrieve_jsonl_output_reads_back(tmp_path, cli):
 
 
 # Damaged model folders: copies of the tiny models, broken one way each.
-def _bert_copy(tiny_bert: str, tmp_path: Path, damage) -> Path:
-    folder = tmp_path / "bert"
-    shutil.copytree(tiny_bert, folder)
+def _damaged_copy(model: str, folder: Path, damage) -> Path:
+    """A copy of the tiny ``model`` in ``folder``, broken by ``damage``."""
+    shutil.copytree(model, folder)
     damage(folder)
     return folder
 
@@ -317,7 +317,7 @@ BERT_DAMAGE = {
 @pytest.mark.parametrize("damage", BERT_DAMAGE)
 def test_damaged_bertscore_model_is_one_line(damage, tiny_bert, tmp_path, board, cli):
     change, needle = BERT_DAMAGE[damage]
-    folder = _bert_copy(tiny_bert, tmp_path, change)
+    folder = _damaged_copy(tiny_bert, tmp_path / "bert", change)
     before = board()
     line = refused(cli("score", "--sample", "--metrics", "bertscore", "--bertscore-model", str(folder),
                        "--bertscore-layers", "2", "--record", "--name", "x", "-o", str(tmp_path / "out.json")), needle)
@@ -330,13 +330,6 @@ def test_bleurt_without_its_sentencepiece_is_refused(tiny_bleurt, tmp_path, cli)
     shutil.copytree(tiny_bleurt, folder)
     (folder / "spm.model").unlink()
     refused(cli("score", "--sample", "--metrics", "bleurt", "--bleurt-model", str(folder)), "no tokenizer files")
-
-
-def _policy_copy(tiny_policy: str, tmp_path: Path, damage) -> Path:
-    folder = tmp_path / "policy"
-    shutil.copytree(tiny_policy, folder)
-    damage(folder)
-    return folder
 
 
 def _template(folder: Path, template: str) -> None:
@@ -360,7 +353,7 @@ POLICY_DAMAGE = {
 @pytest.mark.parametrize("damage", POLICY_DAMAGE)
 def test_damaged_policy_is_one_line(damage, tiny_policy, tmp_path, board, cli):
     change, needle = POLICY_DAMAGE[damage]
-    folder = _policy_copy(tiny_policy, tmp_path, change)
+    folder = _damaged_copy(tiny_policy, tmp_path / "policy", change)
     before = board()
     refused(cli("run", str(folder), "--limit", "2", "--max-new-tokens", "4", "--metrics", "em",
                 "--runs-dir", str(tmp_path / "runs")), needle)
@@ -405,7 +398,7 @@ URL_FORMS = [
 
 @pytest.mark.parametrize("url", URL_FORMS)
 def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
-    from leaderboard.db import mask_url
+    from malpyeong_eval.secrets import mask_url
 
     assert SECRET not in mask_url(url)
     commands = [["leaderboard", "--where"], ["leaderboard"], ["show", "x"], ["compare", "a", "b"],

@@ -12,7 +12,8 @@ import time
 import pytest
 from sqlalchemy import create_engine
 
-from leaderboard.db import DatabaseError, default_url, mask_url, resolve_url, schema_version
+from leaderboard.db import DatabaseError, default_url, resolve_url, schema_version
+from malpyeong_eval.secrets import mask_url
 from leaderboard.store import Leaderboard
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES, summarize

@@ -105,9 +105,12 @@ def test_a_secret_in_the_command_is_masked(tmp_path, monkeypatch):
 
     from malpyeong_eval.provenance import environment
 
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "run", "--db", "postgresql+psycopg://team:s3cret@db:5432/m"])
+    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "run", "--db", "postgresql+psycopg://team:s3cret@db:5432/m",
+                                      "--db=postgresql://db/m?sslpassword=k3y&password=pw9", "--tag", "a://b?token=t0k"])
     command = environment()["command"]
-    assert "s3cret" not in json.dumps(command) and "postgresql+psycopg://team:***@db:5432/m" in command
+    recorded = json.dumps(command)
+    assert not any(secret in recorded for secret in ("s3cret", "k3y", "pw9", "t0k")), command  # every password form
+    assert "postgresql+psycopg://team:***@db:5432/m" in command and command[-2] == "--tag"
 
 
 def test_hub_snapshot_records_its_revision(tiny_policy, tmp_path):

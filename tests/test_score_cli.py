@@ -1,12 +1,10 @@
 """`malpyeong-eval score` end to end on the packaged sample with tiny local scorer models."""
 
 import json
-import sys
 
 import pytest
 
 from malpyeong_eval import ContestScorer, evaluate_metric_path, load_items, match_submission, sample_path
-from malpyeong_eval.cli import main
 
 ITEM_KEYS = {"id", "question_type", "exact_match", "rouge1", "bertscore", "bleurt", "answer_clause", "reason"}
 METRIC_KEYS = {"exact_match", "exact_match_lenient", "rouge1", "bertscore", "bleurt", "descriptive_avg", "final_score"}
@@ -15,19 +13,13 @@ METRIC_KEYS = {"exact_match", "exact_match_lenient", "rouge1", "bertscore", "ble
 
 @pytest.fixture(scope="module")
 def full_result(tiny_bert, tiny_bleurt, tmp_path_factory):
+    from cli_support import run_cli
+
     out = tmp_path_factory.mktemp("score") / "result.json"
-    sys_argv = sys.argv
-    sys.argv = [
-        "malpyeong-eval", "score", str(sample_path("submission")), "--gold", str(sample_path("gold")),
-        "--bertscore-model", tiny_bert, "--bertscore-layers", "2", "--bleurt-model", tiny_bleurt,
-        "--device", "cpu", "--output", str(out),
-    ]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = sys_argv
-    assert info.value.code == 0
+    code, _, err = run_cli("score", str(sample_path("submission")), "--gold", str(sample_path("gold")),
+                           "--bertscore-model", tiny_bert, "--bertscore-layers", "2", "--bleurt-model", tiny_bleurt,
+                           "--device", "cpu", "--output", str(out))
+    assert code == 0, err
     return json.loads(out.read_text(encoding="utf-8"))
 
 

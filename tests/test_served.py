@@ -167,18 +167,12 @@ def proxy(server):
 @pytest.fixture(scope="module")
 def local_predictions(served_model, tmp_path_factory) -> dict[str, str]:
     """``--backend transformers`` (greedy) on the same model, items and budget."""
-    from malpyeong_eval.cli import main
+    from cli_support import run_cli
 
     folder = tmp_path_factory.mktemp("local")
-    argv = sys.argv
-    sys.argv = ["malpyeong-eval", "run", served_model, "--no-record", "--runs-dir", str(folder / "runs"),
-                "--output", str(folder / "sub.json"), *DECODE]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = argv
-    assert info.value.code == 0
+    code, _, err = run_cli("run", served_model, "--no-record", "--runs-dir", str(folder / "runs"),
+                           "--output", str(folder / "sub.json"), *DECODE)
+    assert code == 0, err
     return predictions(folder / "sub.json")
 
 

@@ -96,7 +96,7 @@ def run_command() -> Command:
 def follow_command(settings: TrainSettings, grpo_config: Any) -> str:
     """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
     as the inline evaluation would: the evaluation plan, spelled with ``run``'s own flags."""
-    from leaderboard.db import has_secret
+    from malpyeong_eval.secrets import has_secret
 
     plan = evaluation_plan(settings, grpo_config)
     assert plan is not None, "validate() refuses eval.mode follow without eval data"
