@@ -26,18 +26,17 @@ from .evaluation import ContestScorer, EvaluationResult
 from .backends import make_generator
 from .generation import EngineOptions, GenerationSettings
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
-from .provenance import device_description, environment, model_provenance, now, text_hash
+from .provenance import WEIGHT_PATTERNS, environment, model_provenance, now, text_hash
 from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
-_WEIGHTS = ("*.safetensors", "*.bin", "*.pt")
 
 
 def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
     path = Path(directory)
     if not path.is_dir():
         return []
-    files = sorted({f for pattern in _WEIGHTS for f in path.glob(pattern)})
+    files = sorted({f for pattern in WEIGHT_PATTERNS for f in path.glob(pattern)})
     return [(f.name, f.stat().st_size, int(f.stat().st_mtime)) for f in files]
 
 
@@ -254,7 +253,7 @@ class CheckpointRunner:
                     scoring_seconds: float) -> dict[str, Any]:
         """What produced this run (:mod:`malpyeong_eval.provenance`), timing included."""
         env = environment(made["device"])
-        env["device"] = {**device_description(made["device"]), "dtype": made["dtype"]}
+        env["device"]["dtype"] = made["dtype"]
         template = made["chat_template"]
         seconds = made["seconds"]
         return {

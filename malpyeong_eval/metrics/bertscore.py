@@ -92,9 +92,8 @@ class BertScoreScorer:
         check_model(self.model, "BERTScore", "--bertscore-model", MODEL_VARIABLE, tokenizer=True)
         try:
             with quiet_hub_logs():
-                self._scorer = BERTScorer(
-                    model_type=self.model, num_layers=self.num_layers, device=self.device, batch_size=batch_size
-                )
+                # its batch size is never used: scoring runs bert_score's functions in our own batches
+                self._scorer = BERTScorer(model_type=self.model, num_layers=self.num_layers, device=self.device)
         except Exception as exc:  # any failure to read or fit the model: one line
             raise load_error("BERTScore", self.model, "--bertscore-model", MODEL_VARIABLE, exc) from None
         tokenizer, bert_model = bert_scorer_parts(self._scorer)

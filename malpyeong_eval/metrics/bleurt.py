@@ -82,6 +82,10 @@ def bleurt_config(model: str) -> str:
             config = _read_config(_model_directory(model, ("config.json",)))
     except Exception as exc:  # any failure to find or read the checkpoint's config
         raise load_error("BLEURT", model, "--bleurt-model", MODEL_VARIABLE, exc) from None
+    return _config_string(model, config)
+
+
+def _config_string(model: str, config: dict[str, Any]) -> str:
     return (
         f"bleurt(model={model},max_length={_max_length(config)},arch=rembert,"
         f"activation={_activation(config.get('hidden_act', 'gelu'))},torch={version('torch')},"
@@ -202,7 +206,7 @@ class BleurtScorer:
         except Exception as exc:  # any failure to find, read or fit the checkpoint
             raise load_error("BLEURT", self.model_name, "--bleurt-model", MODEL_VARIABLE, exc) from None
         self.model.to(self.device)  # the device was checked by resolve_device
-        self._config = bleurt_config(self.model_name)
+        self._config = _config_string(self.model_name, checkpoint_config)  # the config.json just read, not again
         self._pair_scores: LRUCache[tuple[str, str], float] = LRUCache(size=cache_size)
 
     @property
