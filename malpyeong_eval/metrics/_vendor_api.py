@@ -4,7 +4,7 @@ Nothing else in the package touches these names. Each dependency used here has a
 in ``pyproject.toml`` at the next release that may change them (``bert-score`` is pinned), so a
 new release is taken on purpose, after the tests here pass with it:
 
-- ``rouge-score`` (``>=0.1.2,<0.2``): ``rouge_scorer._score_ngrams``;
+- ``rouge-score`` (``>=0.1.2,<0.2``): ``scoring.fmeasure`` and the overlap rule of ``rouge_scorer._score_ngrams``;
 - ``python-mecab-ko`` (``>=1.3.7,<1.4``): the compiled ``_mecab.Tagger`` and ``mecab.mecab._rcfile_option``;
 - ``bert-score`` (``==0.3.13``): ``BERTScorer._tokenizer`` / ``._model`` and ``bert_score.utils``'s
   ``model2layers``, ``get_hash``, ``sent_encode``, ``get_bert_embedding``, ``greedy_cos_idf``.
@@ -26,16 +26,22 @@ from typing import Any
 
 
 def unigram_fmeasure(reference: Counter, prediction: Counter) -> float:
-    """ROUGE-1 F1 from two ready unigram counts, by rouge-score's own overlap and F-measure.
+    """ROUGE-1 F1 from two ready unigram counts, by rouge-score's overlap rule and its ``scoring.fmeasure``.
 
-    Private: ``rouge_scorer._score_ngrams(target_ngrams, prediction_ngrams)``. The public
-    ``RougeScorer.score`` tokenizes both texts on every call; scoring cached counts instead is
-    what lets a reference shared by many predictions be analysed by Mecab once. (rouge-score
-    keys n-grams by tuples; single tokens as keys give the same counts.)
+    The overlap is rouge-score's ``rouge_scorer._score_ngrams``: the sum over the reference's
+    unigrams of the smaller of the two counts (``Counter`` intersection), divided by the
+    prediction's and the reference's token counts (each at least 1). It is restated here, not
+    called, because ``rouge_scorer`` imports nltk (about 3 s per process) for a stemmer ROUGE-1
+    here never uses; ``tests/test_rouge.py`` pins it bit for bit to ``RougeScorer.score``. The
+    public ``RougeScorer.score`` tokenizes both texts on every call; scoring cached counts instead
+    is what lets a reference shared by many predictions be analysed by Mecab once.
     """
-    from rouge_score import rouge_scorer
+    from rouge_score import scoring
 
-    return rouge_scorer._score_ngrams(reference, prediction).fmeasure
+    overlap = sum((reference & prediction).values())
+    precision = overlap / max(sum(prediction.values()), 1)
+    recall = overlap / max(sum(reference.values()), 1)
+    return scoring.fmeasure(precision, recall)
 
 
 # -- python-mecab-ko --------------------------------------------------------------------------------
