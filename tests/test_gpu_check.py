@@ -1,10 +1,11 @@
-"""benchmarks/gpu_check.py: its CPU run at tiny shapes works end to end, and a missing package skips a section."""
+"""benchmarks/gpu_check.py: its CPU run at tiny shapes works end to end, and a missing package skips a section.
+
+The script runs in the test process through its ``main(argv)``, as ``python benchmarks/gpu_check.py`` calls it."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,15 +16,25 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 SECTIONS = ("generation_batched", "generation_baseline", "bertscore", "bleurt", "grpo")
 
 
+@pytest.fixture
+def gpu_check(monkeypatch):
+    """The script as a module, in this process; the pooled scorers it frees between sections are a
+    private pool, not this test process's."""
+    from malpyeong_eval.metrics import pool
+
+    monkeypatch.setattr(pool, "_POOL", {})
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    return importlib.import_module("gpu_check")
+
+
 @pytest.mark.slow
-def test_tiny_cpu_run_measures_every_section(tmp_path):
+def test_tiny_cpu_run_measures_every_section(tmp_path, gpu_check, capsys, monkeypatch):
     output = tmp_path / "gpu_check.json"
-    arguments = ["--tiny", "--items", "6", "--baseline-items", "3", "--pairs", "45", "--output", str(output)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(SCRIPT), *arguments], capture_output=True, text=True, env=env,
-                          timeout=300, check=False, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "generation_batched" in done.stdout and "items_per_s" in done.stdout  # the table
+    monkeypatch.chdir(tmp_path)
+    status = gpu_check.main(["--tiny", "--items", "6", "--baseline-items", "3", "--pairs", "45", "--output", str(output)])
+    printed = capsys.readouterr()
+    assert status == 0, printed.out[-3000:] + printed.err[-3000:]
+    assert "generation_batched" in printed.out and "items_per_s" in printed.out  # the table
     results = json.loads(output.read_text(encoding="utf-8"))
     assert results["device"]["kind"] == "cpu" and results["shapes_name"] == "tiny"
     assert results["versions"]["torch"] and results["versions"]["transformers"]
@@ -59,27 +70,16 @@ def test_tiny_cpu_run_measures_every_section(tmp_path):
 
 
 @pytest.mark.parametrize(("package", "section"), [("trl", "grpo"), ("bert_score", "bertscore")])
-def test_a_missing_package_skips_its_section(package, section, tmp_path):
-    """In a subprocess: the script frees the process's pooled scorers between sections, which must not
-    reach into the test process."""
+def test_a_missing_package_skips_its_section(package, section, tmp_path, gpu_check, capsys):
     output = tmp_path / "skip.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--only", section, "--without", package, "--output", str(output)],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr
+    assert gpu_check.main(["--tiny", "--only", section, "--without", package, "--output", str(output)]) == 0
     record = json.loads(output.read_text(encoding="utf-8"))["sections"][section]
     assert record == {"status": "skipped", "reason": f"needs {package}, disabled by --without {package}"}
-    assert "skipped" in done.stdout
+    assert "skipped" in capsys.readouterr().out
+    assert sys.modules.get(package, "not imported") is not None  # disabled only while the check ran
 
 
-def test_an_import_error_reads_as_not_installed(monkeypatch):
-    from malpyeong_eval.metrics import pool
-
-    monkeypatch.setattr(pool, "_POOL", {})  # run_section frees the pool it finds: give it a private one
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import gpu_check
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_an_import_error_reads_as_not_installed(monkeypatch, gpu_check):
     monkeypatch.setitem(gpu_check.NEEDS, "grpo", ("no_such_package_here",))
     check = gpu_check.Check(args=gpu_check.parse_args(["--tiny"]), device="cpu", shapes=gpu_check.SHAPES["tiny"],
                             folder=Path("."), texts=[], without=frozenset())
