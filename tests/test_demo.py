@@ -41,15 +41,14 @@ def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch,
     assert "Warning" not in out
 
 
-@pytest.mark.slow  # a whole demo (tiny models built, trained, scored with all four metrics): not made fast yet
-def test_demo_follows_malpyeong_db(tmp_path, model_cache, monkeypatch, capsys):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+def test_the_demo_records_into_db_else_malpyeong_db_else_its_own_file(tmp_path, monkeypatch):
+    """The choice the end-to-end test above makes with neither given: here the other two."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("MALPYEONG_DB", raising=False)
+    own = f"sqlite:///{tmp_path / 'data' / 'malpyeong-eval' / 'demo.db'}"
+    assert demo_module.demo_db_url() == own
     monkeypatch.setenv("MALPYEONG_DB", str(tmp_path / "mine.db"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["malpyeong-eval", "demo", "--steps", "2", "--eval-limit", "4"])
-    with pytest.raises(SystemExit) as info:
-        main()
-    assert info.value.code == 0
-    assert Leaderboard(str(tmp_path / "mine.db")).count() == 3  # steps 0, 1, 2
-    assert not (tmp_path / "data" / "malpyeong-eval" / "demo.db").exists()
+    assert demo_module.demo_db_url() == f"sqlite:///{tmp_path / 'mine.db'}"
+    assert demo_module.demo_db_url("postgresql+psycopg://127.0.0.1/board") == "postgresql+psycopg://127.0.0.1/board"
+    monkeypatch.setenv("MALPYEONG_DB", "")  # set but empty: not a choice
+    assert demo_module.demo_db_url() == own

@@ -11,6 +11,7 @@ models' scores mean nothing; the machinery is the real one.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import warnings
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -29,21 +30,29 @@ from ..metrics.registry import DEFAULT_METRICS_TEXT
 from ..report import make_console
 from .options import DbOption
 
+if TYPE_CHECKING:
+    from leaderboard.store import Leaderboard
+
 DEMO_MARKER = ".malpyeong-demo"
 LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while ROUGE-1 rises
 
 
 @dataclass
 class DemoResult:
-    db: str
+    board: Leaderboard
     plot: Path
     runs: int
 
 
-def demo_db_url() -> str:
-    """The demo's own SQLite file, apart from the user's leaderboard."""
+def demo_db_url(db: str | None = None) -> str:
+    """The database the demo records into: ``--db``, else ``$MALPYEONG_DB``, else the demo's own
+    SQLite file, apart from the user's leaderboard."""
     from platformdirs import user_data_dir
 
+    from leaderboard.db import DB_VARIABLE, resolve_url
+
+    if db is not None or os.environ.get(DB_VARIABLE):
+        return resolve_url(db)
     return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}"
 
 
@@ -133,10 +142,9 @@ def record_written(folder: Path, kept: set[str]) -> None:
                                       encoding="utf-8")
 
 
-def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20,
+def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20,
              eval_limit: int | None = None) -> DemoResult:
     """Build, score, train, score each checkpoint, record, plot."""
-    from leaderboard.db import resolve_url
     from leaderboard.plot import plot_training
     from leaderboard.store import Leaderboard, runs_of_training
     from train.config import EvalSettings, TrainSettings, validate
@@ -144,7 +152,6 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
 
     from ..data import sample_path
 
-    db_url = resolve_url(db) if db else demo_db_url()
     prepare_output_dir(output_dir, check_only=True)
     board = Leaderboard(db_url)
     kept = prepare_output_dir(output_dir)
@@ -186,7 +193,7 @@ def run_demo(console: Console, *, db: str | None, output_dir: Path, cache: Path,
     runs = runs_of_training(board.runs(tag=f"train:{name}"))
     plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
     record_written(output_dir, kept)
-    return DemoResult(db=board.where, plot=plot, runs=len(runs))
+    return DemoResult(board=board, plot=plot, runs=len(runs))
 
 
 def demo(
@@ -196,21 +203,18 @@ def demo(
     eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1, help="Score each checkpoint on the first N sample items (default: all 40).")] = None,
 ) -> None:
     """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded, the leaderboard."""
-    import os
-
     from platformdirs import user_cache_dir
 
     from leaderboard.cli import leaderboard_table
-    from leaderboard.store import Leaderboard
 
     console, err_console = make_console(), make_console(stderr=True)
-    result = run_demo(err_console, db=db or os.environ.get("MALPYEONG_DB"), output_dir=output_dir,
+    result = run_demo(err_console, db_url=demo_db_url(db), output_dir=output_dir,
                       cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2),
                       eval_limit=eval_limit)
-    board = Leaderboard(result.db if "***" not in result.db else (db or os.environ.get("MALPYEONG_DB")))
-    console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({result.db})"))
+    board = result.board
+    console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({board.where})"))
     console.print(f"training curve: {result.plot}", highlight=False, markup=False)
-    console.print(f"leaderboard database: {result.db}  (see it again: malpyeong-eval leaderboard --db '{result.db}')",
+    console.print(f"leaderboard database: {board.where}  (see it again: malpyeong-eval leaderboard --db '{board.where}')",
                   highlight=False, markup=False)
 
 
