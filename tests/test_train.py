@@ -1,6 +1,10 @@
 """`malpyeong-eval train`: a real GRPO run on CPU whose checkpoints land on the leaderboard."""
 
 import json
+import math
+import shutil
+
+import pandas as pd
 
 import pytest
 
@@ -15,7 +19,8 @@ TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generati
 @pytest.fixture(scope="module")
 def trained(tiny_policy, tmp_path_factory, run_cli):
     """One real GRPO run on CPU (2 steps, a checkpoint every step, each scored inline, step 0 too) reported
-    to trackio, read by the two tests below: what the leaderboard holds, what trackio holds."""
+    to trackio and logging its completions, read by the tests below: what the leaderboard holds, what
+    trackio holds, what ``completions`` reads."""
     import uuid
 
     folder = tmp_path_factory.mktemp("train")
@@ -26,7 +31,7 @@ def trained(tiny_policy, tmp_path_factory, run_cli):
         "--output-dir", str(folder / "grpo-run"), "--rewards", "format,rouge1", "--max-steps", "2", "--save-steps", "1",
         "--eval-data", str(sample_path("gold")), "--eval-limit", "6", "--eval-metrics", "em,rouge1",
         "--eval-max-new-tokens", "12", "--eval-start", "--db", db, "--report-to", "trackio", "--grpo", f"project={project}",
-        "--json", *TINY_GRPO,
+        "--grpo", "log_completions=true", "--json", *TINY_GRPO,
     )
     assert code == 0, err[-2000:]
     return {"summary": json.loads(out), "db": db, "project": project, "folder": folder}
@@ -243,3 +248,59 @@ def test_a_tracker_that_is_missing_is_one_line(tmp_path, cli):
         pytest.skip("wandb is installed here")
     code, _, err = cli("train", "--data", str(sample_path("gold")), "--output-dir", str(tmp_path / "o"), "--report-to", "wandb")
     assert code == 2 and err.strip() == "error: --report-to wandb needs wandb: pip install wandb"
+
+
+# `malpyeong-eval completions` on the same training's --grpo log_completions=true files
+# (tests/test_completions.py has the command on a file of known values).
+
+
+def mean_or_none(values: pd.Series) -> float | None:
+    """The mean as the command reports it: ``None`` where no completion was scored."""
+    mean = float(values.mean())
+    return None if math.isnan(mean) else mean
+
+
+@pytest.fixture
+def completions_run(trained):
+    return trained["folder"] / "grpo-run"
+
+
+def test_summary_matches_the_parquet_files(completions_run, cli):
+    code, out, err = cli("completions", str(completions_run), "--json")
+    assert code == 0, err
+    steps = json.loads(out)["steps"]
+    assert [entry["step"] for entry in steps] == [1, 2]  # one per logging step
+    for entry in steps:
+        frame = pd.read_parquet(completions_run / "completions" / f"completions_{entry['step']:05d}.parquet")
+        assert {"answer_clause", "reason"} <= set(frame.columns)  # logged by PartsLogging around the first reward
+        assert frame["answer_clause"].notna().any()
+        assert entry["n"] == len(frame) == 16  # per_device_train_batch_size
+        assert list(entry["rewards"]) == ["format_reward", "rouge1_reward"]  # the training's --rewards, in order
+        for name in entry["rewards"]:
+            assert entry["rewards"][name] == pytest.approx(mean_or_none(frame[name]))
+        assert entry["format_ok"] == pytest.approx(float((frame["format_reward"] == 1.0).mean()))
+
+
+def test_one_step_lists_its_completions(completions_run, cli):
+    code, out, err = cli("completions", str(completions_run), "--step", "2", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["completions"]
+    frame = pd.read_parquet(completions_run / "completions" / "completions_00002.parquet")
+    assert [row["completion"] for row in rows] == [messages[-1]["content"] for messages in frame["completion"]]
+    assert all("[질문]" in row["prompt"] and "어시스턴트" not in row["prompt"] for row in rows)  # the user's, not the system's
+    assert [row["rewards"]["rouge1_reward"] for row in rows] == pytest.approx(frame["rouge1_reward"].tolist())
+    code, out, err = cli("completions", str(completions_run), "--step", "2")
+    assert code == 0 and "completions at step 2" in out and "advantage" in out
+
+
+def test_a_missing_step_is_one_line_naming_the_logged_steps(completions_run, cli):
+    code, _, err = cli("completions", str(completions_run), "--step", "9")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "logged steps: 1, 2" in err, err
+
+
+def test_a_damaged_file_is_one_line_naming_it(completions_run, tmp_path, cli):
+    copy = tmp_path / "run"
+    shutil.copytree(completions_run / "completions", copy / "completions")
+    (copy / "completions" / "completions_00002.parquet").write_bytes(b"\x00garbage, not parquet\n" * 8)
+    code, _, err = cli("completions", str(copy))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "completions_00002.parquet" in err, err
