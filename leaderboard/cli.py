@@ -23,10 +23,10 @@ from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
 from malpyeong_eval.report import format_score, inert, json_text, make_console, visible
 
-from .store import Leaderboard, RunRecord
-
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
+
+    from .store import Leaderboard, RunRecord
 
 __all__ = ["DbOption", "leaderboard_table", "register"]
 
@@ -45,6 +45,14 @@ err_console = make_console(stderr=True)
 
 DataFilesOption = Annotated[Optional[list[Path]], typer.Option("--data", help="Data file whose questions and passages the item pages show, for the runs scored on it (matched by sha256; repeatable; the packaged sample is always known).")]
 RunsDirsOption = Annotated[Optional[list[Path]], typer.Option("--runs-dir", help="Run folders of 'run' whose generations.jsonl hold each item's prompt (repeatable; default: ./malpyeong-runs when it exists).")]
+
+
+def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
+    """The leaderboard at ``db``, its modules imported only here: ``--help`` and the commands that
+    record nothing start without SQLAlchemy and Alembic."""
+    from .store import Leaderboard
+
+    return Leaderboard(db, read_only=read_only)
 
 
 def _runs_dirs(given: list[Path] | None) -> list[Path]:
@@ -185,7 +193,7 @@ def register(app: typer.Typer) -> None:
 
             print(mask_url(resolve_url(db)))
             return
-        board = Leaderboard(db)
+        board = open_board(db)
         runs = board.runs(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules)
         hidden = 0 if all_rules else board.old_rules_count(dataset=dataset, model=model, tag=tag)
         if json_output:
@@ -209,7 +217,7 @@ def register(app: typer.Typer) -> None:
         """One run: metrics by question_type (with the counted items), its worst items, its configuration."""
         from .compare import item_final, old_rules_rows
 
-        board = Leaderboard(db)
+        board = open_board(db)
         record = board.get(run)
         groups, items = board.groups(record), board.items(record)
         scored = old_rules_rows(items) if record.scoring_rules is None else items  # old rules: every item counted
@@ -271,7 +279,7 @@ def register(app: typer.Typer) -> None:
         """B against A: per-metric deltas with paired bootstrap 95% intervals, items won and lost, EM flips."""
         from .compare import compare_runs
 
-        board = Leaderboard(db)
+        board = open_board(db)
         a, b = board.get(run_a), board.get(run_b)
         result = compare_runs(a, board.items(a), b, board.items(b))
         if json_output:
@@ -320,13 +328,13 @@ def register(app: typer.Typer) -> None:
                 raise MalpyeongError("--format site writes a folder: give -o DIR (and no --run: every run gets its page)")
             from .serve.site import write_site
 
-            report = write_site(Leaderboard(db, read_only=True), output, data_files=data or [],
+            report = write_site(open_board(db, read_only=True), output, data_files=data or [],
                                 runs_dirs=_runs_dirs(runs_dir))
             for note in report.skipped:
                 err_console.print(f"left out: {note}", highlight=False, markup=False)
             console.print(f"wrote {len(report.pages)} pages to {output} (open {output / 'index.html'})", highlight=False, markup=False)
             return
-        board = Leaderboard(db)
+        board = open_board(db)
         if run:
             rows, title = board.items(board.get(run)), f"malpyeong-eval run {run}"
         else:
@@ -365,7 +373,7 @@ def register(app: typer.Typer) -> None:
         if not tag and not prefix:
             raise MalpyeongError("give --tag or --prefix: the runs of one training (one curve), e.g. --tag train:NAME")
 
-        board = Leaderboard(db)
+        board = open_board(db)
         runs = runs_of_training(
             run for run in board.runs(dataset=dataset, tag=tag) if not prefix or run.name.startswith(prefix)
         )
@@ -404,7 +412,7 @@ def register(app: typer.Typer) -> None:
 
         from .rescore import NothingToRescore, Rescorer
 
-        board = Leaderboard(db)
+        board = open_board(db)
         if runs:
             chosen = list({record.id: record for record in (board.get(reference) for reference in runs)}.values())
         else:

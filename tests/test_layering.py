@@ -148,6 +148,16 @@ def test_importing_the_core_loads_nothing_above_it():
     assert done.stdout.strip() == "[]"
 
 
+def test_building_the_command_line_loads_no_database_or_model_library():
+    """Every command is registered at start, so what their modules import, every command (and ``--help``)
+    pays: the database and model libraries are imported by the commands that use them, when they run."""
+    code = ("import sys\nfrom malpyeong_eval.cli import build_app\nbuild_app()\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'torch', 'transformers', 'trl'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_leaderboard_is_the_core_s_recorder(tmp_path):
     from leaderboard import store
     from leaderboard_support import make_result
