@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,25 @@ def _deep(depth: int):
     return value
 
 
-@pytest.fixture
-def board(tmp_path, monkeypatch):
-    """A SQLite leaderboard with one run, as MALPYEONG_DB; yields a function giving its whole content."""
+@pytest.fixture(scope="module")
+def recorded_board(tmp_path_factory) -> Path:
+    """A SQLite leaderboard, migrated, with one run recorded: built once, copied for each test."""
     from leaderboard.store import Leaderboard
 
+    path = tmp_path_factory.mktemp("board") / "board.db"
+    board = Leaderboard(str(path))
+    board.record(make_result(1), name="kept")
+    board.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def board(recorded_board, tmp_path, monkeypatch):
+    """A fresh copy of ``recorded_board`` (SQLite's backup API: a consistent copy, WAL included), as
+    MALPYEONG_DB; yields a function giving its whole content."""
     path = tmp_path / "board.db"
-    Leaderboard(str(path)).record(make_result(1), name="kept")
+    with closing(sqlite3.connect(recorded_board)) as source, closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
     monkeypatch.setenv("MALPYEONG_DB", str(path))
 
     def content() -> list[str]:
