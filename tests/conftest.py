@@ -24,6 +24,33 @@ os.environ["TRACKIO_DIR"] = tempfile.mkdtemp(prefix="malpyeong-test-trackio-")
 
 from malpyeong_eval.data import sample_path  # noqa: E402
 
+# Modules whose module-scoped fixtures are expensive: under pytest-xdist each is sent whole to one
+# worker, so they are built once (split across two workers, each would build them).
+WHOLE_MODULES = {
+    "tests/test_train.py": "the GRPO run its tests share",
+    "tests/test_served.py": "the transformers serve server and the local predictions",
+    "tests/test_serve.py": "the filled database, its server and the browser",
+    "tests/test_context.py": "the policy trained to cite",
+    "tests/test_official_scoring.py": "the reference scores",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist load`` (pyproject's addopts), except that each of :data:`WHOLE_MODULES` is one unit of
+    work; the units with the most tests go first, single tests fill in around them. (xdist's own
+    ``loadgroup`` does this by a mark, but it renames node ids through an attribute pytest 9 no
+    longer reads, so its groups are silently split.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModulesScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in WHOLE_MODULES else nodeid
+
+    return WholeModulesScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def sample_texts() -> list[str]:
