@@ -99,11 +99,9 @@ def _written(folder: Path) -> list[str]:
     return [line for line in lines if line and not Path(line).is_absolute() and ".." not in Path(line).parts]
 
 
-def prepare_output_dir(folder: Path, *, check_only: bool = False) -> set[str]:
-    """Make ``folder`` ready for a demo: a new or empty folder, or one a demo made (its marker file). There,
-    only the files the marker lists (what that demo wrote) are deleted, then the folders they leave empty;
-    anything else stays. A folder that is neither is refused: the demo never writes into a user's folder.
-    Returns the files that stay (not the demo's: :func:`record_written` leaves them out)."""
+def check_output_dir(folder: Path) -> None:
+    """Refuse ``folder`` unless it is new, empty or made by a demo (its marker file): the demo never
+    writes into a user's folder."""
     from ..errors import MalpyeongError
 
     if folder.exists() and not folder.is_dir():
@@ -111,8 +109,13 @@ def prepare_output_dir(folder: Path, *, check_only: bool = False) -> set[str]:
     if folder.is_dir() and not (folder / DEMO_MARKER).is_file() and any(folder.iterdir()):
         raise MalpyeongError(f"--output-dir {folder}: not a demo folder (no {DEMO_MARKER}) and not empty; "
                              "give a new or empty folder")
-    if check_only:
-        return set()
+
+
+def prepare_output_dir(folder: Path) -> set[str]:
+    """Make ``folder`` ready for a demo (:func:`check_output_dir`). In a demo's folder only the files the
+    marker lists (what that demo wrote) are deleted, then the folders they leave empty; anything else
+    stays. Returns the files that stay (not the demo's: :func:`record_written` leaves them out)."""
+    check_output_dir(folder)
     emptied: set[Path] = set()
     for relative in _written(folder):
         path = folder / relative
@@ -152,7 +155,7 @@ def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, st
 
     from ..data import sample_path
 
-    prepare_output_dir(output_dir, check_only=True)
+    check_output_dir(output_dir)  # before the database is created
     board = Leaderboard(db_url)
     kept = prepare_output_dir(output_dir)
     quiet = StringIO()  # what the libraries print goes here; the progress display keeps the real stderr
@@ -187,12 +190,11 @@ def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, st
         try:
             train(settings, grpo_config, progress=eval_progress,
                   on_step=lambda step: progress.update(train_task, completed=step))
+            name = training_name(settings)
+            runs = runs_of_training(board.runs(tag=f"train:{name}"))
+            plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
         finally:  # even an interrupted demo leaves the list of what it wrote, for the next one to clear
             record_written(output_dir, kept)
-    name = training_name(settings)
-    runs = runs_of_training(board.runs(tag=f"train:{name}"))
-    plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
-    record_written(output_dir, kept)
     return DemoResult(board=board, plot=plot, runs=len(runs))
 
 
