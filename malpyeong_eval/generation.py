@@ -268,16 +268,16 @@ class TransformersGenerator(_ChatTemplated):
 
 def vllm_engine_args(engine: EngineOptions, adapter: str | None) -> dict[str, Any]:
     """``vllm.LLM``'s keyword arguments: ``--vllm-args``, and for an adapter ``enable_lora`` and a
-    ``max_lora_rank`` that admits its rank (vLLM's default, 16, refuses larger ones) unless given."""
-    import json
+    ``max_lora_rank`` that admits its rank (vLLM's default, 16, refuses larger ones) unless given.
+    A broken ``adapter_config.json`` is one :class:`MalpyeongError` line, as when the adapter is resolved."""
+    from .inputs import read_json
 
     args: dict[str, Any] = {"trust_remote_code": engine.trust_remote_code, "enable_lora": adapter is not None,
                             **dict(engine.vllm_args)}
     if adapter is not None and "max_lora_rank" not in args:
-        try:
-            rank = int(json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8")).get("r") or 0)
-        except (OSError, ValueError, TypeError):
-            rank = 0
+        config = read_json(Path(adapter) / "adapter_config.json", what="adapter config")
+        rank = config.get("r") if isinstance(config, dict) else None
+        rank = rank if isinstance(rank, int) and not isinstance(rank, bool) else 0
         if rank > 16:
             args["max_lora_rank"] = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
     return args

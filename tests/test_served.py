@@ -23,6 +23,7 @@ import torch
 
 from leaderboard.store import Leaderboard
 from malpyeong_eval.data import load_items
+from malpyeong_eval.errors import MalpyeongError
 
 pytest.importorskip("openai")
 pytest.importorskip("fastapi")
@@ -307,6 +308,9 @@ def test_vllm_extra_matches_trl_and_engine_arguments_pass_through(tmp_path, cli)
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 48}))
     assert vllm_engine_args(engine, str(adapter))["max_lora_rank"] == 64  # vLLM's default 16 would refuse r=48
     assert vllm_engine_args(EngineOptions(vllm_args=(("max_lora_rank", 256),)), str(adapter))["max_lora_rank"] == 256
+    (adapter / "adapter_config.json").write_text('{"r": 48')  # cut short: one line naming it, not rank 0
+    with pytest.raises(MalpyeongError, match="adapter_config.json"):
+        vllm_engine_args(engine, str(adapter))
     code, _, err = cli("run", "x", "--backend", "vllm", "--vllm-args", "tensor_parallel_size")
     assert code == 2 and "key=value" in err
     code, _, err = cli("run", "x", "--vllm-args", "tensor_parallel_size=2")
