@@ -11,7 +11,7 @@ import pytest
 from leaderboard.store import Leaderboard
 from malpyeong_eval.data import sample_path
 
-TINY_GRPO = ["--grpo", "per_device_train_batch_size=16", "--grpo", "num_generations=8", "--grpo", "max_completion_length=24",
+TINY_GRPO = ["--grpo", "per_device_train_batch_size=8", "--grpo", "num_generations=4", "--grpo", "max_completion_length=24",
              "--grpo", "learning_rate=1e-2", "--grpo", "use_cpu=true", "--grpo", "gradient_accumulation_steps=1"]
 
 
@@ -274,7 +274,7 @@ def test_summary_matches_the_parquet_files(completions_run, cli):
         frame = pd.read_parquet(completions_run / "completions" / f"completions_{entry['step']:05d}.parquet")
         assert {"answer_clause", "reason"} <= set(frame.columns)  # logged by PartsLogging around the first reward
         assert frame["answer_clause"].notna().any()
-        assert entry["n"] == len(frame) == 16  # per_device_train_batch_size
+        assert entry["n"] == len(frame) == 8  # per_device_train_batch_size
         assert list(entry["rewards"]) == ["format_reward", "rouge1_reward"]  # the training's --rewards, in order
         for name in entry["rewards"]:
             assert entry["rewards"][name] == pytest.approx(mean_or_none(frame[name]))
