@@ -17,6 +17,14 @@ import sys
 from typing import Annotated
 
 import typer
+import typer.main
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click import Command
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on click
+    from click import Command  # type: ignore[assignment]
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from ..errors import MalpyeongError
 from ..report import make_console
@@ -24,6 +32,7 @@ from ..report import make_console
 __all__ = ["app", "build_app", "main"]
 
 _app: typer.Typer | None = None
+_command: Command | None = None
 INTERRUPTED = 130  # the exit status of a Ctrl-C
 
 
@@ -69,6 +78,15 @@ def build_app() -> typer.Typer:
     return _app
 
 
+def click_command() -> Command:
+    """The app as one click command, built once. (Calling the typer app rebuilds it from every command's
+    signature each time, about 0.15 s, which a process running many commands, a test suite, pays each time.)"""
+    global _command
+    if _command is None:
+        _command = typer.main.get_command(build_app())
+    return _command
+
+
 def __getattr__(name: str):
     if name == "app":
         return build_app()
@@ -88,12 +106,7 @@ def _undecodable(arguments: list[str]) -> str | None:
 def main() -> None:
     """Entry point: run the app; a user error (a bad file or flag value, a usage error, an argument
     that is not UTF-8) is one line on stderr and exit status 2."""
-    try:  # typer >= 0.2x carries its own copy of click
-        from typer._click import exceptions as click
-    except ImportError:  # pragma: no cover - older typer on click
-        from click import exceptions as click  # type: ignore[no-redef]
-
-    app = build_app()
+    command = click_command()
 
     def fail(message: str, status: int = 2) -> None:
         make_console(stderr=True).print(f"error: {' '.join(message.split())}", highlight=False, markup=False,
@@ -104,13 +117,13 @@ def main() -> None:
     if bad:
         fail(f"argument {bad} is not valid UTF-8 text")
     try:
-        status = app(standalone_mode=False)
-    except click.NoArgsIsHelpError:  # the help is printed already
+        status = command.main(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError:  # the help is printed already
         sys.exit(2)
-    except click.UsageError as exc:
+    except click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "malpyeong-eval"
         fail(f"{exc.format_message()} (see {where} --help)")
-    except click.ClickException as exc:
+    except click_errors.ClickException as exc:
         fail(exc.format_message())
     except (typer.Abort, KeyboardInterrupt):
         status = INTERRUPTED
