@@ -35,6 +35,7 @@ WHOLE_MODULES = {
 }
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: no error where xdist is absent
 def pytest_xdist_make_scheduler(config, log):
     """``--dist load`` (pyproject's addopts), except that each of :data:`WHOLE_MODULES` is one unit of
     work; the units with the most tests go first, single tests fill in around them. (xdist's own
