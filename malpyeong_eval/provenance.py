@@ -104,20 +104,10 @@ def weights_hash(folder: str | Path) -> dict[str, Any] | None:
             "files": len(files)}
 
 
-def hub_revision(model: str) -> str | None:
-    """The resolved revision (commit sha) of a Hub model: from its snapshot path, or from the HF cache."""
-    match = _SNAPSHOT.search(str(Path(model).expanduser().resolve()) if Path(model).exists() else "")
-    if match:
-        return match["sha"]
-    if Path(model).exists() or model.count("/") > 1:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        config = try_to_load_from_cache(model, "config.json")
-    except Exception:  # noqa: BLE001 - not a repo id, or no cache: no revision to record
-        return None
-    match = _SNAPSHOT.search(str(config)) if isinstance(config, str) else None
+def hub_revision(folder: Path | None) -> str | None:
+    """The Hub revision (commit sha) of a model's folder (:func:`local_folder`) when it is, or links
+    into, a snapshot in the HF cache."""
+    match = _SNAPSHOT.search(str(folder.resolve())) if folder else None
     return match["sha"] if match else None
 
 
@@ -138,7 +128,7 @@ def model_provenance(model: str, adapter: str | None = None) -> dict[str, Any]:
     """Source, Hub revision, weights hash and git state of a model (and of its LoRA adapter)."""
     folder = local_folder(model)
     record: dict[str, Any] = {
-        "source": model, "revision": hub_revision(model),
+        "source": model, "revision": hub_revision(folder),
         "weights": weights_hash(folder) if folder else None,
         "git": git_state(folder) if folder else None,
     }
