@@ -302,10 +302,9 @@ def load_corpus(path: str | Path) -> Corpus:
         text = decode_utf8(path, raw, error=CorpusError)
         if not text.strip():
             raise CorpusError(f"{path}: corpus file is empty")
-        if text.lstrip().startswith("{"):
-            passages = _jsonl_passages(path, text)
-        else:
-            passages = split_at_headings(text, str(path))
+        if text.lstrip().startswith("{"):  # each line checked as it is parsed
+            return Corpus(path, digest, tuple(_jsonl_passages(path, text)))
+        passages = split_at_headings(text, str(path))
     check_value(str(path), [[p.id, p.title, p.text] for p in passages], error=CorpusError)  # e.g. a PDF's text
     return Corpus(path, digest, tuple(passages))
 
