@@ -11,7 +11,6 @@ models' scores mean nothing; the machinery is the real one.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 import warnings
@@ -49,11 +48,9 @@ def demo_db_url(db: str | None = None) -> str:
     SQLite file, apart from the user's leaderboard."""
     from platformdirs import user_data_dir
 
-    from leaderboard.db import DB_VARIABLE, resolve_url
+    from leaderboard.db import resolve_url
 
-    if db is not None or os.environ.get(DB_VARIABLE):
-        return resolve_url(db)
-    return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}"
+    return resolve_url(db, default=f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}")
 
 
 WARM_START_STEPS = 150  # the supervised pass's steps: after them the tiny policy answers in the contest's shape
