@@ -277,8 +277,7 @@ def vllm_engine_args(engine: EngineOptions, adapter: str | None) -> dict[str, An
     if adapter is not None and "max_lora_rank" not in args:
         config = read_json(Path(adapter) / "adapter_config.json", what="adapter config")
         rank = config.get("r") if isinstance(config, dict) else None
-        rank = rank if isinstance(rank, int) and not isinstance(rank, bool) else 0
-        if rank > 16:
+        if isinstance(rank, int) and not isinstance(rank, bool) and rank > 16:
             args["max_lora_rank"] = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
     return args
 

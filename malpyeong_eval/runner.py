@@ -31,7 +31,6 @@ from .recording import RunMetadata, RunRecorder
 from .submission import GenerationStore, write_submission
 
 
-
 def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
     path = Path(directory)
     if not path.is_dir():

@@ -75,8 +75,6 @@ def without_secrets(url: str, text: str) -> str:
     return text
 
 
-
-
 def mask_words(words: Iterable[str]) -> list[str]:
     """Command-line words as they may be recorded: each holding a URL (``--db=URL`` too) masked."""
     masked = []
