@@ -9,19 +9,12 @@ from malpyeong_eval.cli import demo as demo_module
 from malpyeong_eval.cli import main
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    """One cache of the demo's tiny models for both tests (the first to run builds them), with a short
-    warm start: what the warm start does (the policy learns the answer's shape) is test_context's
-    ``cite_policy``; here the rest of the demo runs as it is (the README's demo, in CI, runs it whole)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo_module, "WARM_START_STEPS", 10)
-        yield tmp_path_factory.mktemp("xdg-cache")
-
-
 @pytest.mark.slow
-def test_demo_end_to_end_in_its_own_database(tmp_path, model_cache, monkeypatch, capsys):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(model_cache))
+def test_demo_end_to_end_in_its_own_database(tmp_path, monkeypatch, capsys):
+    """The demo as it runs but for a short warm start: what the warm start does (the policy learns the
+    answer's shape) is test_context's ``cite_policy`` (the README's demo, in CI, runs it whole)."""
+    monkeypatch.setattr(demo_module, "WARM_START_STEPS", 10)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("MALPYEONG_DB", raising=False)
     monkeypatch.chdir(tmp_path)
