@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from malpyeong_eval.data import load_items, sample_path  # noqa: E402
-from malpyeong_eval.cli.tiny_models import build_tiny_qwen2  # noqa: E402
+from malpyeong_eval.tiny_models import build_tiny_qwen2  # noqa: E402
 
 
 def timed(command: list[str]) -> float:

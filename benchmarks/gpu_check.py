@@ -235,7 +235,7 @@ def build_policy(check: Check) -> Path:
     import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-    from malpyeong_eval.cli.tiny_models import build_tiny_qwen2
+    from malpyeong_eval.tiny_models import build_tiny_qwen2
 
     start = time.perf_counter()
     directory = check.folder / "policy"
@@ -268,7 +268,7 @@ def build_bert(check: Check) -> Path:
     import torch
     from transformers import BertConfig, BertModel
 
-    from malpyeong_eval.cli.tiny_models import build_tiny_bert
+    from malpyeong_eval.tiny_models import build_tiny_bert
 
     start = time.perf_counter()
     directory = check.folder / "bert"
@@ -299,7 +299,7 @@ def build_bleurt(check: Check) -> Path:
     from safetensors.torch import save_file
     from transformers import RemBertForSequenceClassification
 
-    from malpyeong_eval.cli.tiny_models import TINY_BLEURT_CONFIG, build_tiny_bleurt
+    from malpyeong_eval.tiny_models import TINY_BLEURT_CONFIG, build_tiny_bleurt
     from malpyeong_eval.metrics.bleurt import rembert_config_from_bleurt
 
     start = time.perf_counter()

@@ -31,7 +31,7 @@ def mbert_shaped(directory: Path, texts: list[str]) -> str:
     import torch
     from transformers import BertConfig, BertModel
 
-    from malpyeong_eval.cli.tiny_models import build_tiny_bert
+    from malpyeong_eval.tiny_models import build_tiny_bert
 
     build_tiny_bert(directory, texts)
     vocab_size = len((directory / "vocab.txt").read_text(encoding="utf-8").splitlines())

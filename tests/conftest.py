@@ -64,14 +64,14 @@ def sample_texts() -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory, sample_texts) -> str:
-    from malpyeong_eval.cli.tiny_models import build_tiny_bert
+    from malpyeong_eval.tiny_models import build_tiny_bert
 
     return str(build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), sample_texts))
 
 
 @pytest.fixture(scope="session")
 def tiny_bleurt(tmp_path_factory, sample_texts) -> str:
-    from malpyeong_eval.cli.tiny_models import build_tiny_bleurt
+    from malpyeong_eval.tiny_models import build_tiny_bleurt
 
     return str(build_tiny_bleurt(tmp_path_factory.mktemp("tiny-bleurt"), sample_texts))
 
@@ -80,7 +80,7 @@ def tiny_bleurt(tmp_path_factory, sample_texts) -> str:
 def tiny_policy(tmp_path_factory, sample_texts) -> str:
     """A tiny Qwen2 chat model with a BPE vocabulary of the sample's answers and questions."""
     from malpyeong_eval.data import load_items
-    from malpyeong_eval.cli.tiny_models import build_tiny_qwen2
+    from malpyeong_eval.tiny_models import build_tiny_qwen2
 
     questions = [item.question for item in load_items(sample_path("gold"))]
     return str(build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"), sample_texts + questions))

@@ -62,7 +62,7 @@ def task_dir(tmp_path_factory) -> Path:
 def cite_policy(task_dir, tmp_path_factory) -> str:
     """A tiny Qwen2 warm-started to write ``근거: [1]`` or ``근거: [2]`` (either, whatever the question)
     and then an answer: it cites, but has not learnt which candidate is the gold one."""
-    from malpyeong_eval.cli.tiny_models import build_tiny_qwen2, warm_start_policy
+    from malpyeong_eval.tiny_models import build_tiny_qwen2, warm_start_policy
     from malpyeong_eval.data import load_items
 
     prompt = load_prompt(task_dir / "prompt.json")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from leaderboard.store import Leaderboard
-from malpyeong_eval.cli import demo as demo_module
+from train import demo as demo_module
 from malpyeong_eval.cli import main
 
 

@@ -432,7 +432,7 @@ def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
 
 @pytest.mark.parametrize("url", URL_FORMS)
 def test_follow_command_leaves_the_password_out(url, tmp_path):
-    from train.cli import follow_command
+    from malpyeong_eval.cli.training import follow_command
     from train.config import TrainSettings
 
     class Config:  # the two GRPOConfig fields the command reads
@@ -526,7 +526,7 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path, cli):
 
 
 def test_demo_cleanup_deletes_only_what_it_wrote(tmp_path):
-    from malpyeong_eval.cli.demo import DEMO_MARKER, prepare_output_dir, record_written
+    from train.demo import DEMO_MARKER, prepare_output_dir, record_written
 
     folder = tmp_path / "demo"
 

@@ -1,9 +1,10 @@
-"""The layering of the four packages (issue 13): ``malpyeong_eval``'s core imports nothing above it.
+"""The layering of the four packages and the command line on top of them.
 
 ``malpyeong_eval`` outside its command line (``malpyeong_eval/cli/``, ``__main__.py``) imports
 nothing from ``leaderboard``, ``train`` or ``rewards`` (nor the command line), not even inside a
-function; between the packages, imports go one way only: leaderboard → malpyeong_eval,
-rewards → malpyeong_eval, train → malpyeong_eval, rewards, leaderboard.
+function; between the layers, imports go one way only: leaderboard → malpyeong_eval,
+rewards → malpyeong_eval, train → malpyeong_eval, rewards, leaderboard, and the command line
+(``cli``) → all four. Nothing imports the command line.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("malpyeong_eval", "leaderboard", "train", "rewards")
 ABOVE_THE_CORE = ("leaderboard", "train", "rewards")
+LAYERS = (*PACKAGES, "cli")  # the command line is a layer of its own, on top
 ALLOWED = {
+    *(("cli", package) for package in PACKAGES),
     ("leaderboard", "malpyeong_eval"),
     ("rewards", "malpyeong_eval"),
     ("train", "malpyeong_eval"),
@@ -91,17 +94,24 @@ def test_core_module_imports_nothing_above_it(path):
             f"{path.relative_to(ROOT)}:{line} imports the command line ({target})"
 
 
+def layer_of_module(name: str) -> str | None:
+    """The layer of a module name: ``cli`` for the command line, else its top package (``None``: outside)."""
+    if name == "malpyeong_eval.__main__" or name == "malpyeong_eval.cli" or name.startswith("malpyeong_eval.cli."):
+        return "cli"
+    top = name.split(".")[0]
+    return top if top in PACKAGES else None
+
+
 def package_graph() -> dict[tuple[str, str], list[str]]:
-    """Package → package import edges (the command line of malpyeong_eval left out), each with where."""
+    """Layer → layer import edges (the command line one layer of its own), each with where."""
     edges: dict[tuple[str, str], list[str]] = {}
     for package in PACKAGES:
         for path in python_files(package):
-            if package == "malpyeong_eval" and is_command_line(path):
-                continue
+            source = layer_of_module(module_name(path))
             for line, target in imported_modules(path):
-                top = target.split(".")[0]
-                if top in PACKAGES and top != package:
-                    edges.setdefault((package, top), []).append(f"{path.relative_to(ROOT)}:{line}")
+                layer = layer_of_module(target)
+                if layer is not None and layer != source:
+                    edges.setdefault((str(source), layer), []).append(f"{path.relative_to(ROOT)}:{line}")
     return edges
 
 
@@ -110,7 +120,7 @@ def test_imports_between_packages_go_one_way():
     unexpected = {edge: where for edge, where in edges.items() if edge not in ALLOWED}
     assert not unexpected, unexpected
     # and, allowed or not, the graph has no cycle
-    graph: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    graph: dict[str, set[str]] = {layer: set() for layer in LAYERS}
     for source, target in edges:
         graph[source].add(target)
     state: dict[str, str] = {}
@@ -123,20 +133,17 @@ def test_imports_between_packages_go_one_way():
                 visit(nxt, trail + [node])
         state[node] = "done"
 
-    for package in PACKAGES:
-        if package not in state:
-            visit(package, [])
+    for layer in LAYERS:
+        if layer not in state:
+            visit(layer, [])
 
 
-def test_only_command_lines_import_the_command_line_options():
-    """``leaderboard.cli`` and ``train.cli`` add their commands to the app and share its options;
-    nothing else outside ``malpyeong_eval/cli/`` touches the command line."""
-    for package in ("leaderboard", "train", "rewards"):
-        for path in python_files(package):
-            if path.name == "cli.py":
-                continue
-            for line, target in imported_modules(path):
-                assert not target.startswith("malpyeong_eval.cli"), f"{path.relative_to(ROOT)}:{line} imports {target}"
+def test_nothing_imports_the_command_line():
+    """The command line imports everything and nothing imports it (but itself and ``python -m``)."""
+    edges = package_graph()
+    into_the_command_line = {edge: where for edge, where in edges.items() if edge[1] == "cli"}
+    assert into_the_command_line == {}
+    assert {("cli", "leaderboard"), ("cli", "train")} <= set(edges)  # the graph sees the command line's imports
 
 
 def test_importing_the_core_loads_nothing_above_it():

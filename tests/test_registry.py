@@ -27,7 +27,7 @@ def test_docstring_examples(module):
 
 def test_every_table_of_metrics_comes_from_the_registry():
     from leaderboard import compare, export, plot, rescore
-    from leaderboard.cli import DIAGNOSTIC_COLUMNS, LEADERBOARD_COLUMNS
+    from leaderboard.tables import DIAGNOSTIC_COLUMNS, LEADERBOARD_COLUMNS
     from leaderboard.models import METRIC_COLUMNS
     from malpyeong_eval.metrics import aggregate
     from malpyeong_eval.report import COLUMNS

@@ -255,7 +255,7 @@ def test_cross_encoder_reranks_the_first_stage_with_a_tiny_local_model(cli, file
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> str:
     """A tiny BERT with a one-logit head, saved as a local folder sentence-transformers' CrossEncoder loads."""
-    from malpyeong_eval.cli.tiny_models import build_tiny_bert
+    from malpyeong_eval.tiny_models import build_tiny_bert
 
     texts = [CORPUS, *(record["input"]["question"] for record in TRAIN + TEST)]
     folder = build_tiny_bert(tmp_path_factory.mktemp("tiny-ce"), texts)

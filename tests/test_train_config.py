@@ -24,7 +24,7 @@ def _train_command():
 
 
 def _given(*args: str):
-    from train.cli import given_settings
+    from malpyeong_eval.cli.training import given_settings
 
     return given_settings(_train_command().make_context("train", list(args)))
 
@@ -32,7 +32,7 @@ def _given(*args: str):
 def test_every_train_flag_has_a_settings_path():
     from trl import GRPOConfig
 
-    from train.cli import NOT_SETTINGS, setting_path
+    from malpyeong_eval.cli.training import NOT_SETTINGS, setting_path
 
     sections = {"lora": LoraSettings, "eval": EvalSettings}
     grpo_fields = {field.name for field in dataclasses.fields(GRPOConfig)}
@@ -108,7 +108,7 @@ def _same(a, b) -> bool:
 def test_the_follow_command_reads_back_as_the_plan_the_inline_evaluation_runs(tmp_path):
     """The printed command, parsed by ``run``'s own click command, gives back every value of the plan,
     and the inline runner is built from the same plan: a renamed ``run`` flag fails here."""
-    from train.cli import command_words, follow_command, run_command
+    from malpyeong_eval.cli.training import command_words, follow_command, run_command
     from train.config import validate
     from train.plan import evaluation_plan
     from train.trainer import evaluation_runner

@@ -15,7 +15,7 @@ flags' laid over them (:func:`load_settings`); the first problem is one line nam
 file's key. ``grpo:`` stays a free mapping: :func:`validate` checks it by building the
 ``GRPOConfig``. Pydantic rather than TRL's ``TrlParser``: that parser would declare the flags a
 second time as dataclass fields and has no nested sections. The flags are declared once, in
-``train.cli``'s typer signature; ``train.cli.SETTING_PATHS`` places each in these models (the
+``malpyeong_eval.cli.training``'s typer signature; its ``SETTING_PATHS`` places each in these models (the
 rest are top-level keys of their own name), and only the flags given on the command line are laid
 over the file. How checkpoints are scored is derived once from these settings, as
 ``train.plan.EvaluationPlan``: the inline evaluation and the printed ``run --follow`` command

@@ -1,6 +1,6 @@
 """How a training's checkpoints are scored: one :class:`EvaluationPlan`, from which both the inline
 evaluation (:func:`train.trainer.evaluation_runner`) and the ``malpyeong-eval run OUTPUT_DIR
---follow`` command (:func:`train.cli.follow_command`) are built, so the two cannot drift."""
+--follow`` command (:func:`malpyeong_eval.cli.training.follow_command`) are built, so the two cannot drift."""
 
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ def train(settings: TrainSettings, grpo_config, *, follow_command: str | None = 
 
     With ``eval.mode: inline`` and eval data, each saved checkpoint is scored here (and with
     ``eval.start`` the policy before training, step 0 of the curve). With ``eval.mode: follow``
-    nothing is scored here: ``follow_command`` (``train.cli.follow_command``) is the command that
+    nothing is scored here: ``follow_command`` (``malpyeong_eval.cli.training.follow_command``) is the command that
     scores the checkpoints elsewhere, noted as each is saved; ``checkpoints`` lists those saved.
     ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
     """

@@ -1,11 +1,12 @@
-"""The ``malpyeong-eval`` command line: a thin layer over the library, the only part of
-``malpyeong_eval`` that imports ``leaderboard`` and ``train``.
+"""The ``malpyeong-eval`` command line: a thin layer over the four packages, on top of all of them.
 
+It imports ``malpyeong_eval``, ``rewards``, ``train`` and ``leaderboard``; nothing imports it (but
+``python -m malpyeong_eval`` and the entry point), which ``tests/test_layering.py`` checks.
 One module per command group adds its commands to the app with ``register(app)``:
-``score`` (:mod:`.score`), ``run`` (:mod:`.run`), ``retrieve`` (:mod:`.retrieve`), ``label`` (:mod:`.label`), ``demo`` (:mod:`.demo`), ``train``
-(``train.cli``) and the leaderboard's commands (``leaderboard.cli``). Shared flags live in
-:mod:`.options`. The app is assembled on first use (``malpyeong_eval.cli.app``), so that
-``train.cli`` and ``leaderboard.cli`` can import :mod:`.options` without a cycle.
+``score`` (:mod:`.score`), ``run`` (:mod:`.run`), ``retrieve`` (:mod:`.retrieve`), ``label`` (:mod:`.label`),
+``demo`` (:mod:`.demo`), ``train`` and ``completions`` (:mod:`.training`) and the leaderboard's commands
+(:mod:`.board`). Shared flags live in :mod:`.options`. The app is assembled on first use
+(``malpyeong_eval.cli.app``).
 
 Every user error (a broken file, a missing model, a bad flag value) is one line on stderr and
 exit status 2, never a traceback.
@@ -52,10 +53,7 @@ def build_app() -> typer.Typer:
     """The ``malpyeong-eval`` app with every command group registered (built once)."""
     global _app
     if _app is None:
-        from leaderboard.cli import register as register_leaderboard
-        from train.cli import register as register_train
-
-        from . import demo, label, retrieve, run, score
+        from . import board, demo, label, retrieve, run, score, training
 
         app = typer.Typer(
             name="malpyeong-eval",
@@ -72,7 +70,8 @@ def build_app() -> typer.Typer:
         ) -> None:
             """Score submissions, run checkpoints, train with GRPO and keep a leaderboard."""
 
-        for register in (score.register, run.register, retrieve.register, label.register, register_train, demo.register, register_leaderboard):
+        for register in (score.register, run.register, retrieve.register, label.register, training.register, demo.register,
+                         board.register):
             register(app)
         _app = app
     return _app

@@ -1,4 +1,4 @@
-"""Command-line options shared by the commands of ``malpyeong_eval.cli``, ``train.cli`` and ``leaderboard.cli``.
+"""Command-line options shared by the commands of ``malpyeong_eval.cli``.
 
 ``--batch-size`` is not shared: it means one thing per command, and each command's help says
 which (``score``/``rescore``: the model-based scorers, :data:`BatchSizeOption`; ``run``: generation,

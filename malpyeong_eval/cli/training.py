@@ -13,18 +13,18 @@ from typing import Annotated, Any, Optional
 import typer
 from typer._click.core import Command, ParameterSource  # typer >= 0.2x carries its own copy of click
 
-from malpyeong_eval.cli.options import (
+from .options import (
     BertScoreLayersOption,
     BertScoreModelOption,
     BleurtModelOption,
     DbOption,
     JsonFlag,
 )
-from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
-from malpyeong_eval.report import format_score, inert, json_text, make_console
+from ..metrics.registry import DEFAULT_METRICS_TEXT
+from ..report import format_score, inert, json_text, make_console
 
-from .config import REWARDS, TrainSettings
-from .plan import evaluation_plan
+from train.config import REWARDS, TrainSettings
+from train.plan import evaluation_plan
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -87,7 +87,7 @@ def command_words(command: Command, values: Mapping[str, Any]) -> list[str]:
 def run_command() -> Command:
     """``malpyeong-eval run``'s click command (from its own module, not the whole app, which registers
     this module's commands)."""
-    from malpyeong_eval.cli.run import run
+    from .run import run
 
     return typer.main.get_command_from_info(typer.models.CommandInfo(name="run", callback=run),
                                             pretty_exceptions_short=True, rich_markup_mode=None)
@@ -96,7 +96,7 @@ def run_command() -> Command:
 def follow_command(settings: TrainSettings, grpo_config: Any) -> str:
     """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
     as the inline evaluation would: the evaluation plan, spelled with ``run``'s own flags."""
-    from malpyeong_eval.secrets import has_secret
+    from ..secrets import has_secret
 
     plan = evaluation_plan(settings, grpo_config)
     assert plan is not None, "validate() refuses eval.mode follow without eval data"
@@ -144,19 +144,19 @@ def train(
     """Train with GRPO on the contest rewards; each saved checkpoint is scored and recorded (or, with
     --eval-mode follow, left to 'malpyeong-eval run DIR --follow')."""
     # the settings' parameters are read from the click context (given_settings): the flags given only
-    from .config import load_settings, validate
+    from train.config import load_settings, validate
 
     overrides, flags = given_settings(ctx)
     settings = load_settings(config, overrides, grpo or [], flags=flags)
     grpo_config = validate(settings)  # everything checked before a model is loaded
-    from malpyeong_eval.metrics.loading import check_model
+    from ..metrics.loading import check_model
 
     check_model(settings.model, "policy", "--model")  # a missing folder fails now, not after the slow imports
     if settings.eval.data and settings.eval.mode == "inline":
         from leaderboard.store import Leaderboard
 
         Leaderboard(settings.db)  # a bad database fails now, not after the first checkpoint
-    from .trainer import train as run_training
+    from train.trainer import train as run_training
 
     with redirect_stdout(sys.stderr):  # the trainer's own log lines stay off stdout (kept for --json)
         summary = run_training(settings, grpo_config,
@@ -198,7 +198,7 @@ def completions(
 
     from rich.table import Table
 
-    from .completions import step_completions, step_summaries
+    from train.completions import step_completions, step_summaries
 
     if step is not None:
         rows = step_completions(output_dir, step)

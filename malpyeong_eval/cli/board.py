@@ -9,7 +9,22 @@ from typing import TYPE_CHECKING, Annotated, Optional, cast
 import typer
 from rich.table import Table
 
-from malpyeong_eval.cli.options import (
+from leaderboard.tables import (
+    ALIGNED_MARK,
+    OLD_RULES_MARK,
+    RESCORE_HINT,
+    choice_text,
+    hidden_runs_note,
+    leaderboard_table,
+    provenance_rows,
+    retrieval_text,
+)
+
+from ..errors import MalpyeongError
+from ..metrics.aggregate import SCORING_RULES
+from ..metrics.registry import CONTEXT_METRICS, LABELS, REASON_METRICS
+from ..report import format_score, inert, json_text, make_console, visible
+from .options import (
     BatchSizeOption,
     BertScoreLayersOption,
     BertScoreModelOption,
@@ -18,27 +33,16 @@ from malpyeong_eval.cli.options import (
     DeviceOption,
     scorer_options,
 )
-from malpyeong_eval.errors import MalpyeongError
-from malpyeong_eval.metrics.aggregate import SCORING_RULES
-from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, REASON_METRICS, SUMMARY_NAMES, labelled
-from malpyeong_eval.report import format_score, inert, json_text, make_console, visible
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
-    from .store import Leaderboard, RunRecord
+    from leaderboard.store import Leaderboard
 
-__all__ = ["DbOption", "leaderboard_table", "register"]
+__all__ = ["register"]
 
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LEADERBOARD_COLUMNS = labelled((*FINAL_METRICS, *SUMMARY_NAMES))  # the metrics of Final, Desc. Avg, Final
-DIAGNOSTIC_COLUMNS = labelled(CONTEXT_METRICS)  # beside them, never in Final: selection accuracy (with its n)
-OLD_RULES_MARK = " (old rules)"
-ALIGNED_MARK = "†"
-RESCORE_HINT = "malpyeong-eval rescore"
-RANKING_NOTE = ("ranked by Final Score; runs without one (not scored with all four metrics) come after, "
-                "by Desc. Avg, else by EM")
 console = make_console()
 err_console = make_console(stderr=True)
 
@@ -50,7 +54,7 @@ RunsDirsOption = Annotated[Optional[list[Path]], typer.Option("--runs-dir", help
 def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
     """The leaderboard at ``db``, its modules imported only here: ``--help`` and the commands that
     record nothing start without SQLAlchemy and Alembic."""
-    from .store import Leaderboard
+    from leaderboard.store import Leaderboard
 
     return Leaderboard(db, read_only=read_only)
 
@@ -61,114 +65,6 @@ def _runs_dirs(given: list[Path] | None) -> list[Path]:
         return list(given)
     default = Path("malpyeong-runs")
     return [default] if default.is_dir() else []
-
-
-def hidden_runs_note(hidden: int) -> str:
-    """The line under a leaderboard that hides runs scored under the old rules."""
-    runs = "run" if hidden == 1 else "runs"
-    return (f"{hidden} {runs} scored under the old (pre-2025) rules hidden: see them with --all-rules; "
-            f"rescore them: {RESCORE_HINT}")
-
-
-def retrieval_text(run: RunRecord) -> str:
-    """A run's retrieval settings on one line (``show``, ``compare``): ``—`` when it had no context."""
-    if not run.retrieval:
-        return "— (no context)"
-    return ", ".join(f"{key}={', '.join(map(str, value)) if isinstance(value, list) else value}"
-                     for key, value in run.retrieval.items())
-
-
-def selection_text(run: RunRecord) -> str:
-    """A run's selection accuracy and the items it is measured on (``0.6250 (n=8)``), ``—`` without."""
-    value = run.metrics.get(CONTEXT_METRICS[0])
-    return format_score(value) if value is None else f"{format_score(value)} (n={run.n_selection})"
-
-
-def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
-    """A run's provenance as ``show``'s configuration rows, one per field (``—``: null); ``--json`` nests it."""
-    if not provenance:
-        return {"provenance": "not recorded (before schema 0006)"}
-    rows: dict[str, str | None] = {}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif isinstance(value, list):
-            rows[prefix] = " ".join(map(str, value))
-        else:
-            rows[prefix] = "—" if value is None else str(value)  # git: not a repository; a library: not installed
-
-    walk("", provenance)
-    return rows
-
-
-def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
-    """Rank, name, step, the metrics (best of each column highlighted), n, context, selection and date.
-
-    "Selection" is the share of the items with a gold rule and candidates where the model named
-    the gold rule (``근거: [N]``), with the number of those items; ``—`` for a run without citations.
-
-    "context" is the context the run's items carried: the retriever and K (``bm25-mecab k=5``),
-    the names of a team's own extra input fields, or ``—``.
-
-    A run scored under the old rules is dimmed and named ``NAME (old rules)``; a run whose
-    submission was aligned by id is marked ``†``; the caption says what the marks mean. The best
-    values are those of runs scored under the current rules.
-    """
-    current = [run for run in runs if run.current_rules]
-    best = {
-        key: max((value for run in current if (value := run.metrics.get(key)) is not None), default=None)
-        for key, _ in LEADERBOARD_COLUMNS
-    }
-    notes = []
-    if any(not run.current_rules for run in runs):
-        notes.append(f"(old rules): scored before the {SCORING_RULES} rules, not comparable; rescore them: {RESCORE_HINT}")
-    if any(run.aligned_by_id for run in runs):
-        notes.append(f"{ALIGNED_MARK} aligned by id: not the organizers' score")
-    if any(run.metrics.get("final_score") is None for run in runs):
-        notes.append(RANKING_NOTE)
-    # a metric no shown run has takes no room; names and headers fold instead of being cut to "…"
-    shown = [(key, label) for key, label in LEADERBOARD_COLUMNS if not runs or any(run.metrics.get(key) is not None for run in runs)]
-    selection_columns = [(key, label) for key, label in DIAGNOSTIC_COLUMNS if any(run.metrics.get(key) is not None for run in runs)]
-    table = Table(title=title, caption="\n".join(notes) or None)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("name", overflow="fold", min_width=12)
-    table.add_column("step", justify="right", no_wrap=True)
-    for _, label in shown:
-        table.add_column(label, justify="right", no_wrap=True, overflow="fold")
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column("context", overflow="fold")
-    for _, label in selection_columns:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("date", overflow="fold")
-    for rank, run in enumerate(runs, start=1):
-        cells = []
-        for key, _ in shown:
-            value = run.metrics.get(key)
-            text = format_score(value)
-            best_value = run.current_rules and value is not None and value == best[key]
-            cells.append(f"[bold green]{text}[/]" if best_value else text)
-        name = inert(run.name) + (ALIGNED_MARK if run.aligned_by_id else "") + ("" if run.current_rules else OLD_RULES_MARK)
-        table.add_row(
-            str(rank), name, "" if run.step is None else str(run.step), *cells, str(run.n), inert(run.context),
-            *([selection_text(run)] if selection_columns else []),
-            run.created_at.strftime("%Y-%m-%d %H:%M"), style=None if run.current_rules else "dim",
-        )
-    return table
-
-
-def choice_text(row: dict) -> str:
-    """What an item's generation named: ``[2] <title> ✓`` (✗: not the gold rule), ``none`` or ``[7] (no such candidate)``."""
-    if row.get("cited") is not None:
-        text = f"[{row['cited']}] {row.get('cited_title') or ''}".strip()
-    elif row.get("citation") is not None:
-        text = f"{row['citation']} (no such candidate)"
-    else:
-        text = "none"
-    value = row.get(CONTEXT_METRICS[0])
-    mark = "" if value is None else " ✓" if value == 1.0 else " ✗"
-    return text + mark
 
 
 def register(app: typer.Typer) -> None:
@@ -187,9 +83,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every recorded run scored under the current rules, best Final Score first (--all-rules: every run)."""
         if where:
-            from malpyeong_eval.secrets import mask_url
+            from ..secrets import mask_url
 
-            from .db import resolve_url
+            from leaderboard.db import resolve_url
 
             print(mask_url(resolve_url(db)))
             return
@@ -197,7 +93,7 @@ def register(app: typer.Typer) -> None:
         runs = board.runs(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules)
         hidden = 0 if all_rules else board.old_rules_count(dataset=dataset, model=model, tag=tag)
         if json_output:
-            from .export import run_rows
+            from leaderboard.export import run_rows
 
             print(json_text(run_rows(runs)))
             if hidden:  # stdout stays JSON
@@ -215,7 +111,7 @@ def register(app: typer.Typer) -> None:
         json_output: JsonFlag = False,
     ) -> None:
         """One run: metrics by question_type (with the counted items), its worst items, its configuration."""
-        from .compare import item_final, old_rules_rows
+        from leaderboard.compare import item_final, old_rules_rows
 
         board = open_board(db)
         record = board.get(run)
@@ -231,7 +127,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print(json_text({"run": record.to_json(), "by_type": groups, "worst_items": ranked[:worst]}))
             return
-        from malpyeong_eval.report import result_caption, scores_table
+        from ..report import result_caption, scores_table
 
         reason_metrics = any(record.metrics.get(key) is not None for key in REASON_METRICS)
         caption = result_caption(record.n, record.n_counted, record.aligned_by_id, reason_metrics, record.n_selection
@@ -277,7 +173,7 @@ def register(app: typer.Typer) -> None:
         json_output: JsonFlag = False,
     ) -> None:
         """B against A: per-metric deltas with paired bootstrap 95% intervals, items won and lost, EM flips."""
-        from .compare import compare_runs
+        from leaderboard.compare import compare_runs
 
         board = open_board(db)
         a, b = board.get(run_a), board.get(run_b)
@@ -319,14 +215,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The leaderboard (runs scored under the current rules; --all-rules: every run), or one run's items,
         as CSV, Markdown, HTML (escaped) or JSON; --format site writes serve's pages as static files."""
-        from .export import FORMATS, render, run_rows
+        from leaderboard.export import FORMATS, render, run_rows
 
         if fmt not in (*FORMATS, "site"):
             raise MalpyeongError(f"unknown --format {fmt!r}; choose from {', '.join((*FORMATS, 'site'))}")
         if fmt == "site":
             if output is None or run:
                 raise MalpyeongError("--format site writes a folder: give -o DIR (and no --run: every run gets its page)")
-            from .serve.site import write_site
+            from leaderboard.serve.site import write_site
 
             report = write_site(open_board(db, read_only=True), output, data_files=data or [],
                                 runs_dirs=_runs_dirs(runs_dir))
@@ -354,7 +250,7 @@ def register(app: typer.Typer) -> None:
         runs_dir: RunsDirsOption = None,
     ) -> None:
         """The leaderboard, each run's items, comparisons and training curves in the browser (read-only; Ctrl-C stops)."""
-        from .serve.app import serve as serve_app
+        from leaderboard.serve.app import serve as serve_app
 
         serve_app(db, host, port, data_files=data or [], runs_dirs=_runs_dirs(runs_dir))
 
@@ -367,8 +263,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Each metric against the training step: a PNG and a small curve in the terminal."""
-        from .plot import CURVE_METRICS, plot_training, sparkline
-        from .store import runs_of_training
+        from leaderboard.plot import CURVE_METRICS, plot_training, sparkline
+        from leaderboard.store import runs_of_training
 
         if not tag and not prefix:
             raise MalpyeongError("give --tag or --prefix: the runs of one training (one curve), e.g. --tag train:NAME")
@@ -407,10 +303,10 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from malpyeong_eval.metrics.progress import reporting
-        from malpyeong_eval.report import ProgressTasks
+        from ..metrics.progress import reporting
+        from ..report import ProgressTasks
 
-        from .rescore import NothingToRescore, Rescorer
+        from leaderboard.rescore import NothingToRescore, Rescorer
 
         board = open_board(db)
         if runs:
