@@ -48,12 +48,11 @@ def default_url() -> str:
     return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'leaderboard.db'}"
 
 
-def resolve_url(url: str | None = None, default: str | None = None) -> str:
-    """``url``, else ``$MALPYEONG_DB``, else ``default`` (:func:`default_url` if none); a bare path means
-    a SQLite file."""
+def resolve_url(url: str | None = None) -> str:
+    """``url``, else ``$MALPYEONG_DB``, else :func:`default_url`; a bare path means a SQLite file."""
     if url is not None and not url.strip():
         raise DatabaseError("--db is empty: give a database URL or a SQLite file path")
-    url = url or os.environ.get(DB_VARIABLE) or default or default_url()
+    url = url or os.environ.get(DB_VARIABLE) or default_url()
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
