@@ -159,7 +159,7 @@ def open_engine(url: str | None = None, *, create: bool = True) -> Engine:
     with _opening(url, shown):
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             if not create and not Path(parsed.database).is_file():
-                raise DatabaseError(f"no leaderboard database at {parsed.database} (record a run first, or give --db)")
+                raise DatabaseError(f"cannot open database {shown}: no leaderboard database there (record a run first, or give --db)")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
         with warnings.catch_warnings():

@@ -10,7 +10,8 @@ levels, and no lone surrogate (``\\ud800``-``\\udfff``) in any string or key. JS
 Container formats are bounded before they are read: a ``.docx`` (:func:`check_docx`) by the sizes its
 zip declares (whole and against its packed size) and by refusing any DTD (a Word document has none; a
 DTD is how entity bombs arrive); YAML (:func:`load_yaml`) by the number of nodes it would hold with every
-alias expanded, counted on the parsed graph before anything is built (the caller bounds the text's size).
+alias expanded, counted on the parsed graph before anything is built (the caller bounds the text's size:
+PyYAML parses some 150 KB a second).
 
 Every problem is one line naming the file, raised as the caller's error class.
 """
@@ -182,7 +183,8 @@ def load_yaml(where: str, text: str, *, error: type[MalpyeongError] = MalpyeongE
     expanded (an alias bomb), a structure that holds itself, or nesting too deep to build."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)  # libyaml's parser where installed: ten times faster
+    _check_flow_depth(where, text, error, what)
+    loader = yaml.SafeLoader(text)  # PyYAML's own parser: libyaml's refuses a \ud800 escape before check_value can name it
     try:
         node = loader.get_single_node()
         if node is None:
@@ -196,6 +198,20 @@ def load_yaml(where: str, text: str, *, error: type[MalpyeongError] = MalpyeongE
     finally:
         loader.dispose()
     return check_value(where, value, error=error)
+
+
+_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_flow_depth(where: str, text: str, error: type[MalpyeongError], what: str) -> None:
+    """Refuse ``[``/``{`` nested past :data:`MAX_DEPTH` before PyYAML reads them (its scanner takes time
+    quadratic in the depth: 5,000 levels, 5 s). Brackets inside quotes count too: a false refusal needs
+    a hundred unclosed ones in a row."""
+    depth = 0
+    for bracket in _FLOW_BRACKETS.finditer(text):
+        depth = depth + 1 if bracket.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise error(f"{where}: cannot read the {what} (nested deeper than {MAX_DEPTH} levels)")
 
 
 def _yaml_problem(exc: Exception) -> str:

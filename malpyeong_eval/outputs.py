@@ -194,6 +194,7 @@ def output_folder(path: str | Path, marker: str, header: str = "written by malpy
         (staging / marker).write_text(header + "\n" + "".join(f"{name}\n" for name in written), encoding="utf-8")
         if replacing:
             _check_replaceable(path, marker)  # nothing of the user's may have arrived meanwhile
+            os.chmod(staging, stat.S_IMODE(path.stat().st_mode))  # the folder keeps its mode, as a file does
             old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
             os.rename(path, old)
             try:

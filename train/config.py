@@ -150,7 +150,7 @@ class TrainSettings(_Settings):
         return {key: _numeric(item) for key, item in value.items()} if isinstance(value, dict) else value
 
 
-MAX_CONFIG_BYTES = 256 * 1024  # a training config is a few KB; a bigger file is refused before it is parsed
+MAX_CONFIG_BYTES = 64 * 1024  # a training config is a few KB; a bigger file is refused before it is parsed
 
 
 def _read_yaml(path: str | Path) -> Any:
