@@ -23,6 +23,7 @@ from leaderboard.tables import (
 from ..errors import MalpyeongError
 from ..metrics.aggregate import SCORING_RULES
 from ..metrics.registry import CONTEXT_METRICS, LABELS, REASON_METRICS
+from ..outputs import write_output
 from ..report import format_score, inert, json_text, make_console, visible
 from .options import (
     BatchSizeOption,
@@ -56,7 +57,7 @@ def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
     record nothing start without SQLAlchemy and Alembic."""
     from leaderboard.store import Leaderboard
 
-    return Leaderboard(db, read_only=read_only)
+    return Leaderboard(db, read_only=read_only, create=False)  # a reader never creates a database
 
 
 def _runs_dirs(given: list[Path] | None) -> list[Path]:
@@ -237,7 +238,7 @@ def register(app: typer.Typer) -> None:
             rows, title = run_rows(board.runs(all_rules=all_rules)), "malpyeong-eval leaderboard"
         text = render(rows, fmt, title)
         if output:
-            output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+            write_output(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
         else:
             print(text, end="")
 
