@@ -38,7 +38,7 @@ from .evaluation import METRICS, parse_metrics
 from .generation import PRESETS, Decoding, EngineOptions
 from .metrics.options import ScorerOptions
 from .prompts import ContestPrompt
-from .recording import RunRecorder
+from .recording import Recording, RunRecorder
 from .runner import CheckpointRunner, RunOutcome
 from .tracking import Tracking
 
@@ -79,17 +79,6 @@ class RunData:
     path: Path | None = None
     limit: int | None = None
     dataset_name: str | None = None
-
-
-@dataclass(frozen=True)
-class Recording:
-    """Whether and where runs are recorded (``db``: the leaderboard a command opens; a library call is
-    handed the recorder), the name of a single run and the tags of every run."""
-
-    record: bool = True
-    db: str | None = None
-    name: str | None = None
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
