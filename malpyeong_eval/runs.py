@@ -241,10 +241,12 @@ class RunNote:
     text: str
     failed: bool = False
 
-    def __rich__(self) -> str:
-        from .report import inert
+    def __rich__(self) -> Any:
+        from rich.text import Text
 
-        return inert(self.text)
+        from .report import visible
+
+        return Text(visible(self.text))
 
 
 RunEvent = Union[RunOutcome, RunNote]
