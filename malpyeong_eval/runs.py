@@ -80,6 +80,10 @@ class RunData:
     limit: int | None = None
     dataset_name: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.path is not None:  # a path given as text
+            object.__setattr__(self, "path", Path(self.path))
+
 
 @dataclass(frozen=True)
 class Follow:
@@ -125,6 +129,9 @@ class RunRequest:
             raise MalpyeongError(f"give a {FLAGS['checkpoint']} (a model directory, adapter, training folder or Hub id)")
         self._check_engine()
         object.__setattr__(self, "metrics", parse_metrics(self.metrics))
+        object.__setattr__(self, "runs_dir", Path(self.runs_dir))  # paths given as text
+        if self.output is not None:
+            object.__setattr__(self, "output", Path(self.output))
 
     def _check_follow(self) -> None:
         follow = self.follow
@@ -160,6 +167,10 @@ class RunRequest:
         from .data import sample_path
 
         return self.data.path or sample_path("gold")
+
+    def changed(self) -> dict[str, Any]:
+        """The fields that differ from their defaults, by dotted path (``decoding.settings.seed``, as :data:`FLAGS`)."""
+        return {path: value for path, value, default in _leaves(self) if value != default}
 
     def command_words(self) -> list[str]:
         """The request as ``malpyeong-eval run``'s arguments (after ``run``): each field that differs
@@ -205,8 +216,8 @@ def _implied(request: RunRequest) -> set[str]:
 def _command_words(request: RunRequest) -> list[str]:
     words: list[str] = []
     skipped = _implied(request)
-    for path, value, default in _leaves(request):
-        if value == default or path in skipped:
+    for path, value in request.changed().items():
+        if path in skipped:
             continue
         flag = FLAGS.get(path)
         if flag is None:

@@ -111,7 +111,7 @@ def test_the_follow_command_reads_back_as_the_request_the_inline_evaluation_runs
     evaluation request, every field of which was set away from its default; the inline runner is built
     from the same request: a renamed ``run`` flag fails here."""
     from malpyeong_eval.cli.run import run_request
-    from malpyeong_eval.runs import FLAGS, _leaves
+    from malpyeong_eval.runs import FLAGS
     from train.config import validate
     from train.plan import evaluation_request, follow_command
     from train.trainer import evaluation_runner
@@ -129,7 +129,7 @@ def test_the_follow_command_reads_back_as_the_request_the_inline_evaluation_runs
     assert words[:2] == ["malpyeong-eval", "run"]
     parsed = _run_command().make_context("run", words[2:]).params
     assert run_request(parsed) == request  # every field read back as it was
-    changed = {path for path, value, default in _leaves(request) if value != default}
+    changed = set(request.changed())
     assert {"checkpoint", "data.path", "data.limit", "data.dataset_name", "prompt_file", "decoding.settings.max_new_tokens",
             "engine.trust_remote_code", "scorer.bertscore_model", "scorer.bertscore_layers", "scorer.bleurt_model",
             "metrics", "runs_dir", "recording.db", "recording.tags", "follow.enabled", "follow.until_step",

@@ -98,7 +98,8 @@ def run_request(params: Mapping[str, Any]) -> RunRequest:
     from ..evaluation import parse_metrics
     from ..generation import Decoding, EngineOptions, parse_engine_args
     from ..metrics.options import parse_batch_size
-    from ..runs import Follow, Recording, RunData, RunRequest
+    from ..recording import Recording
+    from ..runs import Follow, RunData, RunRequest
     from ..tracking import Tracking
 
     device = params["device"]
