@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from .evaluation import EvaluationResult
 
-__all__ = ["RunMetadata", "RunRecorder", "StoredRun"]
+__all__ = ["Recording", "RunMetadata", "RunRecorder", "StoredRun"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ class RunMetadata:
     tags: Sequence[str] = ()
     retrieval: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Whether and where a command records its runs (``db``: the leaderboard it opens; a library call
+    is handed the recorder instead), the name of a single run and the tags of every run."""
+
+    record: bool = True
+    db: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 class StoredRun(Protocol):

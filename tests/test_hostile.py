@@ -433,7 +433,7 @@ def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
 
 @pytest.mark.parametrize("url", URL_FORMS)
 def test_follow_command_leaves_the_password_out(url, tmp_path):
-    from malpyeong_eval.cli.training import follow_command
+    from train.plan import follow_command
     from train.config import TrainSettings
 
     class Config:  # the two GRPOConfig fields the command reads

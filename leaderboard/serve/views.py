@@ -27,6 +27,7 @@ from malpyeong_eval.metrics.registry import (
 )
 from malpyeong_eval.parsing import split_answer
 from malpyeong_eval.prompts import EXTRA_HEADER
+from malpyeong_eval.submission import Generation, generation_files, read_generations, run_folder_prefix
 
 from ..compare import compare_runs
 from ..store import Leaderboard, RunRecord, runs_of_training
@@ -127,31 +128,22 @@ class ItemSources:
             self._data[data.sha256] = (data.path, {item.id: item.record for item in data.items})
         self._roots = [Path(root) for root in runs_dirs]
 
-    def _folders(self) -> list[tuple[Path, dict[str, dict[str, Any]]]]:
+    def _folders(self) -> list[tuple[Path, dict[str, Generation]]]:
         """Every run folder's generations, read afresh (``run --follow`` keeps adding folders)."""
-        folders = []
-        for root in self._roots:
-            for generations in sorted(root.glob("*/generations.jsonl")):
-                lines: dict[str, dict[str, Any]] = {}
-                for raw in generations.read_bytes().splitlines():
-                    try:
-                        record = json.loads(raw.decode("utf-8"))
-                        lines[str(record["id"])] = record
-                    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-                        continue
-                folders.append((generations, lines))
-        return folders
+        return [(path, read_generations(path)) for root in self._roots for path in generation_files(root)]
 
     def data_file(self, run: RunRecord) -> tuple[Path | None, dict[str, dict[str, Any]]]:
         """The data file the run was scored on (matched by hash) and its records by id."""
         path, records = self._data.get(run.dataset_hash or "", (None, {}))
         return path, records
 
-    def generations(self, run: RunRecord, items: Sequence[dict[str, Any]]) -> tuple[Path | None, dict[str, dict[str, Any]]]:
-        """The ``generations.jsonl`` holding every item of the run with the same prediction."""
+    def generations(self, run: RunRecord, items: Sequence[dict[str, Any]]) -> tuple[Path | None, dict[str, Generation]]:
+        """The ``generations.jsonl`` holding every item of the run with the same prediction (the run's own folder first)."""
         wanted = {row["item_id"]: row["prediction"] for row in items}
-        for path, lines in sorted(self._folders(), key=lambda entry: not entry[0].parent.name.startswith(slug(run.name))):
-            if wanted and all(lines.get(item_id, {}).get("prediction") == prediction for item_id, prediction in wanted.items()):
+        own = run_folder_prefix(run.name)
+        for path, lines in sorted(self._folders(), key=lambda entry: not entry[0].parent.name.startswith(own)):
+            if wanted and all(item_id in lines and lines[item_id].prediction == prediction
+                              for item_id, prediction in wanted.items()):
                 return path, lines
         return None, {}
 
@@ -183,11 +175,11 @@ def _named_rule(row: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def item_detail(row: dict[str, Any], run: RunRecord, record: dict[str, Any] | None, generation: dict[str, Any] | None) -> dict[str, Any]:
+def item_detail(row: dict[str, Any], run: RunRecord, record: dict[str, Any] | None, generation: Generation | None) -> dict[str, Any]:
     """One item as the run page shows it: the database's fields, the organizers' split of gold
     and prediction, and what the data file and the run folder add (``None`` where unknown)."""
     gold = split_answer(row["gold"])
-    prompt = (generation or {}).get("prompt")
+    prompt = generation.prompt if generation else None
     passages, passages_from = _passages(record, run, prompt)
     rule_field, rule = _named_rule(row)
     inputs = (record or {}).get("input") or {}
