@@ -188,6 +188,7 @@ class RescoreBar:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err_console, transient=quiet)
         self.task = self.bar.add_task("rescoring", start=False)
+        self.shown = False
 
     def start(self, total: int) -> None:
         """Show the bar, when there is a run to rescore."""
@@ -195,9 +196,14 @@ class RescoreBar:
             self.bar.update(self.task, total=total)
             self.bar.start_task(self.task)
             self.bar.start()
+            self.shown = True
 
-    def stop(self) -> None:
-        self.bar.stop()
+    def stop(self, finished: bool) -> None:
+        """Hide the bar; its last state stays on the screen only when every run was rescored (a
+        refusal is then one line)."""
+        if self.shown:
+            self.bar.live.transient = self.quiet or not finished
+            self.bar.stop()
 
     @contextmanager
     def rescoring(self, run: RunRecord) -> Iterator[None]:
@@ -228,11 +234,12 @@ def rescore(
     request = RescoreRequest(runs=tuple(runs or ()),
                              options=scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, batch_size))
     board = open_board(db)
-    bar = RescoreBar(quiet=json_output)
+    bar, finished = RescoreBar(quiet=json_output), False
     try:
         outcome = rescore_runs(board, request, progress=bar)
+        finished = True
     finally:
-        bar.stop()
+        bar.stop(finished)
     if json_output:
         print(json_text(outcome.to_json()))
         return
