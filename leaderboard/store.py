@@ -1,4 +1,4 @@
-"""Recording scored runs and reading them back: the leaderboard's library API."""
+"""The leaderboard database: recording scored runs and reading them back as typed records (:mod:`.records`)."""
 
 from __future__ import annotations
 
