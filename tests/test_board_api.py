@@ -32,6 +32,7 @@ from leaderboard import (
     ranking,
     rescore_runs,
     run_detail,
+    training_curve,
 )
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import ItemScore
@@ -142,8 +143,13 @@ def test_requests_check_themselves_in_the_flags_words():
         assert words in str(raised.value)
 
 
-def test_export_and_rescore_from_python_equal_the_commands(filled, tmp_path, cli):
+def test_export_rescore_and_plot_from_python_equal_the_commands(filled, tmp_path, cli):
     url, board = filled
+    code, out, err = cli("plot", "--prefix", "tune", "-o", str(tmp_path / "cli.png"), "--json", "--db", url)
+    assert code == 0, err
+    curve = training_curve(board, CurveRequest(output=tmp_path / "api.png", prefix="tune"))
+    assert {**json.loads(out), "plot": None} == {**curve.to_json(), "plot": None} and curve.path.stat().st_size > 0
+    assert [run["step"] for run in curve.to_json()["runs"]] == [10]
     code, out, _ = cli("export", "--format", "json", "--run", "base", "--db", url)
     assert code == 0 and json.loads(out) == json.loads(export_board(board, ExportRequest(format="json", run="base")).text or "")
     written = tmp_path / "board.csv"
