@@ -157,19 +157,19 @@ def test_export_rescore_and_plot_from_python_equal_the_commands(filled, tmp_path
     assert exported.written == written and written.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM, as the command writes
     # rescore: the command on one copy of a board, the function on another: the same outcome
     items = [ItemScore(id=str(i), question_type="선택형", prediction=f'"가{i}"가 옳다. 이유 {i}', answer_clause=f'"가{i}"가 옳다',
-                       reason=f"이유 {i}", gold='"가1"가 옳다. 이유 1', counted=True, exact_match=float(i == 1), rouge1=0.5)
+                       reason=f"이유 {i}", gold='"가1"가 옳다. 이유 1', counted=True, exact_match=0.0)  # EM only: no model, no tagger
              for i in range(4)]
     by_command, by_function = tmp_path / "by-command.db", tmp_path / "by-function.db"
     board = Leaderboard(str(by_command))
-    board.record(result_of(items, config={"rouge1": "rouge1(old)"}), name="em-rouge")
+    board.record(result_of(items, config={"exact_match": "exact_match(old)"}), name="em-only")
     board.engine.dispose()
     _execute(by_command, "UPDATE runs SET scoring_rules = NULL")  # every connection closed: the WAL is in the file
     shutil.copyfile(by_command, by_function)
     code, out, err = cli("rescore", "--json", "--db", str(by_command))
     assert code == 0, err
     outcomes = [json.loads(out), rescore_runs(Leaderboard(str(by_function)), RescoreRequest()).to_json()]
-    assert outcomes[0] == outcomes[1] and [entry["name"] for entry in outcomes[1]["rescored"]] == ["em-rouge"]
-    assert outcomes[1]["rescored"][0]["new"]["rouge1"] != 0.5  # recomputed, not copied
+    assert outcomes[0] == outcomes[1] and [entry["name"] for entry in outcomes[1]["rescored"]] == ["em-only"]
+    assert (outcomes[1]["rescored"][0]["old"]["exact_match"], outcomes[1]["rescored"][0]["new"]["exact_match"]) == (0.0, 0.25)
 
 
 def test_results_render_escaped_in_a_notebook_and_inert_in_a_terminal(tmp_path):
