@@ -39,6 +39,7 @@ from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.options import ScorerOptions
+from malpyeong_eval.outputs import write_output
 from malpyeong_eval.report import inert, visible
 
 from .compare import Comparison
@@ -107,8 +108,9 @@ class Exported:
 
 
 def _write_text(path: Path, text: str, fmt: str) -> None:
-    """The export file; a CSV with a BOM, for spreadsheet programs."""
-    path.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    """The export file, whole or not at all (:func:`~malpyeong_eval.outputs.write_output`); a CSV with a
+    BOM, for spreadsheet programs."""
+    write_output(path, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
 
 
 def export_board(board: Leaderboard, request: ExportRequest) -> Exported:

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from malpyeong_eval.metrics.registry import COLUMN_NAMES
+from malpyeong_eval.outputs import spreadsheet_cell
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -59,11 +60,14 @@ def _cell(value: Any) -> Any:
 def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     """``rows`` as text in ``fmt``; in HTML and Markdown every value is escaped (``<`` → ``&lt;``;
     Markdown also escapes ``|`` and joins lines), so model output never becomes markup. In the
-    tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested."""
+    tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested. In CSV a text cell
+    that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) starts with ``'``."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
     import pandas as pd  # only here: the commands that never export start without it
 
+    if fmt == "csv":  # text a spreadsheet would run as a formula made inert (JSON and the database keep it raw)
+        rows = [{key: spreadsheet_cell(value) if isinstance(value, str) else value for key, value in row.items()} for row in rows]
     frame = pd.DataFrame([{key: _cell(value) for key, value in row.items()} for row in rows], dtype=object)
     if fmt == "csv":
         return frame.to_csv(index=False)  # the command adds a BOM to a CSV file, for spreadsheet programs

@@ -48,12 +48,14 @@ class Leaderboard:
 
     ``read_only=True`` opens it without writing anything (no file created, no schema upgrade; see
     :func:`~leaderboard.db.open_read_only_engine`): what ``serve`` and ``export --format site`` read.
+    ``create=False`` refuses a SQLite file that does not exist (and never makes its folders) but still
+    upgrades an older schema: what the commands that read (``leaderboard``, ``show``, ``export`` ...) open.
     """
 
-    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, read_only: bool = False, create: bool = True) -> None:
         self.url = resolve_url(url)
         self.read_only = read_only
-        self.engine: Engine = open_read_only_engine(self.url) if read_only else open_engine(self.url)
+        self.engine: Engine = open_read_only_engine(self.url) if read_only else open_engine(self.url, create=create)
         self._reader: Engine = reader(self.engine)
 
     @property

@@ -18,15 +18,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import MalpyeongError, SubmissionError
+from .errors import SubmissionError
 from .inputs import check_value, decode_utf8, jsonl_lines, loads, read_bytes
+from .outputs import write_output
 
 UNKNOWN_TYPE = "(none)"
 
@@ -129,35 +128,15 @@ def _records(path: Path, text: str) -> list[Any]:
     return records
 
 
-def check_writable(path: str | Path) -> Path:
-    """``path`` as a file that can be written: its folder exists and it is not a folder itself."""
-    path = Path(path)
-    if path.is_dir():
-        raise MalpyeongError(f"{path}: is a directory, expected an output file name")
-    if not path.parent.is_dir():
-        raise MalpyeongError(f"{path}: folder {path.parent} does not exist")
-    return path
-
-
 def write_records(path: str | Path, records: list[Any]) -> None:
-    """Write records as JSONL (a ``.jsonl`` name) or a JSON list, whole or not at all.
-
-    The text goes to a temporary file in the same folder, which then replaces ``path``
-    (``os.replace``), so a failure never leaves a half-written file.
-    """
-    path = check_writable(path)
+    """Write records as JSONL (a ``.jsonl`` name) or a JSON list, whole or not at all
+    (:func:`~malpyeong_eval.outputs.write_output`: a failure never leaves a half-written file)."""
+    path = Path(path)
     if path.suffix.lower() == ".jsonl":
         text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     else:
         text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_output(path, text)
 
 
 def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> list[Any]:

@@ -25,6 +25,7 @@ from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .backends import make_generator
 from .generation import EngineOptions, GenerationSettings
+from .outputs import write_output
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
 from .provenance import WEIGHT_PATTERNS, environment, model_provenance, now, text_hash
 from .recording import RunMetadata, RunRecorder
@@ -154,8 +155,7 @@ def write_results(path: Path, outcome: RunOutcome, metadata: RunMetadata) -> Non
         "retrieval": metadata.retrieval, "fingerprint": metadata.fingerprint, "tags": list(metadata.tags),
         "submission": str(outcome.submission), "provenance": metadata.provenance,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    write_output(path, json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", make_parents=True)
 
 
 class CheckpointRunner:

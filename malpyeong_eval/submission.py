@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import Item
+from .outputs import write_output
 
 
 class GenerationStore:
@@ -72,5 +73,4 @@ def write_submission(path: Path, items: Sequence[Item], predictions: dict[str, s
     records = [item.as_record() for item in items]
     for item, record in zip(items, records, strict=True):
         record["output"] = {**(record.get("output") or {}), "answer": predictions[item.id]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_output(path, json.dumps(records, ensure_ascii=False, indent=2) + "\n", make_parents=True)

@@ -32,11 +32,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, ValidationError, field_validator
 
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import parse_metrics
+from malpyeong_eval.inputs import decode_utf8, load_yaml, read_bytes
 
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
@@ -150,18 +150,14 @@ class TrainSettings(_Settings):
         return {key: _numeric(item) for key, item in value.items()} if isinstance(value, dict) else value
 
 
-def _read_yaml(path: str | Path) -> Any:
-    """A training config through the one reader (:mod:`malpyeong_eval.inputs`), parsed and checked."""
-    from malpyeong_eval.inputs import check_value, read_text
+MAX_CONFIG_BYTES = 64 * 1024  # a training config is a few KB; a bigger file is refused before it is parsed
 
-    text = read_text(path, what="training config", expected="a YAML file", error=MalpyeongError)
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MalpyeongError(f"{path}: cannot read the training config ({str(exc).splitlines()[0]})") from None
-    except RecursionError:
-        raise MalpyeongError(f"{path}: cannot read the training config (nested too deep)") from None
-    return check_value(str(path), loaded, error=MalpyeongError) or {}
+
+def _read_yaml(path: str | Path) -> Any:
+    """A training config through the one reader (:mod:`malpyeong_eval.inputs`): bounded in size, parsed
+    with aliases bounded (:func:`~malpyeong_eval.inputs.load_yaml`) and checked."""
+    raw = read_bytes(path, what="training config", expected="a YAML file", error=MalpyeongError, max_bytes=MAX_CONFIG_BYTES)
+    return load_yaml(str(path), decode_utf8(path, raw, error=MalpyeongError), what="training config") or {}
 
 
 def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,7 +202,7 @@ def load_settings(config_file: str | Path | None, overrides: Mapping[str, Any], 
         if "=" not in pair:
             raise MalpyeongError(f"--grpo takes KEY=VALUE, got {pair!r}")
         key, raw = pair.split("=", 1)
-        grpo[key.strip()] = yaml.safe_load(raw)
+        grpo[key.strip()] = load_yaml(f"--grpo {pair!r}", raw, what="value as YAML")
     values = _merged(_merged(values, overrides), {"grpo": grpo})
     try:
         return TrainSettings.model_validate(values)

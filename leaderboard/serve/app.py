@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,34 +129,53 @@ def create_app(board: Leaderboard, *, data_files: Sequence[Path] = (), runs_dirs
     )
 
 
-def _check_free(host: str, port: int) -> None:
-    """A one-line error now, rather than the server's log later, when ``host:port`` cannot be listened on."""
-    import socket
-
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (``0``: a free port the system picks), before anything announces it;
+    one line when it cannot be (a busy port, an address not of this machine)."""
     try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
+        family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
     except OSError as exc:
         raise MalpyeongError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise MalpyeongError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return listener
+
+
+def _check_host(host: str) -> None:
+    """Refuse an IPv4 address written as IPv6 (``::ffff:127.0.0.1``): uvicorn cannot serve it, and it is
+    not the loopback a Host header can name."""
+    try:
+        mapped = getattr(ipaddress.ip_address(host.strip("[]")), "ipv4_mapped", None)
+    except ValueError:  # a name
+        return
+    if mapped is not None:
+        raise MalpyeongError(f"--host {host}: an IPv4 address written as IPv6; give --host {mapped}")
 
 
 def serve(db: str | None, host: str = "127.0.0.1", port: int = 8765, *, data_files: Sequence[Path] = (),
           runs_dirs: Sequence[Path] = ()) -> None:
-    """Open the database read-only and serve the app until Ctrl-C (a warning first when not on loopback)."""
+    """Open the database read-only and serve the app until Ctrl-C (a warning first when not on loopback).
+    The port is bound before the address is printed, so the line names the port really served (``--port 0``)."""
     import uvicorn
 
     if not 0 <= port <= 65535:
         raise MalpyeongError(f"--port {port}: choose a port from 0 to 65535")
+    _check_host(host)
     board = Leaderboard(db, read_only=True)
     loopback = is_loopback(host)
     if not loopback:
-        print(f"warning: serving on {host}, not loopback: anyone who can reach this machine on port {port} can read "
+        where = f"port {port}" if port else "the port it takes"
+        print(f"warning: serving on {host}, not loopback: anyone who can reach this machine on {where} can read "
               "every run and model output (there is no login); use --host 127.0.0.1 to keep it local", file=sys.stderr)
-    _check_free(host, port)
+    listener = _listen(host, port)
     app = create_app(board, data_files=data_files, runs_dirs=runs_dirs, allowed_hosts=LOOPBACK_NAMES if loopback else None)
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {board.where} read-only on http://{shown}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    print(f"serving {board.where} read-only on http://{shown}:{listener.getsockname()[1]}/ (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    with listener:
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)).run(sockets=[listener])

@@ -61,7 +61,7 @@ def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
     record nothing start without SQLAlchemy and Alembic."""
     from leaderboard.store import Leaderboard
 
-    return Leaderboard(db, read_only=read_only)
+    return Leaderboard(db, read_only=read_only, create=False)  # a reader never creates a database
 
 
 def note(line: str) -> None:

@@ -159,6 +159,7 @@ def run(
     from ..evaluation import ContestScorer, parse_metrics
     from ..backends import BACKENDS
     from ..metrics.progress import reporting
+    from ..outputs import check_output
     from ..prompts import load_prompt
     from ..report import ProgressTasks, result_table
     from ..runner import CheckpointRunner
@@ -182,6 +183,7 @@ def run(
                             base_url=base_url, api_key_env=api_key_env, model_name=model_name, concurrency=concurrency,
                             request_timeout=request_timeout, max_retries=max_retries)
     chosen = parse_metrics(metrics)
+    check_output(output, make_parents=True)  # a device or folder is refused before any generation
     tracker = EvaluationLogger(Tracking(report_to, tracker_project,
                                         run_name=name or (Path(checkpoint).name if checkpoint else str(engine.model_name))))
     data = data or sample_path("gold")

@@ -58,6 +58,7 @@ def score(
     from ..evaluation import ContestScorer, parse_metrics
     from ..recording import RunMetadata
     from ..metrics.loading import resolve_device
+    from ..outputs import check_output, write_output
     from ..report import result_table, scorer_progress
 
     if sample:
@@ -65,6 +66,7 @@ def score(
     if prediction is None or gold is None:
         raise MalpyeongError("give a submission file and --gold GOLD (or --sample)")
     chosen = parse_metrics(metrics)
+    check_output(output)  # a path that cannot be written is refused before the scoring work
     options = scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, batch_size)
     if record and not name:
         raise MalpyeongError("--record needs --name NAME")
@@ -88,7 +90,7 @@ def score(
         result = scorer.evaluate(gold_items, [item.answer or "" for item in submission], aligned_by_id=not in_gold_order(gold_items, submitted))
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     if output is not None:  # before recording: a file that cannot be written leaves no run behind
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     if board is not None:
         stored = board.record(result, name=name or "", metadata=RunMetadata(
             checkpoint=str(prediction), dataset_name=dataset_name or gold.stem, dataset_hash=gold_data.sha256,
