@@ -43,6 +43,11 @@ class DatabaseError(MalpyeongError):
     """A database that cannot be opened or used; the message never shows a password."""
 
 
+class DamagedDatabase(DatabaseError):
+    """A database whose stored values do not decode or do not have their columns' types (edited by
+    hand, written by another program): reading it can never succeed, unlike a locked or unreachable one."""
+
+
 def default_url() -> str:
     """One SQLite file in the per-user data directory."""
     from platformdirs import user_data_dir

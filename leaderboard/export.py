@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from malpyeong_eval.metrics.registry import COLUMN_NAMES
 from malpyeong_eval.outputs import spreadsheet_cell
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+    from .records import RunRecord
+
 FORMATS = ("csv", "md", "html", "json")
+EXPORT_FORMATS = (*FORMATS, "site")  # site: serve's pages as static files (leaderboard.serve.site)
 RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "n_selection", "scoring_rules", "aligned_by_id", "dataset_name",
                "context", "retrieval", "created_at", "provenance")
 
 
 def _markdown(frame: pd.DataFrame) -> str:
+    import pandas as pd
+
     def cell(value: Any) -> str:
         text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
         return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
@@ -56,6 +64,8 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) starts with ``'``."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
+    import pandas as pd  # only here: the commands that never export start without it
+
     if fmt == "csv":  # text a spreadsheet would run as a formula made inert (JSON and the database keep it raw)
         rows = [{key: spreadsheet_cell(value) if isinstance(value, str) else value for key, value in row.items()} for row in rows]
     frame = pd.DataFrame([{key: _cell(value) for key, value in row.items()} for row in rows], dtype=object)
@@ -66,7 +76,7 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     return _html(frame, title)
 
 
-def run_rows(runs) -> list[dict[str, Any]]:
+def run_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """The leaderboard's columns for each run, ranked."""
     rows = []
     for rank, run in enumerate(runs, start=1):

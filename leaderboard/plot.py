@@ -9,7 +9,7 @@ from typing import cast
 from malpyeong_eval.metrics.registry import FINAL_METRICS, labelled
 from malpyeong_eval.outputs import OutputError, check_output, write_output
 
-from .store import RunRecord
+from .records import RunRecord
 
 CURVE_METRICS = labelled((*FINAL_METRICS, "final_score"))  # (key, label): the metrics of Final, then Final
 _BLOCKS = "▁▂▃▄▅▆▇█"

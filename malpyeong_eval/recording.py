@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from .evaluation import EvaluationResult
 
-__all__ = ["Recording", "RunMetadata", "RunRecorder", "StoredRun"]
+__all__ = ["Recording", "RunMetadata", "RunRecorder", "StoredItem", "StoredRun"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,17 @@ class StoredRun(Protocol):
     def name(self) -> str: ...
 
 
+class StoredItem(Protocol):
+    """A recorded item as the recorder hands it back (``Leaderboard``: ``ItemRecord``): at least its
+    id and the prediction that was scored."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def prediction(self) -> str: ...
+
+
 Run = TypeVar("Run", bound=StoredRun)
 
 
@@ -88,9 +99,8 @@ class RunRecorder(Protocol[Run]):
         any other refusal (e.g. a name already taken)."""
         ...
 
-    def items(self, run: Run) -> list[dict[str, Any]]:
-        """The items of a run this recorder returned, in their original order, each with at least
-        ``item_id`` and ``prediction``."""
+    def items(self, run: Run) -> Sequence[StoredItem]:
+        """The items of a run this recorder returned, in their original order."""
         ...
 
     def get(self, reference: str) -> Run:

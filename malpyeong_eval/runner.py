@@ -309,7 +309,7 @@ class CheckpointRunner:
         board = self.board
         stored = board.find(fingerprint) if board is not None and self.scorable else None
         if board is not None and stored is not None:
-            predictions = {row["item_id"]: row["prediction"] for row in board.items(stored)}
+            predictions = {item.item_id: item.prediction for item in board.items(stored)}
             if set(predictions) >= {item.id for item in self.items}:
                 write_submission(submission, self.items, predictions)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from malpyeong_eval.errors import MalpyeongError
 
-from ..db import DatabaseError
+from ..db import DamagedDatabase, DatabaseError
 from ..store import Leaderboard
 from . import views
 from .pages import ServedUrls, render
@@ -62,57 +63,66 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(board: Leaderboard, *, data_files: Sequence[Path] = (), runs_dirs: Sequence[Path] = (),
-               allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
-    """The app over ``board`` (open it ``read_only=True``). ``allowed_hosts``: the Host headers
-    answered (loopback names by default, so a page elsewhere cannot reach it by DNS rebinding); ``None``: any."""
-    urls = ServedUrls()
-    sources = views.ItemSources(data_files, runs_dirs)
+class Pages:
+    """The app's pages over one board: each handler reads through :mod:`.views` and renders a template."""
 
-    def page(template: str, status_code: int = 200, **context) -> HTMLResponse:
-        return HTMLResponse(render(template, urls, board.where, **context), status_code=status_code)
+    def __init__(self, board: Leaderboard, sources: views.ItemSources) -> None:
+        self.board, self.sources, self.urls = board, sources, ServedUrls()
 
-    def guarded(handler):
+    def page(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(render(template, self.urls, self.board.where, **context), status_code=status_code)
+
+    def guarded(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """``handler`` with its refusals as error pages (with the security headers, like every page):
+        a damaged database 500, one that cannot be read now 503, an unknown run or tag 404."""
         def endpoint(request: Request) -> Response:
             try:
                 return handler(request)
+            except DamagedDatabase as exc:
+                return self.page("error.html", 500, status="damaged database", message=str(exc))
             except DatabaseError as exc:
-                return page("error.html", 503, status="database unavailable", message=str(exc))
+                return self.page("error.html", 503, status="database unavailable", message=str(exc))
             except MalpyeongError as exc:
-                return page("error.html", 404, status="not found", message=str(exc))
+                return self.page("error.html", 404, status="not found", message=str(exc))
         return endpoint
 
-    def leaderboard(request: Request) -> Response:
-        return page("leaderboard.html", page=views.leaderboard_page(board))
+    def leaderboard(self, request: Request) -> Response:
+        return self.page("leaderboard.html", page=views.leaderboard_page(self.board))
 
-    def run(request: Request) -> Response:
-        return page("run.html", page=views.run_page(board, f"#{request.path_params['run_id']}", sources))
+    def run(self, request: Request) -> Response:
+        return self.page("run.html", page=views.run_page(self.board, f"#{request.path_params['run_id']}", self.sources))
 
-    def compare(request: Request) -> Response:
+    def compare(self, request: Request) -> Response:
         tag = request.query_params.get("tag")
         if tag:
-            references = [f"#{run.id}" for run in views.tag_runs(board, tag)]
+            references = [f"#{run.id}" for run in views.tag_runs(self.board, tag)]
             title = f"tag {tag}"
         else:
             references = [f"#{value.lstrip('#')}" for value in request.query_params.getlist("run")]
             title = ""
-        return page("compare.html", page=views.compare_page(board, references, title=title))
+        return self.page("compare.html", page=views.compare_page(self.board, references, title=title))
 
-    def curve(request: Request) -> Response:
+    def curve(self, request: Request) -> Response:
         tag = request.query_params.get("tag")
         if not tag:
             raise MalpyeongError("a training curve needs ?tag=TAG")
-        return page("curve.html", page=views.curve_page(board, tag))
+        return self.page("curve.html", page=views.curve_page(self.board, tag))
 
+
+def create_app(board: Leaderboard, *, data_files: Sequence[Path] = (), runs_dirs: Sequence[Path] = (),
+               allowed_hosts: Sequence[str] | None = LOOPBACK_NAMES) -> Starlette:
+    """The app over ``board`` (open it ``read_only=True``). ``allowed_hosts``: the Host headers
+    answered (loopback names by default, so a page elsewhere cannot reach it by DNS rebinding); ``None``: any."""
+    pages = Pages(board, views.ItemSources(data_files, runs_dirs))
     middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts is not None:
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     return Starlette(
         routes=[
-            Route("/", guarded(leaderboard)),
-            Route("/run/{run_id:int}", guarded(run)),
-            Route("/compare", guarded(compare)),
-            Route("/curve", guarded(curve)),
+            Route("/", pages.guarded(pages.leaderboard)),
+            Route("/run/{run_id:int}", pages.guarded(pages.run)),
+            Route("/compare", pages.guarded(pages.compare)),
+            Route("/curve", pages.guarded(pages.curve)),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=middleware,
