@@ -161,10 +161,11 @@ class BertScoreScorer:
     def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[np.ndarray]:
         """Each set's matrix of every text against every other (:func:`.pairwise.pair_matrices`): each
         distinct text of all the sets embedded once (uncached: sampled candidates rarely come back),
-        then every ordered pair of every set matched in batches, so that ``M[i, j]`` is
-        ``score([texts[j]], [texts[i]])`` (up to float rounding)."""
+        then each unordered pair of every set matched once, in batches (F1 is symmetric: precision
+        and recall swap), so that ``M[i, j]`` is ``score([texts[j]], [texts[i]])`` up to float rounding."""
         stats = self._embed([], [text for texts in text_sets for text in texts], batch_size)
-        return pair_matrices(text_sets, lambda references, predictions: self._compare(references, predictions, stats, batch_size))
+        return pair_matrices(text_sets, lambda references, predictions: self._compare(references, predictions, stats, batch_size),
+                             symmetric=True)
 
     def _compare(self, references: Sequence[str], predictions: Sequence[str], stats: dict[str, tuple],
                  batch_size: BatchSize) -> list[float]:

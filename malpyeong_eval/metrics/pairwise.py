@@ -10,27 +10,35 @@ so that a pair's value is what the scorer's ``score([reference], [prediction])``
 >>> pair_matrices([["a", "bb"], ["c"]], lambda refs, preds: [len(p) + len(r) / 10 for r, p in zip(refs, preds)])
 [array([[nan, 1.2],
        [2.1, nan]]), array([[nan]])]
+>>> pair_matrices([["a", "bb"]], lambda refs, preds: [len(p) + len(r) for r, p in zip(refs, preds)], symmetric=True)
+[array([[nan,  3.],
+       [ 3., nan]])]
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import permutations
+from itertools import combinations, permutations
 
 import numpy as np
 
 PairScores = Callable[[list[str], list[str]], list[float]]  # (references, predictions) -> one value per pair
 
 
-def pair_matrices(text_sets: Sequence[Sequence[str]], score_pairs: PairScores) -> list[np.ndarray]:
+def pair_matrices(text_sets: Sequence[Sequence[str]], score_pairs: PairScores, symmetric: bool = False) -> list[np.ndarray]:
     """For each set of texts, ``M[i, j]`` = ``score_pairs``' value of (reference ``texts[j]``,
-    prediction ``texts[i]``) for every ``i != j``, NaN on the diagonal. The ordered pairs of every
-    set go to ``score_pairs`` in one call, so that a scorer batches across sets."""
+    prediction ``texts[i]``) for every ``i != j``, NaN on the diagonal. The pairs of every set go to
+    ``score_pairs`` in one call, so that a scorer batches across sets.
+
+    ``symmetric``: the metric gives a pair the same value both ways (an F1: ROUGE-1, BERTScore), so
+    each unordered pair is scored once (``i < j``) and mirrored; half the work, and two candidates
+    that tie in exact arithmetic tie exactly, not by the rounding of two computations.
+    """
     references: list[str] = []
     predictions: list[str] = []
     places: list[tuple[int, int, int]] = []
     for index, texts in enumerate(text_sets):
-        for i, j in permutations(range(len(texts)), 2):
+        for i, j in combinations(range(len(texts)), 2) if symmetric else permutations(range(len(texts)), 2):
             references.append(texts[j])
             predictions.append(texts[i])
             places.append((index, i, j))
@@ -38,4 +46,6 @@ def pair_matrices(text_sets: Sequence[Sequence[str]], score_pairs: PairScores) -
     matrices = [np.full((len(texts), len(texts)), np.nan) for texts in text_sets]
     for (index, i, j), value in zip(places, values, strict=True):
         matrices[index][i, j] = value
+        if symmetric:
+            matrices[index][j, i] = value
     return matrices

@@ -96,14 +96,15 @@ class Rouge1Scorer:
 
     def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[np.ndarray]:
         """Each set's matrix of every text against every other (:func:`.pairwise.pair_matrices`): each
-        distinct text analysed by Mecab once (whatever the cache size), every pair's F1 from those
-        counts, so that ``M[i, j]`` is exactly ``score([texts[j]], [texts[i]])``.
+        distinct text analysed by Mecab once (whatever the cache size), each unordered pair's F1 from
+        those counts (F1 is symmetric, to the bit), so that ``M[i, j]`` is exactly ``score([texts[j]], [texts[i]])``.
 
         >>> Rouge1Scorer().pair_matrices([["어간이 바뀐다.", "어간"]])[0].tolist()
         [[nan, 0.5], [0.5, nan]]
         """
         counts = {text: self._unigrams(text) for texts in text_sets for text in texts}
-        return pair_matrices(text_sets, lambda references, predictions: _f1(references, predictions, counts.__getitem__))
+        return pair_matrices(text_sets, lambda references, predictions: _f1(references, predictions, counts.__getitem__),
+                             symmetric=True)
 
 
 def _f1(references: Sequence[str], predictions: Sequence[str], counts: Callable[[str], Counter[str]]) -> list[float]:
