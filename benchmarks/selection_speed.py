@@ -117,7 +117,7 @@ def compare(name: str, rule: SelectionRule, sets: list[list[str]], fast: Callabl
     for label, make_slow in slow.items():
         slow_time, slow_selections = best_time(rule, sets, make_slow, repeats)
         ties = ties_apart(name, fast_selections, slow_selections)
-        same = "same choices" + (f" but {ties} ties within {TIE:g}" if ties else "")
+        same = "same choices" + (f" but {ties} tie(s) within {TIE:g}" if ties else "")
         print(f"  {label:<37} {slow_time:8.3f} s   batched is {slow_time / fast_time:5.1f}x faster ({same})")
 
 
