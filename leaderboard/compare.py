@@ -197,7 +197,13 @@ Pairs = list[tuple[ItemRecord, ItemRecord]]
 
 def paired_deltas(pairs: Pairs) -> dict[str, tuple[float, float, float]]:
     """Per metric both runs have: (B − A on all items, the 2.5th and the 97.5th percentile of the resamples)."""
-    points, samples = bootstrap_deltas([a.to_json() for a, _ in pairs], [b.to_json() for _, b in pairs])
+    return interval_deltas([a.to_json() for a, _ in pairs], [b.to_json() for _, b in pairs])
+
+
+def interval_deltas(rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float, float]]:
+    """:func:`paired_deltas` of item rows (``rows_a[i]`` and ``rows_b[i]`` the same item; the keys of
+    :func:`bootstrap_deltas`): per metric both have, (B − A, 2.5th and 97.5th percentile)."""
+    points, samples = bootstrap_deltas(rows_a, rows_b)
     deltas = {}
     for metric, delta in points.items():
         drawn = samples[metric][~np.isnan(samples[metric])]  # selection: a resample without measured items has none

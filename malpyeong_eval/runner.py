@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from .data import DataFile, Item
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .backends import make_generator
+from .norms import norm_breakdown
 from .generation import DEFAULT_BATCH_SIZE, EngineOptions, GenerationSettings
 from .metrics.options import ScorerOptions
 from .outputs import write_output
@@ -157,7 +158,9 @@ class RunOutcome:
         result, metadata = self.result, self.metadata or RunMetadata()
         return {
             "results": {metadata.dataset_name or "data": result.metrics} if result else None,
-            "by_type": result.by_type if result else None, "n": len(self.predictions),
+            "by_type": result.by_type if result else None,
+            "by_norm": norm_breakdown(asdict(item) for item in result.items).to_json() if result else None,
+            "n": len(self.predictions),
             "n_counted": result.n_counted if result else None, "scoring_rules": result.rules if result else None,
             "metric_config": result.config if result else None,
             "run": {"id": self.run_id, "name": self.run_name, "already_recorded": self.already_recorded},

@@ -434,7 +434,7 @@ class PreparedRun:
                                    loaded=(self.data, self.items, self.dataset_name, self.prompt))
         tracker = EvaluationLogger(self.tracking)
         tracker.open({"checkpoint": request.checkpoint, "data": str(request.data_path), "metrics": ",".join(request.metrics),
-                      **request.decoding.settings.to_dict()})
+                      **request.decoding.settings.to_dict(), **request.sampling.record(request.scorer)})
         try:  # a follow stops cleanly on Ctrl-C, from its first note on
             for event in self.events(runner, progress):
                 outcomes.add(event)
