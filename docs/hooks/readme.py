@@ -2,7 +2,8 @@
 
 README.md is the one copy of the front page (GitHub and PyPI show it); ``docs/index.md`` only
 names it. The README links to the pages as ``docs/PAGE.md`` and to images as ``docs/images/…``,
-which are ``PAGE.md`` and ``images/…`` from the site's root.
+which are ``PAGE.md`` and ``images/…`` from the site's root, and to the scoring spec as the
+package's ``malpyeong_eval/docs/scoring.md``, which the site shows as ``spec.md``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DOCS_LINK = re.compile(r"\]\(docs/")
+SPEC_LINK = "](malpyeong_eval/docs/scoring.md"
 
 
 def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Any) -> str:
@@ -19,4 +21,4 @@ def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Any) -> st
     if page.file.src_uri != "index.md":
         return markdown
     readme = Path(config.config_file_path).parent / "README.md"
-    return DOCS_LINK.sub("](", readme.read_text(encoding="utf-8"))
+    return DOCS_LINK.sub("](", readme.read_text(encoding="utf-8")).replace(SPEC_LINK, "](spec.md")
