@@ -365,7 +365,7 @@ def section_generation_batched(check: Check) -> dict[str, Any]:
     from transformers import AutoTokenizer, GenerationConfig
 
     from malpyeong_eval.checkpoints import resolve_targets
-    from malpyeong_eval.generation import GenerationSettings, render_prompts
+    from malpyeong_eval.generation import EngineOptions, GenerationSettings, render_prompts
     from malpyeong_eval.prompts import load_prompt
     from malpyeong_eval.runner import CheckpointRunner
 
@@ -377,7 +377,7 @@ def section_generation_batched(check: Check) -> dict[str, Any]:
     runner = CheckpointRunner(
         items, data=None, dataset_name="gpu-check", prompt=prompt,
         settings=GenerationSettings(max_new_tokens=args.max_new_tokens), batch_size=args.batch_size,
-        runs_root=check.folder / "runs", device=check.device,
+        runs_root=check.folder / "runs", engine=EngineOptions(device=check.device),
         progress=lambda name, done, total: marks.append((time.perf_counter(), done)),
     )
     (target,) = resolve_targets(str(policy))
@@ -496,7 +496,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     def on_step(step: int) -> None:
         marks.append(time.perf_counter())
         if step == args.grpo_steps:  # while the trainer holds its memory: the rewards' models at work
-            reward = ContestReward(settings.contest_metrics, settings.scorer_options(reward_device))
+            reward = ContestReward(settings.contest_metrics, settings.scorer.with_device(reward_device))
             logged: dict[str, float] = {}
             begin = time.perf_counter()
             values = reward(completions, answer=answers, log_metric=logged.__setitem__)
@@ -507,7 +507,7 @@ def section_grpo(check: Check) -> dict[str, Any]:
     start = time.perf_counter()
     result = train(settings, config, on_step=on_step)
     steps = [b - a for a, b in itertools.pairwise(marks)]
-    logs = result["log_history"]
+    logs = result.log_history
     counted = [row[key] for row in logs for key in row if key.endswith("contest/counted")]
     return {
         "steps": len(marks), "steps_asked": args.grpo_steps,

@@ -10,18 +10,22 @@ difference of the two runs' tables on all items, which are their recorded metric
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from rich.console import Group, RenderableType
+from rich.text import Text
 
+from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, summarize
-from malpyeong_eval.metrics.aggregate import item_final_score as item_final
-from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, SUMMARY_NAMES
+from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, SUMMARY_NAMES
+from malpyeong_eval.report import visible
 
-from .store import RunRecord
+from .records import ItemRecord, RunRecord, retrieval_text
+from .tables import RESCORE_HINT, deltas_table
 
 DELTA_METRICS = (*FINAL_METRICS, *SUMMARY_NAMES, *CONTEXT_METRICS)  # Final's metrics, Desc. Avg, Final; selection
 RESAMPLES = 2000
@@ -29,13 +33,13 @@ SEED = 0
 _CHUNK = 250  # resamples gathered at once: bounds the memory of (resamples, items) arrays
 
 
-def old_rules_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def old_rules_items(items: Sequence[ItemRecord]) -> list[ItemRecord]:
     """Items of a run scored under the old rules (``counted`` unknown): the old rules averaged the
     reason metrics over every item, which is ``aggregate`` with every item counted."""
-    return [{**row, "counted": True} if row.get("counted") is None else row for row in rows]
+    return [replace(item, counted=True) if item.counted is None else item for item in items]
 
 
-def run_columns(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, np.ndarray | None], np.ndarray]:
+def run_columns(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray | None], np.ndarray]:
     """The per-item arrays ``aggregate`` takes, and the counted mask; a metric that
     :func:`~malpyeong_eval.metrics.aggregate.summarize` leaves out (not computed) is ``None``."""
     computed = summarize(rows)
@@ -48,7 +52,7 @@ def run_columns(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, np.ndarray | 
 
 
 def bootstrap_deltas(
-    rows_a: Sequence[dict[str, Any]], rows_b: Sequence[dict[str, Any]], resamples: int = RESAMPLES, seed: int = SEED
+    rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mapping[str, Any]], resamples: int = RESAMPLES, seed: int = SEED
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Point deltas (B − A on all items) and the deltas on each resample, per metric both runs have.
 
@@ -78,8 +82,29 @@ def bootstrap_deltas(
     return points, {key: np.concatenate(parts) for key, parts in samples.items()}
 
 
+@dataclass(frozen=True)
+class EmFlip:
+    """An item whose Exact Match differs between the two runs: the gold and each run's answer clause."""
+
+    item_id: str
+    gold: str
+    a: str
+    b: str
+    em_a: float
+    em_b: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
-class Comparison:
+class Comparison(RichDisplay):
+    """B against A: per-metric deltas with paired bootstrap 95% intervals, the items won, lost and
+    tied by each item's score (:attr:`decided_by`), and the first EM flips.
+
+    ``to_json()`` is ``compare --json``; in a terminal or a notebook it shows as ``compare`` prints it.
+    """
+
     run_a: RunRecord
     run_b: RunRecord
     deltas: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # metric -> (delta, low, high)
@@ -87,7 +112,7 @@ class Comparison:
     lost: int = 0
     tied: int = 0
     decided_by: str | None = None  # the item score that decides won and lost: final_score, else the first metric
-    em_flips: list[dict[str, Any]] = field(default_factory=list)
+    em_flips: list[EmFlip] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,16 +128,105 @@ class Comparison:
             "lost": self.lost,
             "tied": self.tied,
             "decided_by": self.decided_by,
-            "em_flips": self.em_flips,
+            "em_flips": [flip.to_json() for flip in self.em_flips],
         }
+
+    def tally_line(self) -> str:
+        """``items won W, lost L, tied T (by each item's …)``."""
+        by = LABELS.get(self.decided_by or "", self.decided_by or "no metric")
+        why = "" if self.decided_by == "final_score" else ": the runs have no Final Score (not scored with all four metrics)"
+        return f"items won {self.won}, lost {self.lost}, tied {self.tied} (by each item's {by}{why})"
+
+    def __rich__(self) -> RenderableType:
+        a, b = self.run_a, self.run_b
+        lines: list[RenderableType] = [Text(visible(f"context of {run.name}: {retrieval_text(run.retrieval)}"))
+                                       for run in (a, b)]  # what each run's items carried: what retrieval buys is the delta
+        lines.append(deltas_table(a, b, self.deltas))
+        if a.scoring_rules is None:
+            lines.append(Text(f"both runs were scored under the old (pre-2025) rules; rescore them: {RESCORE_HINT}"))
+        lines.append(Text(self.tally_line()))
+        lines.extend(Text(visible(f"EM flip {flip.item_id}: {flip.em_a:.0f} → {flip.em_b:.0f}  A: {flip.a[:80]}  "
+                                  f"B: {flip.b[:80]}")) for flip in self.em_flips)
+        return Group(*lines)
 
 
 def _rules_name(run: RunRecord) -> str:
     return run.scoring_rules or "old pre-2025 rules"
 
 
+def _check_same_data(run_a: RunRecord, items_a: Sequence[ItemRecord], run_b: RunRecord, items_b: Sequence[ItemRecord]) -> None:
+    """Runs on different data files are refused, unless the files differ only by the context their
+    items carried (the same items and gold answers, other retrieval settings)."""
+    if not (run_a.dataset_hash and run_b.dataset_hash) or run_a.dataset_hash == run_b.dataset_hash:
+        return
+    same_gold = sorted((item.item_id, item.gold) for item in items_a) == sorted((item.item_id, item.gold) for item in items_b)
+    if run_a.retrieval == run_b.retrieval or not same_gold:
+        raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different data (dataset hashes differ)")
+
+
+def check_comparable(run_a: RunRecord, items_a: Sequence[ItemRecord], run_b: RunRecord, items_b: Sequence[ItemRecord]) -> None:
+    """Refuse two runs scored on different data, under different rules or on different items."""
+    _check_same_data(run_a, items_a, run_b, items_b)
+    if run_a.scoring_rules != run_b.scoring_rules:
+        old = [run.name for run in (run_a, run_b) if not run.current_rules]
+        raise MalpyeongError(
+            f"runs {run_a.name!r} and {run_b.name!r} were scored under different rules ({_rules_name(run_a)}, "
+            f"{_rules_name(run_b)}); rescore first: malpyeong-eval rescore {' '.join(shlex.quote(name) for name in old)}".rstrip()
+        )
+    if sorted(item.item_id for item in items_a) != sorted(item.item_id for item in items_b):
+        raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different items")
+
+
+Pairs = list[tuple[ItemRecord, ItemRecord]]
+
+
+def paired_deltas(pairs: Pairs) -> dict[str, tuple[float, float, float]]:
+    """Per metric both runs have: (B − A on all items, the 2.5th and the 97.5th percentile of the resamples)."""
+    points, samples = bootstrap_deltas([a.to_json() for a, _ in pairs], [b.to_json() for _, b in pairs])
+    deltas = {}
+    for metric, delta in points.items():
+        drawn = samples[metric][~np.isnan(samples[metric])]  # selection: a resample without measured items has none
+        low, high = np.percentile(drawn, [2.5, 97.5]) if len(drawn) else (delta, delta)
+        deltas[metric] = (float(delta), float(low), float(high))
+    return deltas
+
+
+def deciding_metric(deltas: dict[str, tuple[float, float, float]]) -> str | None:
+    """The item score that decides won and lost: Final where both runs have it, else the first metric compared."""
+    if "final_score" in deltas:
+        return "final_score"
+    return next((metric for metric in deltas if metric not in CONTEXT_METRICS), None)
+
+
+def item_score(item: ItemRecord, metric: str | None) -> float | None:
+    """An item's score on ``metric`` (``final_score``: the item's own Final; ``None``: no metric)."""
+    if metric is None:
+        return None
+    return item.final if metric == "final_score" else item.score(metric)
+
+
+def tally(pairs: Pairs, metric: str | None) -> tuple[int, int, int]:
+    """Items B won, lost and tied against A by ``metric`` (an item without the score on either side is tied)."""
+    won = lost = 0
+    for a, b in pairs:
+        score_a, score_b = item_score(a, metric), item_score(b, metric)
+        if score_a is not None and score_b is not None and score_a != score_b:
+            won, lost = (won + 1, lost) if score_b > score_a else (won, lost + 1)
+    return won, lost, len(pairs) - won - lost
+
+
+def em_flips(pairs: Pairs, limit: int) -> list[EmFlip]:
+    """The first ``limit`` items whose Exact Match differs, in A's order."""
+    flips = []
+    for a, b in pairs:
+        em_a, em_b = a.score("exact_match"), b.score("exact_match")
+        if em_a is not None and em_b is not None and em_a != em_b:
+            flips.append(EmFlip(a.item_id, a.gold, a.answer_clause, b.answer_clause, em_a, em_b))
+    return flips[:limit]
+
+
 def compare_runs(
-    run_a: RunRecord, items_a: list[dict[str, Any]], run_b: RunRecord, items_b: list[dict[str, Any]], *, flips: int = 5
+    run_a: RunRecord, items_a: Sequence[ItemRecord], run_b: RunRecord, items_b: Sequence[ItemRecord], *, flips: int = 5
 ) -> Comparison:
     """B against A, item by item; runs scored on different data or under different rules are refused.
 
@@ -120,46 +234,13 @@ def compare_runs(
     answers, different retrieval settings: a run on ``retrieve``'s output against the run without
     context) are compared: that difference is what retrieval buys.
     """
-    if run_a.dataset_hash and run_b.dataset_hash and run_a.dataset_hash != run_b.dataset_hash:
-        same_gold = sorted((row["item_id"], row["gold"]) for row in items_a) == \
-            sorted((row["item_id"], row["gold"]) for row in items_b)
-        if run_a.retrieval == run_b.retrieval or not same_gold:
-            raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different data (dataset hashes differ)")
-    if run_a.scoring_rules != run_b.scoring_rules:
-        old = [run.name for run in (run_a, run_b) if not run.current_rules]
-        raise MalpyeongError(
-            f"runs {run_a.name!r} and {run_b.name!r} were scored under different rules ({_rules_name(run_a)}, "
-            f"{_rules_name(run_b)}); rescore first: malpyeong-eval rescore {' '.join(shlex.quote(name) for name in old)}".rstrip()
-        )
-    ids_a, ids_b = [row["item_id"] for row in items_a], [row["item_id"] for row in items_b]
-    if sorted(ids_a) != sorted(ids_b):
-        raise MalpyeongError(f"runs {run_a.name!r} and {run_b.name!r} were scored on different items")
+    check_comparable(run_a, items_a, run_b, items_b)
     if run_a.scoring_rules is None:
-        items_a, items_b = old_rules_rows(items_a), old_rules_rows(items_b)
-    by_id = {row["item_id"]: row for row in items_b}
-    pairs = [(row, by_id[row["item_id"]]) for row in items_a]
-    comparison = Comparison(run_a, run_b)
-    points, samples = bootstrap_deltas([a for a, _ in pairs], [b for _, b in pairs])
-    for metric, delta in points.items():
-        drawn = samples[metric][~np.isnan(samples[metric])]  # selection: a resample without measured items has none
-        low, high = np.percentile(drawn, [2.5, 97.5]) if len(drawn) else (delta, delta)
-        comparison.deltas[metric] = (float(delta), float(low), float(high))
-    key = "final_score" if "final_score" in comparison.deltas else next(
-        (metric for metric in comparison.deltas if metric not in CONTEXT_METRICS), None)
-    comparison.decided_by = key
-    for a, b in pairs:
-        score_a, score_b = ((item_final(a), item_final(b)) if key == "final_score" else
-                            (a.get(key), b.get(key)) if key is not None else (None, None))
-        if score_a is None or score_b is None or score_a == score_b:
-            comparison.tied += 1
-        elif score_b > score_a:
-            comparison.won += 1
-        else:
-            comparison.lost += 1
-        if a.get("exact_match") is not None and b.get("exact_match") is not None and a["exact_match"] != b["exact_match"]:
-            if len(comparison.em_flips) < flips:
-                comparison.em_flips.append(
-                    {"item_id": a["item_id"], "gold": a["gold"], "a": a["answer_clause"], "b": b["answer_clause"],
-                     "em_a": a["exact_match"], "em_b": b["exact_match"]}
-                )
-    return comparison
+        items_a, items_b = old_rules_items(items_a), old_rules_items(items_b)
+    by_id = {item.item_id: item for item in items_b}
+    pairs = [(item, by_id[item.item_id]) for item in items_a]
+    deltas = paired_deltas(pairs)
+    decided_by = deciding_metric(deltas)
+    won, lost, tied = tally(pairs, decided_by)
+    return Comparison(run_a, run_b, deltas=deltas, won=won, lost=lost, tied=tied, decided_by=decided_by,
+                      em_flips=em_flips(pairs, flips))

@@ -13,8 +13,10 @@ opened, a newer one is refused.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +29,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.secrets import mask_url, without_secrets
@@ -41,6 +43,11 @@ class DatabaseError(MalpyeongError):
     """A database that cannot be opened or used; the message never shows a password."""
 
 
+class DamagedDatabase(DatabaseError):
+    """A database whose stored values do not decode or do not have their columns' types (edited by
+    hand, written by another program): reading it can never succeed, unlike a locked or unreachable one."""
+
+
 def default_url() -> str:
     """One SQLite file in the per-user data directory."""
     from platformdirs import user_data_dir
@@ -48,12 +55,11 @@ def default_url() -> str:
     return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'leaderboard.db'}"
 
 
-def resolve_url(url: str | None = None, default: str | None = None) -> str:
-    """``url``, else ``$MALPYEONG_DB``, else ``default`` (:func:`default_url` if none); a bare path means
-    a SQLite file."""
+def resolve_url(url: str | None = None) -> str:
+    """``url``, else ``$MALPYEONG_DB``, else :func:`default_url`; a bare path means a SQLite file."""
     if url is not None and not url.strip():
         raise DatabaseError("--db is empty: give a database URL or a SQLite file path")
-    url = url or os.environ.get(DB_VARIABLE) or default or default_url()
+    url = url or os.environ.get(DB_VARIABLE) or default_url()
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
@@ -85,8 +91,8 @@ def _sqlite_settings(engine: Engine) -> None:
             try:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 break
-            except sqlite3.OperationalError:
-                if time.monotonic() >= deadline:
+            except sqlite3.OperationalError as exc:  # only a lock is worth waiting for: a read-only folder fails at once
+                if not _busy(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.05)
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -98,6 +104,17 @@ def _sqlite_settings(engine: Engine) -> None:
         # Readers begin DEFERRED (a WAL snapshot, no lock to wait for); anything else may write and
         # takes the write lock first, so a transaction never fails half-way on a lock it cannot upgrade.
         connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite failed on a lock another connection holds (worth a retry), not on anything else."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the primary code in its low byte
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def reader(engine: Engine) -> Engine:
@@ -128,18 +145,30 @@ def _opening(url: str, shown: str) -> Iterator[None]:
         raise DatabaseError(f"cannot open database {shown}: driver {exc.name!r} is not installed (pip install 'malpyeong-eval[postgres]' for PostgreSQL)") from None
     except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:  # CommandError: e.g. two version rows
         raise DatabaseError(f"cannot open database {shown}: {error_line(url, exc)}") from None
+    except SAWarning as exc:  # e.g. a query argument the driver ignores: refused, not a raw two-line warning
+        raise DatabaseError(f"cannot open database {shown}: {error_line(url, _without_background(exc))}") from None
 
 
-def open_engine(url: str | None = None) -> Engine:
-    """An engine on an up-to-date schema; every failure is a one-line :class:`DatabaseError`."""
+def _without_background(warning: SAWarning) -> Exception:
+    """A SQLAlchemy warning's message without its "(Background on this warning at: URL)" link."""
+    return Exception(re.sub(r"\s*\(Background on this warning at: [^)]*\)", "", str(warning)))
+
+
+def open_engine(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine on an up-to-date schema; every failure is a one-line :class:`DatabaseError`. ``create=False``:
+    a SQLite file that does not exist is refused, not created (nor its folders)."""
     url = resolve_url(url)
     shown = mask_url(url)
     parsed = _parse(url, shown)
     with _opening(url, shown):
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            if not create and not Path(parsed.database).is_file():
+                raise DatabaseError(f"cannot open database {shown}: no leaderboard database there (record a run first, or give --db)")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
-        engine = create_engine(url, connect_args=connect_args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)  # e.g. a URL argument the driver would ignore: one line (_opening)
+            engine = create_engine(url, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             _sqlite_settings(engine)
         _migrate(engine, shown)

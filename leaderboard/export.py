@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from malpyeong_eval.metrics.registry import COLUMN_NAMES
+from malpyeong_eval.outputs import spreadsheet_cell
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+    from .records import RunRecord
 
 FORMATS = ("csv", "md", "html", "json")
+EXPORT_FORMATS = (*FORMATS, "site")  # site: serve's pages as static files (leaderboard.serve.site)
 RUN_COLUMNS = ("rank", "name", "step", *COLUMN_NAMES, "n", "n_counted", "n_selection", "scoring_rules", "aligned_by_id", "dataset_name",
                "context", "retrieval", "created_at", "provenance")
 
 
 def _markdown(frame: pd.DataFrame) -> str:
+    import pandas as pd
+
     def cell(value: Any) -> str:
         text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
         return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
@@ -51,9 +60,14 @@ def _cell(value: Any) -> Any:
 def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     """``rows`` as text in ``fmt``; in HTML and Markdown every value is escaped (``<`` → ``&lt;``;
     Markdown also escapes ``|`` and joins lines), so model output never becomes markup. In the
-    tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested."""
+    tables (CSV, Markdown, HTML) a nested value is written as JSON; JSON keeps it nested. In CSV a text cell
+    that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) starts with ``'``."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
+    import pandas as pd  # only here: the commands that never export start without it
+
+    if fmt == "csv":  # text a spreadsheet would run as a formula made inert (JSON and the database keep it raw)
+        rows = [{key: spreadsheet_cell(value) if isinstance(value, str) else value for key, value in row.items()} for row in rows]
     frame = pd.DataFrame([{key: _cell(value) for key, value in row.items()} for row in rows], dtype=object)
     if fmt == "csv":
         return frame.to_csv(index=False)  # the command adds a BOM to a CSV file, for spreadsheet programs
@@ -62,7 +76,7 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
     return _html(frame, title)
 
 
-def run_rows(runs) -> list[dict[str, Any]]:
+def run_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """The leaderboard's columns for each run, ranked."""
     rows = []
     for rank, run in enumerate(runs, start=1):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import cast
 
 from malpyeong_eval.metrics.registry import FINAL_METRICS, labelled
+from malpyeong_eval.outputs import OutputError, check_output, write_output
 
-from .store import RunRecord
+from .records import RunRecord
 
 CURVE_METRICS = labelled((*FINAL_METRICS, "final_score"))  # (key, label): the metrics of Final, then Final
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -21,11 +23,21 @@ def sparkline(values: list[float]) -> str:
 
 
 def plot_training(runs: list[RunRecord], output: str | Path, title: str) -> Path:
-    """Write a PNG with one line per metric that all ``runs`` (sorted by step) have."""
+    """Write a PNG (or the image format ``output``'s extension names: .pdf, .svg, ...) with one line per metric that
+    all ``runs`` (sorted by step) have; an extension matplotlib cannot write, or a folder, is refused first."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    output = Path(output)
+    check_output(output, make_parents=True)
+    image_format = output.suffix[1:].lower() or "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if image_format not in formats:
+        raise OutputError(f"{output}: cannot draw a .{image_format} file; give a name ending in "
+                          f"{', '.join('.' + name for name in sorted(formats))}")
 
     steps = [run.step for run in runs]
     figure, axis = plt.subplots(figsize=(8, 4.5), dpi=120)
@@ -40,8 +52,7 @@ def plot_training(runs: list[RunRecord], output: str | Path, title: str) -> Path
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output)
+    image = BytesIO()
+    figure.savefig(image, format=image_format)
     plt.close(figure)
-    return output
+    return write_output(output, image.getvalue(), make_parents=True)

@@ -19,13 +19,15 @@ from malpyeong_eval.evaluation import ContestScorer
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import ALIASES, METRIC_SPECS, names_of
 
-from .store import CHOICE_FIELDS, Leaderboard, RunRecord
+from .records import RunRecord
+from .store import Leaderboard
 
 # The metric names of ``--metrics`` and the run columns / metric_config keys that show a run had them.
 METRIC_KEYS = {alias: names_of(alias) for alias in ALIASES}
 # Metrics whose configuration names a model: a rescore with another model says so.
 MODEL_METRICS = tuple(spec.name for spec in METRIC_SPECS if spec.takes_options)
 _RULES_SUFFIX = re.compile(r" rules=\S+$")
+NO_CHOICE = Choice(None, None, None, None)  # an item of a citing run that named nothing
 
 
 def metrics_of(run: RunRecord) -> tuple[str, ...]:
@@ -78,15 +80,15 @@ class Rescorer:
         metrics = metrics_of(run)
         if not metrics:
             raise NothingToRescore(run, "it records no metric")
-        rows = self.board.items(run)
-        if not rows:
+        items = self.board.items(run)
+        if not items:
             raise NothingToRescore(run, "it has no stored items")
-        gold = [Item(row["item_id"], row["question_type"], "", row["gold"]) for row in rows]  # as stored: no question
-        predictions = [row["prediction"] for row in rows]
+        gold = [Item(item.item_id, item.question_type, "", item.gold) for item in items]  # as stored: no question
+        predictions = [item.prediction for item in items]
         scorer = self.scorer(metrics)
         # the contexts the generations named, as stored: selection accuracy is judged again from them
-        cited = any(row.get(key) is not None for row in rows for key in CHOICE_FIELDS)
-        choices = [Choice(*(row.get(key) for key in CHOICE_FIELDS)) for row in rows] if cited else None
+        recorded = [item.choice for item in items]
+        choices = [choice or NO_CHOICE for choice in recorded] if any(recorded) else None
         result = scorer.evaluate(gold, predictions, aligned_by_id=run.aligned_by_id, choices=choices)
         notes = []
         for name in MODEL_METRICS:

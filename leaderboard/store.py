@@ -1,13 +1,11 @@
-"""Recording scored runs and reading them back: the leaderboard's library API."""
+"""The leaderboard database: recording scored runs and reading them back as typed records (:mod:`.records`)."""
 
 from __future__ import annotations
 
 import re
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -22,91 +20,11 @@ from malpyeong_eval.recording import RunMetadata
 
 from malpyeong_eval.secrets import mask_url
 
-from .db import DatabaseError, error_line, open_engine, open_read_only_engine, reader, resolve_url
+from .db import DamagedDatabase, DatabaseError, error_line, open_engine, open_read_only_engine, reader, resolve_url
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
+from .records import CHOICE_FIELDS, GroupRecord, ItemRecord, RunRecord, context_label, runs_of_training
 
-
-@dataclass
-class RunRecord:
-    """A run as read from the database, detached from any session."""
-
-    id: int
-    name: str
-    step: int | None
-    n: int
-    created_at: datetime
-    checkpoint: str | None = None
-    base_model: str | None = None
-    dataset_name: str | None = None
-    dataset_hash: str | None = None
-    prompt_id: str | None = None
-    prompt_hash: str | None = None
-    fingerprint: str | None = None
-    tool_version: str = ""
-    generation: dict[str, Any] = field(default_factory=dict)
-    metric_config: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    metrics: dict[str, float | None] = field(default_factory=dict)
-    scoring_rules: str | None = None  # None: the pre-2025 rules (recorded before schema 0003)
-    n_counted: int | None = None
-    aligned_by_id: bool = False
-    retrieval: dict[str, Any] | None = None  # the context its items carried (see context_label); None: none
-    n_selection: int | None = None  # items selection accuracy is measured on (None: before schema 0005)
-    provenance: dict[str, Any] | None = None  # what produced it (malpyeong_eval.provenance); None: recorded before 0006
-
-    @property
-    def context(self) -> str:
-        """The run's context in a few words: ``bm25-mecab k=5``, ``fields: references``, or ``—``."""
-        return context_label(self.retrieval)
-
-    @property
-    def current_rules(self) -> bool:
-        """Whether the run was scored under this version's rules (else: ``malpyeong-eval rescore``)."""
-        return self.scoring_rules == SCORING_RULES
-
-    @classmethod
-    def from_row(cls, run: Run) -> RunRecord:
-        return cls(
-            id=run.id, name=run.name, step=run.step, n=run.n, created_at=run.created_at,
-            checkpoint=run.checkpoint, base_model=run.base_model, dataset_name=run.dataset_name,
-            dataset_hash=run.dataset_hash, prompt_id=run.prompt_id, prompt_hash=run.prompt_hash,
-            fingerprint=run.fingerprint, tool_version=run.tool_version, generation=dict(run.generation or {}),
-            metric_config=dict(run.metric_config or {}), tags=sorted(tag.tag for tag in run.tags), metrics=run.metrics(),
-            scoring_rules=run.scoring_rules, n_counted=run.n_counted, aligned_by_id=bool(run.aligned_by_id),
-            retrieval=dict(run.retrieval) if run.retrieval else None, n_selection=run.n_selection,
-            provenance=dict(run.provenance) if run.provenance else None,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(self.metrics)
-        del data["metrics"]
-        data["created_at"] = self.created_at.isoformat()
-        data["current_rules"] = self.current_rules
-        data["context"] = self.context
-        return data
-
-
-NO_CONTEXT = "—"
-
-
-def context_label(retrieval: dict[str, Any] | None) -> str:
-    """A run's retrieval settings in a few words, for the leaderboard's "context" column.
-
-    ``bm25-mecab k=5`` (retriever and K; `` field=NAME`` when the field is not ``references``),
-    ``fields: a, b`` for extra input fields without a retrieve record, ``—`` for none.
-    """
-    if not retrieval:
-        return NO_CONTEXT
-    if "retriever" in retrieval or "top_k" in retrieval:
-        words = [str(retrieval.get("retriever") or "retrieved")]
-        if retrieval.get("top_k") is not None:
-            words.append(f"k={retrieval['top_k']}")
-        if retrieval.get("field") not in (None, "references"):
-            words.append(f"field={retrieval['field']}")
-        return " ".join(words)
-    fields = retrieval.get("fields") or []
-    return f"fields: {', '.join(map(str, fields))}" if fields else NO_CONTEXT
+__all__ = ["Leaderboard", "RunRecord", "context_label", "runs_of_training"]
 
 
 _RUN_ID = re.compile(r"#?([0-9]{1,9})")  # ASCII digits only, within any backend's integer column
@@ -130,12 +48,14 @@ class Leaderboard:
 
     ``read_only=True`` opens it without writing anything (no file created, no schema upgrade; see
     :func:`~leaderboard.db.open_read_only_engine`): what ``serve`` and ``export --format site`` read.
+    ``create=False`` refuses a SQLite file that does not exist (and never makes its folders) but still
+    upgrades an older schema: what the commands that read (``leaderboard``, ``show``, ``export`` ...) open.
     """
 
-    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, read_only: bool = False, create: bool = True) -> None:
         self.url = resolve_url(url)
         self.read_only = read_only
-        self.engine: Engine = open_read_only_engine(self.url) if read_only else open_engine(self.url)
+        self.engine: Engine = open_read_only_engine(self.url) if read_only else open_engine(self.url, create=create)
         self._reader: Engine = reader(self.engine)
 
     @property
@@ -150,13 +70,20 @@ class Leaderboard:
     @contextmanager
     def _reading(self) -> Iterator[Session]:
         """A session that only reads: on SQLite a snapshot of the last commit, never waiting for a writer.
-        A read that a damaged database fails (a missing table, text that is not UTF-8, a JSON column
-        that is not JSON) is one line."""
+        A read that a damaged database fails is one line: a missing table (:class:`DatabaseError`), or a
+        stored value that does not decode (text that is not UTF-8, a JSON column that is not JSON, a
+        date that is not one) or does not have its record's type (:class:`~leaderboard.records.DamagedRow`:
+        :class:`DamagedDatabase`)."""
         try:
             with Session(self._reader, expire_on_commit=False) as session:
                 yield session
-        except (SQLAlchemyError, ValueError) as exc:  # ValueError: JSON or UTF-8 decoding of a stored value
-            raise DatabaseError(f"cannot read {self.where} (a damaged database?): {error_line(self.url, exc)}") from None
+        except SQLAlchemyError as exc:
+            raise DatabaseError(self._unreadable(exc)) from None
+        except (ValueError, TypeError) as exc:  # a stored value's decoding, or a record's type check (DamagedRow)
+            raise DamagedDatabase(self._unreadable(exc)) from None
+
+    def _unreadable(self, exc: Exception) -> str:
+        return f"cannot read {self.where} (a damaged database?): {error_line(self.url, exc)}"
 
     def record(self, result: EvaluationResult, *, name: str, metadata: RunMetadata | None = None) -> RunRecord:
         """Store a scored run, its by-type metrics and its items in one transaction.
@@ -304,20 +231,17 @@ class Leaderboard:
             run = session.scalar(select(Run).where(Run.fingerprint == fingerprint).order_by(Run.id))
             return RunRecord.from_row(run) if run else None
 
-    def groups(self, run: RunRecord) -> list[dict[str, Any]]:
+    def groups(self, run: RunRecord) -> list[GroupRecord]:
         """The run's metrics by question_type."""
         with self._reading() as session:
             rows = session.scalars(select(GroupMetric).where(GroupMetric.run_id == run.id).order_by(GroupMetric.question_type))
-            return [{"question_type": g.question_type, "n": g.n, "n_counted": g.n_counted, "n_selection": g.n_selection,
-                     **{c: getattr(g, c) for c in METRIC_COLUMNS}} for g in rows]
+            return [GroupRecord.from_row(group) for group in rows]
 
-    def items(self, run: RunRecord) -> list[dict[str, Any]]:
+    def items(self, run: RunRecord) -> list[ItemRecord]:
         """The run's items in their original order."""
-        columns = ("item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
-                   *CHOICE_FIELDS, *ITEM_METRIC_COLUMNS)
         with self._reading() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
-            return [{column: getattr(row, column) for column in columns} for row in rows]
+            return [ItemRecord.from_row(item) for item in rows]
 
 
 def _old_rules():
@@ -334,15 +258,9 @@ def _group_rows(result: EvaluationResult) -> list[dict[str, Any]]:
     ]
 
 
-CHOICE_FIELDS = ("citation", "cited", "cited_title", "gold_article")  # the context an item's generation named
 ITEM_SCORE_FIELDS = ("answer_clause", "reason", "counted", *CHOICE_FIELDS, *ITEM_METRIC_COLUMNS)
 
 
 def _item_scores(item) -> dict[str, Any]:
     """What scoring sets on an item row: its parsed parts, ``counted`` and its scores."""
     return {key: getattr(item, key) for key in ITEM_SCORE_FIELDS}
-
-
-def runs_of_training(runs: Iterable[RunRecord]) -> list[RunRecord]:
-    """The runs that have a training step, in step order."""
-    return sorted((run for run in runs if run.step is not None), key=lambda run: run.step or 0)  # every step here is set

@@ -1,18 +1,25 @@
-"""The leaderboard in the terminal: rich tables and the one-line texts of a run's fields, for
-``malpyeong-eval leaderboard``, ``show``, ``compare`` and the demo."""
+"""The leaderboard in the terminal: the rich tables of ``malpyeong-eval leaderboard``, ``show``,
+``compare``, ``rescore`` and the demo, and the one-line texts of a run's fields. Every text from the
+database or a model goes in through :func:`~malpyeong_eval.report.inert` (markup escaped, control
+characters visible)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
-from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, SUMMARY_NAMES, labelled
+from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, SUMMARY_NAMES, labelled
 from malpyeong_eval.report import format_score, inert
 
+from .records import ItemRecord, RunRecord
+
 if TYPE_CHECKING:
-    from .store import RunRecord
+    from rich.console import JustifyMethod
+
+    from .rescore import Rescored
 
 LEADERBOARD_COLUMNS = labelled((*FINAL_METRICS, *SUMMARY_NAMES))  # the metrics of Final, Desc. Avg, Final
 DIAGNOSTIC_COLUMNS = labelled(CONTEXT_METRICS)  # beside them, never in Final: selection accuracy (with its n)
@@ -30,37 +37,10 @@ def hidden_runs_note(hidden: int) -> str:
             f"rescore them: {RESCORE_HINT}")
 
 
-def retrieval_text(run: RunRecord) -> str:
-    """A run's retrieval settings on one line (``show``, ``compare``): ``—`` when it had no context."""
-    if not run.retrieval:
-        return "— (no context)"
-    return ", ".join(f"{key}={', '.join(map(str, value)) if isinstance(value, list) else value}"
-                     for key, value in run.retrieval.items())
-
-
 def selection_text(run: RunRecord) -> str:
     """A run's selection accuracy and the items it is measured on (``0.6250 (n=8)``), ``—`` without."""
     value = run.metrics.get(CONTEXT_METRICS[0])
     return format_score(value) if value is None else f"{format_score(value)} (n={run.n_selection})"
-
-
-def provenance_rows(provenance: dict | None) -> dict[str, str | None]:
-    """A run's provenance as ``show``'s configuration rows, one per field (``—``: null); ``--json`` nests it."""
-    if not provenance:
-        return {"provenance": "not recorded (before schema 0006)"}
-    rows: dict[str, str | None] = {}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif isinstance(value, list):
-            rows[prefix] = " ".join(map(str, value))
-        else:
-            rows[prefix] = "—" if value is None else str(value)  # git: not a repository; a library: not installed
-
-    walk("", provenance)
-    return rows
 
 
 def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
@@ -118,14 +98,69 @@ def leaderboard_table(runs: list[RunRecord], title: str) -> Table:
     return table
 
 
-def choice_text(row: dict) -> str:
+def choice_text(item: ItemRecord) -> str:
     """What an item's generation named: ``[2] <title> ✓`` (✗: not the gold rule), ``none`` or ``[7] (no such candidate)``."""
-    if row.get("cited") is not None:
-        text = f"[{row['cited']}] {row.get('cited_title') or ''}".strip()
-    elif row.get("citation") is not None:
-        text = f"{row['citation']} (no such candidate)"
+    if item.cited is not None:
+        text = f"[{item.cited}] {item.cited_title or ''}".strip()
+    elif item.citation is not None:
+        text = f"{item.citation} (no such candidate)"
     else:
         text = "none"
-    value = row.get(CONTEXT_METRICS[0])
+    value = item.score(CONTEXT_METRICS[0])
     mark = "" if value is None else " ✓" if value == 1.0 else " ✗"
     return text + mark
+
+
+def deltas_table(run_a: RunRecord, run_b: RunRecord, deltas: Mapping[str, tuple[float, float, float]]) -> Table:
+    """``compare``'s table: each metric's value in A and in B, B − A and its 95% interval (green: above 0, red: below)."""
+    table = Table(title=inert(f"{run_b.name} vs {run_a.name} (paired bootstrap, 95%)"))
+    for header in ("metric", inert(run_a.name), inert(run_b.name), "delta", "95% CI"):
+        table.add_column(header, justify="right")
+    for metric, (delta, low, high) in deltas.items():
+        style = "green" if low > 0 else "red" if high < 0 else ""
+        table.add_row(metric, format_score(run_a.metrics.get(metric)), format_score(run_b.metrics.get(metric)),
+                      f"[{style}]{delta:+.4f}[/]" if style else f"{delta:+.4f}", f"[{low:+.4f}, {high:+.4f}]")
+    return table
+
+
+def _counted_text(item: ItemRecord) -> str:
+    return "—" if item.counted is None else "yes" if item.counted else "no"
+
+
+def worst_items_table(items: Sequence[ItemRecord], cited: bool) -> Table:
+    """``show``'s worst items: id, type, EM, ROUGE-1, counted, what each named (``cited``: when the run recorded it), gold, prediction."""
+    table = Table(title=f"worst {len(items)} items", show_lines=True)
+    for header in ("id", "type", LABELS["exact_match"], LABELS["rouge1"], "counted", *(("cited",) * cited), "gold", "prediction"):
+        table.add_column(header, overflow="fold")
+    for item in items:
+        choice = [inert(choice_text(item))] if cited else []
+        table.add_row(inert(item.item_id), inert(item.question_type), format_score(item.score("exact_match")),
+                      format_score(item.score("rouge1")), _counted_text(item), *choice, inert(item.gold), inert(item.prediction))
+    return table
+
+
+def configuration_table(rows: Sequence[tuple[str, str]]) -> Table:
+    """A run's configuration and provenance, one row per setting (:func:`~leaderboard.records.configuration_rows`)."""
+    table = Table(title="configuration", show_header=False)
+    for key, value in rows:
+        table.add_row(inert(key), inert(value))
+    return table
+
+
+RESCORED_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("#", "right"), ("run", "left"), ("metrics", "left"), (LABELS["final_score"], "right"),
+    (LABELS["exact_match"], "right"), (LABELS["rouge1"], "right"), ("counted", "right"))
+
+
+def rescored_table(rescored: Sequence[Rescored], title: str) -> Table:
+    """``rescore``'s table: each run's metrics, and its Final, EM and ROUGE-1 before → after."""
+    table = Table(title=title)
+    for header, justify in RESCORED_COLUMNS:
+        table.add_column(header, justify=justify)
+    for entry in rescored:
+        def change(key: str) -> str:
+            return f"{format_score(entry.before.metrics.get(key))} → {format_score(entry.after.metrics.get(key))}"
+
+        table.add_row(str(entry.after.id), inert(entry.after.name), ",".join(entry.metrics), change("final_score"),
+                      change("exact_match"), change("rouge1"), f"{entry.after.n_counted}/{entry.after.n}")
+    return table

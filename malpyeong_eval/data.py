@@ -18,15 +18,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import MalpyeongError, SubmissionError
+from .errors import SubmissionError
 from .inputs import check_value, decode_utf8, jsonl_lines, loads, read_bytes
+from .outputs import write_output
 
 UNKNOWN_TYPE = "(none)"
 
@@ -129,35 +128,15 @@ def _records(path: Path, text: str) -> list[Any]:
     return records
 
 
-def check_writable(path: str | Path) -> Path:
-    """``path`` as a file that can be written: its folder exists and it is not a folder itself."""
-    path = Path(path)
-    if path.is_dir():
-        raise MalpyeongError(f"{path}: is a directory, expected an output file name")
-    if not path.parent.is_dir():
-        raise MalpyeongError(f"{path}: folder {path.parent} does not exist")
-    return path
-
-
 def write_records(path: str | Path, records: list[Any]) -> None:
-    """Write records as JSONL (a ``.jsonl`` name) or a JSON list, whole or not at all.
-
-    The text goes to a temporary file in the same folder, which then replaces ``path``
-    (``os.replace``), so a failure never leaves a half-written file.
-    """
-    path = check_writable(path)
+    """Write records as JSONL (a ``.jsonl`` name) or a JSON list, whole or not at all
+    (:func:`~malpyeong_eval.outputs.write_output`: a failure never leaves a half-written file)."""
+    path = Path(path)
     if path.suffix.lower() == ".jsonl":
         text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     else:
         text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_output(path, text)
 
 
 def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> list[Any]:
@@ -181,7 +160,8 @@ def _read_jsonl(path: Path, text: str, whole_error: json.JSONDecodeError) -> lis
     return records
 
 
-def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bool) -> Item:
+def _item_id(path: Path, index: int, record: Any) -> str:
+    """The id of a record, which must be an object with a text or number ``id``."""
     where = f"{path}: item {index}"
     if not isinstance(record, dict):
         raise SubmissionError(f"{where} is {_kind(record)}, expected an object")
@@ -190,42 +170,51 @@ def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bo
     raw_id = record["id"]
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise SubmissionError(f"{where}: 'id' is {_kind(raw_id)}, expected a string")
-    item_id = str(raw_id)
+    return str(raw_id)
+
+
+def _answer(where: str, record: dict[str, Any], require_answer: bool) -> str | None:
+    """``output.answer``: a string when there is an ``output`` (or one is required), else ``None``."""
+    if "output" not in record and not require_answer:
+        return None
+    if "output" not in record:
+        raise SubmissionError(f"{where} has no 'output'")
+    output = record["output"]
+    if not isinstance(output, dict):
+        raise SubmissionError(f"{where}: 'output' is {_kind(output)}, expected an object")
+    if "answer" not in output:
+        raise SubmissionError(f"{where} has no 'output.answer'")
+    answer = output["answer"]
+    if not isinstance(answer, str):
+        raise SubmissionError(f"{where}: 'output.answer' is {_kind(answer)}, expected a string")
+    return answer
+
+
+def _checked(where: str, key: str, value: Any, kind: type, expected: str) -> Any:
+    """``value`` (the record's ``key``) when it is ``None`` or of ``kind``; else one line saying what it is."""
+    if value is not None and not isinstance(value, kind):
+        raise SubmissionError(f"{where}: '{key}' is {_kind(value)}, expected {expected}")
+    return value
+
+
+def _item_from_record(path: Path, index: int, record: Any, *, require_answer: bool) -> Item:
+    item_id = _item_id(path, index, record)
     where = f"{path}: item {index} (id {item_id!r})"
     inputs = record.get("input", {})
     if not isinstance(inputs, dict):
         raise SubmissionError(f"{where}: 'input' is {_kind(inputs)}, expected an object")
-    question_type = inputs.get("question_type")
-    question = inputs.get("question")
-    answer: str | None = None
-    if "output" in record or require_answer:
-        if "output" not in record:
-            raise SubmissionError(f"{where} has no 'output'")
-        output = record["output"]
-        if not isinstance(output, dict):
-            raise SubmissionError(f"{where}: 'output' is {_kind(output)}, expected an object")
-        if "answer" not in output:
-            raise SubmissionError(f"{where} has no 'output.answer'")
-        answer = output["answer"]
-        if not isinstance(answer, str):
-            raise SubmissionError(f"{where}: 'output.answer' is {_kind(answer)}, expected a string")
-    extra_inputs = {str(key): value for key, value in inputs.items() if key not in CORE_INPUTS}
-    article = None
-    if isinstance(record.get("output"), dict) and record["output"].get("article") is not None:
-        article = record["output"]["article"]
-        if not isinstance(article, str):
-            raise SubmissionError(f"{where}: 'output.article' is {_kind(article)}, expected a string")
-    retrieval = record.get("retrieval")
-    if retrieval is not None and not isinstance(retrieval, dict):
-        raise SubmissionError(f"{where}: 'retrieval' is {_kind(retrieval)}, expected an object")
+    answer = _answer(where, record, require_answer)
+    output = record.get("output")
+    article = _checked(where, "output.article", output.get("article") if isinstance(output, dict) else None, str, "a string")
+    question_type, question = inputs.get("question_type"), inputs.get("question")
     return Item(
         id=item_id,
         question_type=question_type if isinstance(question_type, str) and question_type else UNKNOWN_TYPE,
         question=question if isinstance(question, str) else "",
         answer=answer,
-        extra_inputs=extra_inputs,
+        extra_inputs={str(key): value for key, value in inputs.items() if key not in CORE_INPUTS},
         article=article,
-        retrieval=retrieval,
+        retrieval=_checked(where, "retrieval", record.get("retrieval"), dict, "an object"),
         record=record,
     )
 

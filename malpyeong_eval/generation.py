@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .batching import run_halving
+from .batching import BatchSize, run_halving
 from .data import Item
 from .errors import MalpyeongError, ModelLoadError
 from .prompts import ContestPrompt
@@ -66,6 +66,38 @@ class GenerationSettings:
         return values
 
 
+DEFAULT_BATCH_SIZE = 8  # generation's batch size unless --batch-size says otherwise
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a run decodes: the :class:`GenerationSettings` and the generation batch size (``None``:
+    auto, the largest that fits, halved on out-of-memory)."""
+
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    batch_size: int | None = DEFAULT_BATCH_SIZE
+
+    @classmethod
+    def of(cls, preset: str | None = None, batch_size: BatchSize = None, **values: Any) -> Decoding:
+        """The decoding of ``run``'s flags: ``values`` are :class:`GenerationSettings` fields (``None``
+        and ``False``: not given), ``batch_size`` a positive integer, ``"auto"`` or ``None`` (the default).
+        Without a ``preset``, a temperature or top-p implies sampling; a ``preset`` (:data:`PRESETS`)
+        fills its own values and refuses a flag that would change them."""
+        given = {key: value for key, value in values.items() if value is not None and value is not False}
+        size = DEFAULT_BATCH_SIZE if batch_size is None else None if batch_size == "auto" else batch_size
+        if preset is None:
+            sampled = bool(given.pop("do_sample", False)) or "temperature" in given or "top_p" in given
+            return cls(GenerationSettings(do_sample=sampled, **given), size)
+        if preset not in PRESETS:
+            raise MalpyeongError(f"unknown --preset {preset!r}; choose from {', '.join(PRESETS)}")
+        preset_values = dict(PRESETS[preset])
+        clash = [key for key in given if key in preset_values and key != "do_sample"] + (["batch_size"] if batch_size else [])
+        if clash:
+            raise MalpyeongError(f"--preset {preset} sets --{clash[0].replace('_', '-')}; give one or the other")
+        preset_batch = preset_values.pop("batch_size")
+        return cls(GenerationSettings(**{**given, **preset_values}, preset=preset), preset_batch)
+
+
 def public_url(url: str) -> str:
     """``url`` without user, password, query or fragment: what may be printed and recorded."""
     parts = urlsplit(url)
@@ -78,7 +110,8 @@ def public_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How a backend is loaded or reached, beyond the checkpoint and the decoding.
+    """Which backend generates (``backend``: transformers, vllm or openai) and how it is loaded or
+    reached, beyond the checkpoint and the decoding: the one place of ``device`` and ``trust_remote_code``.
 
     ``vllm_args`` go to ``vllm.LLM``; ``base_url`` .. ``max_retries`` describe an OpenAI-compatible
     endpoint (``server_version`` as the server reports it, filled in by
@@ -86,6 +119,7 @@ class EngineOptions:
     a request is made and is never part of a record.
     """
 
+    backend: str = "transformers"
     device: str | None = None
     trust_remote_code: bool = False
     vllm_args: tuple[tuple[str, Any], ...] = ()
@@ -97,8 +131,10 @@ class EngineOptions:
     request_timeout: float = 600.0
     max_retries: int = 5
 
-    def record(self, backend: str) -> dict[str, Any]:
-        """What a run records of the engine (and its fingerprint names): empty for a plain backend."""
+    def record(self, backend: str | None = None) -> dict[str, Any]:
+        """What a run records of the engine (and its fingerprint names): empty for a plain backend
+        (``backend``: this engine's unless given)."""
+        backend = backend or self.backend
         if backend == "openai":
             return {"endpoint": {"base_url": public_url(self.base_url or ""), "model": self.model_name,
                                  "server_version": self.server_version}}
@@ -106,7 +142,7 @@ class EngineOptions:
             return {"vllm_args": dict(sorted(self.vllm_args))}
         return {}
 
-    def key(self, backend: str) -> dict[str, Any]:
+    def key(self, backend: str | None = None) -> dict[str, Any]:
         """What of :meth:`record` names a run's generations: all but the endpoint's URL, so a run
         resumes (and is recognized) against the same model and server version on another address."""
         record = self.record(backend)

@@ -7,6 +7,12 @@ Every parsed value goes through :func:`check_value` once: nested at most :data:`
 levels, and no lone surrogate (``\\ud800``-``\\udfff``) in any string or key. JSONL is split on
 ``\\n`` (``\\r\\n``) only, never inside a string at U+2028, U+2029 or U+0085.
 
+Container formats are bounded before they are read: a ``.docx`` (:func:`check_docx`) by the sizes its
+zip declares (whole and against its packed size) and by refusing any DTD (a Word document has none; a
+DTD is how entity bombs arrive); YAML (:func:`load_yaml`) by the number of nodes it would hold with every
+alias expanded, counted on the parsed graph before anything is built (the caller bounds the text's size:
+PyYAML parses some 150 KB a second).
+
 Every problem is one line naming the file, raised as the caller's error class.
 """
 
@@ -23,10 +29,15 @@ from .errors import MalpyeongError, SubmissionError
 
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 100
+MAX_DOCX_UNPACKED_BYTES = 64 * 1024 * 1024  # a rules document of some MB of text unpacks to a few tens of MB of XML
+MAX_DOCX_RATIO = 100  # unpacked / packed; Word's XML packs about 5 to 15 times
+MAX_DOCX_MEMBERS = 10_000
+MAX_YAML_NODES = 100_000  # with aliases expanded; a training config holds a few hundred
+_DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY")
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
-__all__ = ["LONE_SURROGATE", "MAX_DEPTH", "MAX_INPUT_BYTES", "check_value", "decode_utf8", "jsonl_lines", "loads",
-           "read_bytes", "read_json", "read_text"]
+__all__ = ["LONE_SURROGATE", "MAX_DEPTH", "MAX_INPUT_BYTES", "check_docx", "check_value", "decode_utf8", "jsonl_lines",
+           "load_yaml", "loads", "read_bytes", "read_json", "read_text"]
 
 
 def read_bytes(path: str | Path, *, what: str = "file", expected: str = "a JSON or JSONL file",
@@ -123,3 +134,118 @@ def read_json(path: str | Path, *, what: str = "JSON file", error: type[Malpyeon
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     return check_value(str(path), value, error=error)
+
+
+def check_docx(path: str | Path, raw: bytes, *, error: type[MalpyeongError] = SubmissionError) -> None:
+    """Refuse, before python-docx reads it, a ``.docx`` (``raw``, a zip) that unpacks past
+    :data:`MAX_DOCX_UNPACKED_BYTES` or :data:`MAX_DOCX_RATIO` times its packed size, holds more than
+    :data:`MAX_DOCX_MEMBERS` members, or declares a DTD (``<!DOCTYPE``, ``<!ENTITY``) in any XML part.
+    The sizes are those the zip declares, which :mod:`zipfile` never reads past."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_DOCX_MEMBERS:
+                raise error(f"{path}: {len(members):,} parts in the .docx, more than the {MAX_DOCX_MEMBERS:,} allowed")
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > MAX_DOCX_UNPACKED_BYTES:
+                raise error(f"{path}: the .docx unpacks to {unpacked:,} bytes, more than the {MAX_DOCX_UNPACKED_BYTES:,} allowed")
+            packed = sum(member.compress_size for member in members)
+            if unpacked > MAX_DOCX_RATIO * max(packed, 1024):
+                raise error(f"{path}: the .docx unpacks to {unpacked / max(packed, 1):,.0f} times its size, more than "
+                            f"the {MAX_DOCX_RATIO} allowed (a zip bomb?)")
+            for member in members:
+                if member.filename.endswith((".xml", ".rels")) and _declares_dtd(archive, member):
+                    raise error(f"{path}: {member.filename} in the .docx declares a DTD (entities), which Word never writes")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise error(f"{path}: not a readable .docx ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def _declares_dtd(archive, member) -> bool:
+    """Whether a zip member's bytes hold ``<!DOCTYPE`` or ``<!ENTITY`` (read in pieces, never whole)."""
+    overlap = max(len(mark) for mark in _DTD_MARKS) - 1
+    tail = b""
+    with archive.open(member) as stream:
+        while piece := stream.read(1 << 20):
+            window = tail + piece
+            if any(mark in window for mark in _DTD_MARKS):
+                return True
+            tail = window[-overlap:]
+    return False
+
+
+def load_yaml(where: str, text: str, *, error: type[MalpyeongError] = MalpyeongError, what: str = "YAML",
+              max_nodes: int = MAX_YAML_NODES) -> Any:
+    """``text`` parsed as YAML with the safe loader (no Python tags), checked (:func:`check_value`), or one
+    line: not YAML, a tag the safe loader refuses, more than ``max_nodes`` nodes once every alias is
+    expanded (an alias bomb), a structure that holds itself, or nesting too deep to build."""
+    import yaml
+
+    _check_flow_depth(where, text, error, what)
+    loader = yaml.SafeLoader(text)  # PyYAML's own parser: libyaml's refuses a \ud800 escape before check_value can name it
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(where, node, max_nodes, error)
+        value = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise error(f"{where}: cannot read the {what} ({_yaml_problem(exc)})") from None
+    except RecursionError:
+        raise error(f"{where}: cannot read the {what} (nested too deep)") from None
+    finally:
+        loader.dispose()
+    return check_value(where, value, error=error)
+
+
+_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_flow_depth(where: str, text: str, error: type[MalpyeongError], what: str) -> None:
+    """Refuse ``[``/``{`` nested past :data:`MAX_DEPTH` before PyYAML reads them (its scanner takes time
+    quadratic in the depth: 5,000 levels, 5 s). Brackets inside quotes count too: a false refusal needs
+    a hundred unclosed ones in a row."""
+    depth = 0
+    for bracket in _FLOW_BRACKETS.finditer(text):
+        depth = depth + 1 if bracket.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise error(f"{where}: cannot read the {what} (nested deeper than {MAX_DEPTH} levels)")
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error in a few words: its problem and where (line, column), never its multi-line snippet."""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
+
+
+def _check_expanded_size(where: str, root: Any, max_nodes: int, error: type[MalpyeongError]) -> None:
+    """Count the nodes of a composed YAML graph as the tree it would build (an alias counts its target's
+    nodes again), each shared node counted once (so an alias bomb is counted, not walked); refuse past
+    ``max_nodes`` or on a node that holds itself. Iterative: any depth."""
+    import yaml
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children(node))
+            if sizes[key] > max_nodes:
+                raise error(f"{where}: more than {max_nodes:,} values once its aliases are expanded (an alias bomb?)")
+        elif key in open_nodes:
+            raise error(f"{where}: an alias refers to a node that holds it (a structure that holds itself)")
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node))

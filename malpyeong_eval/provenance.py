@@ -18,6 +18,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -169,3 +170,28 @@ def environment(device: str | None = None) -> dict[str, Any]:
         "libraries": library_versions(), "git": git_state(Path.cwd()), "device": device_description(device),
         "command": mask_words((Path(sys.argv[0]).name, *sys.argv[1:])),
     }
+
+
+class Stopwatch:
+    """When a run started (monotonic and as UTC text), for its provenance's timing."""
+
+    def __init__(self) -> None:
+        self.started, self.started_at = time.perf_counter(), now()
+
+    def seconds(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self.started
+
+    def timing(self) -> dict[str, Any]:
+        """``started_at``, ``finished_at`` (now) and ``wall_seconds``."""
+        return {"started_at": self.started_at, "finished_at": now(), "wall_seconds": round(self.seconds(), 3)}
+
+
+def run_provenance(device: str | None, stopwatch: Stopwatch, *, device_details: dict[str, Any] | None = None,
+                   **details: Any) -> dict[str, Any]:
+    """What produced a run, as ``run`` and ``score --record`` record it: the :func:`environment` on
+    ``device`` (with ``device_details``, e.g. the dtype, added to its device entry), ``details`` (the
+    model, the seed, generation timing...) and the run's timing, taken now."""
+    env = environment(device)
+    env["device"].update(device_details or {})
+    return {**env, **details, **stopwatch.timing()}

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from .evaluation import EvaluationResult
 
-__all__ = ["RunMetadata", "RunRecorder", "StoredRun"]
+__all__ = ["Recording", "RunMetadata", "RunRecorder", "StoredItem", "StoredRun"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,17 @@ class RunMetadata:
     provenance: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Recording:
+    """Whether and where a command records its runs (``db``: the leaderboard it opens; a library call
+    is handed the recorder instead), the name of a single run and the tags of every run."""
+
+    record: bool = True
+    db: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+
+
 class StoredRun(Protocol):
     """A recorded run as the recorder hands it back: at least its id and its name."""
 
@@ -53,6 +64,17 @@ class StoredRun(Protocol):
 
     @property
     def name(self) -> str: ...
+
+
+class StoredItem(Protocol):
+    """A recorded item as the recorder hands it back (``Leaderboard``: ``ItemRecord``): at least its
+    id and the prediction that was scored."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def prediction(self) -> str: ...
 
 
 Run = TypeVar("Run", bound=StoredRun)
@@ -77,9 +99,8 @@ class RunRecorder(Protocol[Run]):
         any other refusal (e.g. a name already taken)."""
         ...
 
-    def items(self, run: Run) -> list[dict[str, Any]]:
-        """The items of a run this recorder returned, in their original order, each with at least
-        ``item_id`` and ``prediction``."""
+    def items(self, run: Run) -> Sequence[StoredItem]:
+        """The items of a run this recorder returned, in their original order."""
         ...
 
     def get(self, reference: str) -> Run:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,11 +23,13 @@ from .data import DataFile, Item
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .backends import make_generator
-from .generation import EngineOptions, GenerationSettings
+from .generation import DEFAULT_BATCH_SIZE, EngineOptions, GenerationSettings
+from .outputs import write_output
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
-from .provenance import WEIGHT_PATTERNS, environment, model_provenance, now, text_hash
+from .provenance import WEIGHT_PATTERNS, Stopwatch, model_provenance, run_provenance, text_hash
 from .recording import RunMetadata, RunRecorder
-from .submission import GenerationStore, write_submission
+from .report import visible
+from .submission import GenerationStore, run_folder_name, write_submission
 
 
 def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
@@ -103,6 +104,10 @@ def item_choices(items: Sequence[Item], citations: dict[str, str | None]) -> lis
 
 @dataclass
 class RunOutcome:
+    """One checkpoint evaluated: its predictions and submission file, its scores (``None`` on items
+    without answers), how it was recorded, and its :class:`RunMetadata` (``None`` when it was already
+    recorded: nothing was run). Prints as its score table (rich, Jupyter)."""
+
     target: Target
     predictions: dict[str, str]
     submission: Path
@@ -111,8 +116,60 @@ class RunOutcome:
     run_name: str | None = None
     already_recorded: bool = False
     resumed: int = 0
-    provenance: dict[str, Any] | None = None
+    metadata: RunMetadata | None = None
     results_file: Path | None = None
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """What produced the run (:mod:`malpyeong_eval.provenance`), timing included."""
+        return self.metadata.provenance if self.metadata else None
+
+    def status(self) -> str:
+        """One line: where the run went and where its submission is."""
+        state = ("already on the leaderboard" if self.already_recorded else
+                 f"recorded as {self.run_name!r}" if self.run_name else "not recorded")
+        return (f"{self.target.name}: {state}; submission {self.submission}"
+                + (f"; resumed {self.resumed} finished items" if self.resumed else ""))
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as an entry of ``malpyeong-eval run --json``."""
+        return {
+            "checkpoint": self.target.checkpoint, "step": self.target.step, "run": self.run_name,
+            "run_id": self.run_id, "already_recorded": self.already_recorded, "resumed": self.resumed,
+            "submission": str(self.submission), "metrics": self.result.metrics if self.result else None,
+            "results": str(self.results_file) if self.results_file else None,
+        }
+
+    def results_json(self) -> dict[str, Any]:
+        """The run's results file (``results.json``, beside ``generations.jsonl``): scores and everything
+        that produced them, as lm-evaluation-harness writes one per run. The one writer of that format."""
+        result, metadata = self.result, self.metadata or RunMetadata()
+        return {
+            "results": {metadata.dataset_name or "data": result.metrics} if result else None,
+            "by_type": result.by_type if result else None, "n": len(self.predictions),
+            "n_counted": result.n_counted if result else None, "scoring_rules": result.rules if result else None,
+            "metric_config": result.config if result else None,
+            "run": {"id": self.run_id, "name": self.run_name, "already_recorded": self.already_recorded},
+            "checkpoint": metadata.checkpoint, "base_model": metadata.base_model, "step": metadata.step,
+            "dataset": {"name": metadata.dataset_name, "sha256": metadata.dataset_hash},
+            "prompt": {"id": metadata.prompt_id, "sha256": metadata.prompt_hash}, "generation": metadata.generation,
+            "retrieval": metadata.retrieval, "fingerprint": metadata.fingerprint, "tags": list(metadata.tags),
+            "submission": str(self.submission), "provenance": metadata.provenance,
+        }
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        from .report import inert, result_table
+
+        status = Text(visible(self.status()))
+        return Group(result_table(self.result, title=inert(self.target.name)), status) if self.result else status
+
+    def _repr_html_(self) -> str:
+        from .report import as_html
+
+        return as_html(self)
 
 
 def _dtype(generator: Any) -> str | None:
@@ -138,32 +195,14 @@ def _chat_template(target: Target, trust_remote_code: bool) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def write_results(path: Path, outcome: RunOutcome, metadata: RunMetadata) -> None:
-    """The run's results file (``results.json``, beside ``generations.jsonl``): scores and everything
-    that produced them, as lm-evaluation-harness writes one per run."""
-    result = outcome.result
-    document = {
-        "results": {metadata.dataset_name or "data": result.metrics} if result else None,
-        "by_type": result.by_type if result else None, "n": len(outcome.predictions),
-        "n_counted": result.n_counted if result else None, "scoring_rules": result.rules if result else None,
-        "metric_config": result.config if result else None,
-        "run": {"id": outcome.run_id, "name": outcome.run_name, "already_recorded": outcome.already_recorded},
-        "checkpoint": metadata.checkpoint, "base_model": metadata.base_model, "step": metadata.step,
-        "dataset": {"name": metadata.dataset_name, "sha256": metadata.dataset_hash},
-        "prompt": {"id": metadata.prompt_id, "sha256": metadata.prompt_hash}, "generation": metadata.generation,
-        "retrieval": metadata.retrieval, "fingerprint": metadata.fingerprint, "tags": list(metadata.tags),
-        "submission": str(outcome.submission), "provenance": metadata.provenance,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-
-
 class CheckpointRunner:
     """Evaluates checkpoints on one dataset with one prompt, settings and scorer (models loaded once).
 
     ``items`` are those run (all of ``data.items``, or its first N); ``data`` is the file they were
     read from (:func:`~malpyeong_eval.data.load_data`), whose sha256 is the run's data, or ``None``
-    for items built in code, hashed by their content.
+    for items built in code, hashed by their content. ``engine``: the backend and how it loads
+    (device, ``trust_remote_code``). :func:`malpyeong_eval.runs.run_checkpoints` builds one from a
+    :class:`~malpyeong_eval.runs.RunRequest`.
     """
 
     def __init__(
@@ -174,16 +213,13 @@ class CheckpointRunner:
         dataset_name: str,
         prompt: ContestPrompt,
         settings: GenerationSettings,
-        batch_size: int | None = 8,  # None: auto
-        backend: str = "transformers",
+        batch_size: int | None = DEFAULT_BATCH_SIZE,  # None: auto
         scorer: ContestScorer | None = None,
         board: RunRecorder | None = None,
         runs_root: Path = Path("malpyeong-runs"),
-        device: str | None = None,
-        trust_remote_code: bool = False,
         tags: Sequence[str] = (),
         progress: Callable[[str, int, int], Any] | None = None,
-        engine: EngineOptions | None = None,
+        engine: EngineOptions = EngineOptions(),
     ) -> None:
         if not items:
             raise MalpyeongError(f"{data.path if data else 'data'}: no items to run")
@@ -191,12 +227,12 @@ class CheckpointRunner:
         self.data_hash = data.sha256 if data else hashlib.sha256(
             json.dumps([_item_content(i) for i in items], ensure_ascii=False).encode()).hexdigest()
         self.dataset_name = dataset_name
-        self.prompt, self.settings, self.batch_size, self.backend = prompt, settings, batch_size, backend
+        self.prompt, self.settings, self.batch_size = prompt, settings, batch_size
         self.scorer, self.board, self.runs_root = scorer, board, runs_root
-        self.device, self.trust_remote_code, self.tags = device, trust_remote_code, list(tags)
+        self.tags = list(tags)
         self.progress = progress
-        self.engine = engine or EngineOptions(device=device, trust_remote_code=trust_remote_code)
-        self.engine_record, self.engine_key = self.engine.record(backend), self.engine.key(backend)
+        self.engine = engine
+        self.engine_record, self.engine_key = engine.record(), engine.key()
         self.scorable = all(item.answer is not None for item in self.items)
         self.limit = len(self.items)
         self.extra_layout = EXTRA_LAYOUT if any(item.extra_inputs for item in self.items) else None
@@ -215,11 +251,11 @@ class CheckpointRunner:
         wanted = {item.id for item in self.items}
         done = {k: v for k, v in store.load().items() if k in wanted}
         todo = [item for item in self.items if item.id not in done]
-        made: dict[str, Any] = {"device": resolve_device(self.device), "dtype": None, "chat_template": None,
+        made: dict[str, Any] = {"device": resolve_device(self.engine.device), "dtype": None, "chat_template": None,
                                 "generated": len(todo), "seconds": 0.0}
         if todo:
             started = time.perf_counter()
-            generator = make_generator(self.backend, target.model, adapter=target.adapter, engine=self.engine)
+            generator = make_generator(self.engine.backend, target.model, adapter=target.adapter, engine=self.engine)
             tokenizer = getattr(generator, "tokenizer", None)
             made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
                         chat_template=getattr(tokenizer, "chat_template", None))
@@ -245,38 +281,35 @@ class CheckpointRunner:
             generator.generate(prompts, self.settings, self.batch_size, on_batch)
             made["seconds"] = time.perf_counter() - started
         else:
-            made["chat_template"] = _chat_template(target, self.trust_remote_code)
+            made["chat_template"] = _chat_template(target, self.engine.trust_remote_code)
         return done, len(self.items) - len(todo), made
 
-    def _provenance(self, target: Target, made: dict[str, Any], started: float, started_at: str,
+    def _provenance(self, target: Target, made: dict[str, Any], stopwatch: Stopwatch,
                     scoring_seconds: float) -> dict[str, Any]:
         """What produced this run (:mod:`malpyeong_eval.provenance`), timing included."""
-        env = environment(made["device"])
-        env["device"]["dtype"] = made["dtype"]
-        template = made["chat_template"]
-        seconds = made["seconds"]
-        return {
-            **env, "model": model_provenance(target.model, target.adapter),
-            "chat_template_sha256": text_hash(template if isinstance(template, str) else None),
-            "seed": self.settings.seed, "backend": self.backend, "started_at": started_at, "finished_at": now(),
-            "wall_seconds": round(time.perf_counter() - started, 3), "generation_seconds": round(seconds, 3),
-            "scoring_seconds": round(scoring_seconds, 3), "items_generated": made["generated"],
-            "items_per_second": round(made["generated"] / seconds, 3) if made["generated"] and seconds > 0 else None,
-        }
+        template, seconds, generated = made["chat_template"], made["seconds"], made["generated"]
+        return run_provenance(
+            made["device"], stopwatch, device_details={"dtype": made["dtype"]},
+            model=model_provenance(target.model, target.adapter),
+            chat_template_sha256=text_hash(template if isinstance(template, str) else None),
+            seed=self.settings.seed, backend=self.engine.backend, generation_seconds=round(seconds, 3),
+            scoring_seconds=round(scoring_seconds, 3), items_generated=generated,
+            items_per_second=round(generated / seconds, 3) if generated and seconds > 0 else None,
+        )
 
     def run(self, target: Target, *, name: str | None = None, output: Path | None = None) -> RunOutcome:
         """Generate (resuming), write the submission, score and record one target; ``results.json``
         in the run folder holds the scores and the run's provenance."""
-        started, started_at = time.perf_counter(), now()
-        key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.backend,
+        stopwatch = Stopwatch()
+        key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.engine.backend,
                              extra_layout=self.extra_layout, engine=self.engine_key)
         fingerprint = self.fingerprint(key)
-        folder = self.runs_root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', target.name)}-{key[:10]}"
+        folder = self.runs_root / run_folder_name(target.name, key)
         submission = output or folder / "submission.json"
         board = self.board
         stored = board.find(fingerprint) if board is not None and self.scorable else None
         if board is not None and stored is not None:
-            predictions = {row["item_id"]: row["prediction"] for row in board.items(stored)}
+            predictions = {item.item_id: item.prediction for item in board.items(stored)}
             if set(predictions) >= {item.id for item in self.items}:
                 write_submission(submission, self.items, predictions)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
@@ -291,13 +324,13 @@ class CheckpointRunner:
             cites = self.prompt.cites or any(value is not None for value in citations.values())
             outcome.result = self.scorer.evaluate(self.items, [predictions[item.id] for item in self.items],
                                                   choices=item_choices(self.items, citations) if cites else None)
-        outcome.provenance = self._provenance(target, made, started, started_at, time.perf_counter() - scoring_started)
-        metadata = RunMetadata(
+        provenance = self._provenance(target, made, stopwatch, time.perf_counter() - scoring_started)
+        outcome.metadata = metadata = RunMetadata(
             checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
             step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
             prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-            generation={**self.settings.to_dict(), "backend": self.backend, "limit": self.limit, **self.engine_record},
-            fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval, provenance=outcome.provenance,
+            generation={**self.settings.to_dict(), "backend": self.engine.backend, "limit": self.limit, **self.engine_record},
+            fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval, provenance=provenance,
         )
         if self.board is not None and outcome.result is not None:
             try:
@@ -307,7 +340,8 @@ class CheckpointRunner:
                 record, outcome.already_recorded = existing.run, True
             outcome.run_id, outcome.run_name = record.id, record.name
         outcome.results_file = folder / "results.json"
-        write_results(outcome.results_file, outcome, metadata)
+        write_output(outcome.results_file, json.dumps(outcome.results_json(), ensure_ascii=False, indent=2, default=str) + "\n",
+                     make_parents=True)
         return outcome
 
     def _free_name(self, name: str, fingerprint: str) -> str:

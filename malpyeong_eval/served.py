@@ -173,14 +173,18 @@ class OpenAIGenerator:
             threading.Thread(target=worker, daemon=True).start()
         try:
             for _ in range(len(prompts)):
-                while True:  # a timed wait, so that Ctrl-C is seen (a plain get() does not wake for it)
-                    try:
-                        index, answer, error = answers.get(timeout=0.2)
-                        break
-                    except queue.Empty:
-                        continue
+                index, answer, error = _next_answer(answers)
                 if error is not None:
                     raise error
                 on_batch([index], [str(answer)])
         finally:
             stop.set()
+
+
+def _next_answer(answers: queue.SimpleQueue[tuple[int, str | None, Exception | None]]) -> tuple[int, str | None, Exception | None]:
+    """The next answer to arrive, waited for in short steps so that Ctrl-C is seen (a plain get() does not wake for it)."""
+    while True:
+        try:
+            return answers.get(timeout=0.2)
+        except queue.Empty:
+            continue

@@ -53,6 +53,18 @@ def pytest_xdist_make_scheduler(config, log):
     return WholeModulesScheduling(config, log)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per reason tests were skipped, with how many (pyproject's ``-rfE`` lists failures and
+    errors only: a line per skipped test drowned the summary)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda entry: -entry[1]):
+        terminalreporter.write_line(f"skipped {count}: {reason}")
+
+
 @pytest.fixture(scope="session")
 def sample_texts() -> list[str]:
     """Every gold and predicted answer of the packaged sample."""

@@ -219,7 +219,7 @@ def test_selection_on_the_leaderboard_equals_the_hand_count_of_the_stored_choice
     records = {record["id"]: record for record in task_records(12, unmeasured=2)}
     for name in ("cited-a", "cited-b"):
         run = board.get(name)
-        items = board.items(run)
+        items = [item.to_json() for item in board.items(run)]
         measured = [row for row in items if "article" in records[row["item_id"]]["output"]
                     and "references" in records[row["item_id"]]["input"]]
         right = sum(row["cited"] == gold_number(records[row["item_id"]]) for row in measured)  # by hand
@@ -251,7 +251,7 @@ def test_selection_on_the_leaderboard_equals_the_hand_count_of_the_stored_choice
     assert "context_selection" in out.splitlines()[0] and "n_selection" in out.splitlines()[0]
     code, out, _ = cli("export", "--format", "json", "--run", "cited-a", "--db", db)
     exported = json.loads(out)
-    assert [row["cited"] for row in exported] == [row["cited"] for row in board.items(board.get("cited-a"))]
+    assert [row["cited"] for row in exported] == [row.cited for row in board.items(board.get("cited-a"))]
     # rescoring keeps the choices and the selection, judged again from the stored choices
     code, _, err = cli("rescore", "cited-a", "--db", db)
     assert code == 0, err

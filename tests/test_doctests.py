@@ -9,6 +9,8 @@ MODULES = [
     "malpyeong_eval.parsing",
     "malpyeong_eval.cache",
     "malpyeong_eval.metrics.rouge",
+    "malpyeong_eval.metrics.pairwise",
+    "malpyeong_eval.selection",
     "malpyeong_eval.evaluation",
     "rewards.functions",
     "malpyeong_eval.batching",

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -432,7 +433,7 @@ def test_no_command_prints_a_password(url, tmp_path, cli, monkeypatch):
 
 @pytest.mark.parametrize("url", URL_FORMS)
 def test_follow_command_leaves_the_password_out(url, tmp_path):
-    from malpyeong_eval.cli.training import follow_command
+    from train.plan import follow_command
     from train.config import TrainSettings
 
     class Config:  # the two GRPOConfig fields the command reads
@@ -645,3 +646,307 @@ def test_show_json_is_strict_json_with_a_stored_nan(tmp_path, cli):
     code, out, err = cli("show", "kept", "--json", "--db", path)
     assert code == 0, err
     assert "NaN" not in out and json.loads(out)["run"]["generation"]["top_p"] is None
+
+
+# Round two (issue 29): outputs, disk faults, containers, caches, the server. Every refused or failed write
+# leaves what the user had exactly as it was.
+CORPUS = GOLD.parent / "sample_corpus.txt"
+
+
+def _fill(folder: Path) -> None:
+    """Fill the file system of ``folder`` to the last byte."""
+    handle = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(handle, bytes(4096)):
+            pass
+    except OSError:  # full
+        pass
+    finally:
+        os.close(handle)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs (root only: skipped otherwise), for the caller to fill with :func:`_fill`."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_writer_keeps_mode_follows_links_and_refuses_what_is_not_a_file(tmp_path):
+    from malpyeong_eval.outputs import OutputError, write_output
+
+    mine = tmp_path / "mine.json"
+    mine.write_text("old")
+    mine.chmod(0o640)
+    write_output(mine, "new")
+    assert mine.read_text() == "new" and stat.S_IMODE(mine.stat().st_mode) == 0o640
+    link = tmp_path / "link.json"
+    link.symlink_to(mine)
+    write_output(link, "through the link")
+    assert link.is_symlink() and mine.read_text() == "through the link"  # the link stays, its target is written
+    fifo = _fifo(tmp_path)
+    for refused_path, words in ((tmp_path, "is a directory"), (fifo, "not a regular file"), (Path("/dev/null"), "not a regular file"),
+                                (tmp_path / "nowhere" / "x.json", "does not exist")):
+        with pytest.raises(OutputError, match=words):
+            write_output(refused_path, "x")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link.json", "mine.json"]  # no temporary left
+
+
+TO_DEVICES = {
+    "retrieve": ["retrieve", str(GOLD), "--corpus", str(CORPUS), "--top-k", "1"],
+    "label": ["label", str(GOLD), "--corpus", str(CORPUS)],
+    "score": ["score", "--sample", "--metrics", "em"],
+    "run": ["run", "nowhere", "--no-record"],  # refused before the checkpoint is looked for
+    "export": ["export", "--format", "csv"],
+}
+
+
+@pytest.mark.parametrize("command", TO_DEVICES)
+def test_output_to_a_device_is_refused_and_the_device_stays(command, board, cli):
+    """Run as root, the rename over /dev/null made the system's /dev/null a regular file."""
+    for device in ("/dev/null", "/dev/full"):
+        refused(cli(*TO_DEVICES[command], "-o", device), "not a regular file")
+        assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+@pytest.mark.parametrize("command", ["score", "export"])
+def test_full_disk_leaves_the_previous_file(command, full_disk, board, cli):
+    previous = full_disk / "result.json"
+    previous.write_text('{"mine": true}')
+    _fill(full_disk)
+    args = (["score", "--sample", "--metrics", "em"] if command == "score" else ["export", "--format", "csv"])
+    refused(cli(*args, "-o", str(previous)), "No space left on device")
+    assert previous.read_text() == '{"mine": true}'
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler", "result.json"]
+
+
+def test_site_is_swapped_in_whole_or_not_at_all(tmp_path, full_disk, board, cli):
+    site = tmp_path / "site"
+    assert cli("export", "--format", "site", "-o", str(site))[0] == 0
+    first = sorted(p.relative_to(site) for p in site.rglob("*"))
+    assert cli("export", "--format", "site", "-o", str(site))[0] == 0  # its own earlier site: replaced
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == first
+    (site / "notes.txt").write_text("mine")
+    refused(cli("export", "--format", "site", "-o", str(site)), "did not write", "notes.txt")
+    mine = tmp_path / "mine"
+    (mine / "static").mkdir(parents=True)
+    (mine / "index.html").write_text("my page")
+    (mine / "static" / "app.js").write_text("my script")
+    refused(cli("export", "--format", "site", "-o", str(mine)), "did not write")
+    assert (mine / "index.html").read_text() == "my page" and (mine / "static" / "app.js").read_text() == "my script"
+    _fill(full_disk)
+    refused(cli("export", "--format", "site", "-o", str(full_disk / "site")), "No space left on device")
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]  # no half-written folder
+
+
+def test_csv_cells_are_inert_json_keeps_the_raw_text(tmp_path, cli):
+    import csv
+    from dataclasses import replace
+
+    from leaderboard.store import Leaderboard
+    from leaderboard_support import result_of
+    from malpyeong_eval.recording import RunMetadata
+
+    formula, link = '=cmd|"/c calc"!A1', '=HYPERLINK("http://evil.example","x")'
+    items = [replace(item, prediction=text, gold=text) for item, text in
+             zip(make_result(4).items, [formula, "+1+1", "-2+3", "@SUM(1)"], strict=False)]
+    url = str(tmp_path / "b.db")
+    Leaderboard(url).record(result_of(items), name=link, metadata=RunMetadata(dataset_name="\t=1"))
+    out = tmp_path / "items.csv"
+    assert cli("export", "--run", link, "--format", "csv", "-o", str(out), "--db", url)[0] == 0
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert [row["prediction"] for row in rows] == ["'" + formula, "'+1+1", "'-2+3", "'@SUM(1)"]
+    assert all(not row["exact_match"].startswith("'") for row in rows)  # numbers stay numbers
+    board = tmp_path / "board.csv"
+    assert cli("export", "--format", "csv", "-o", str(board), "--db", url)[0] == 0
+    row = next(csv.DictReader(board.read_text(encoding="utf-8-sig").splitlines()))
+    assert row["name"] == "'" + link and row["dataset_name"] == "'\t=1"
+    code, out_json, _ = cli("export", "--run", link, "--format", "json", "--db", url)
+    assert code == 0 and json.loads(out_json)[0]["prediction"] == formula
+
+
+def _docx_with(tmp_path: Path, document_xml: bytes) -> Path:
+    """A real Word document (python-docx's) whose ``word/document.xml`` is replaced by ``document_xml``."""
+    import io
+    import zipfile
+
+    import docx
+
+    source = io.BytesIO()
+    docx.Document().save(source)
+    path = tmp_path / "rules.docx"
+    with zipfile.ZipFile(io.BytesIO(source.getvalue())) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as copy:
+        for member in original.infolist():
+            copy.writestr(member.filename, document_xml if member.filename == "word/document.xml" else original.read(member))
+    return path
+
+
+ENTITIES = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+            b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">&lol2;</w:document>')
+DOCX_CASES = {
+    "zip bomb (ratio)": (b" " * (4 << 20), None, "times its size"),
+    "unpacked size": (bytes(range(256)) * 8192, 1 << 20, "unpacks to"),  # 2 MiB past a bound set at 1 MiB
+    "entities": (ENTITIES, None, "declares a DTD"),
+    "malformed XML": (b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>',
+                      None, "not a readable .docx"),
+}
+
+
+@pytest.mark.parametrize("case", DOCX_CASES)
+def test_hostile_docx_is_one_line_before_it_is_read(case, tmp_path, cli, monkeypatch):
+    from malpyeong_eval import inputs
+
+    document_xml, bound, words = DOCX_CASES[case]
+    if bound:
+        monkeypatch.setattr(inputs, "MAX_DOCX_UNPACKED_BYTES", bound)
+    path = _docx_with(tmp_path, document_xml)
+    started = time.monotonic()
+    refused(cli(*_retrieve(tmp_path, corpus=path)), words)
+    assert time.monotonic() - started < 5 and not (tmp_path / "out.json").exists()
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    lines += [f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]" for level in range(1, levels)]
+    return "grpo:\n  seed: 0\n" + "\n".join(lines) + "\n"
+
+
+YAML_CASES = {
+    "alias bomb": (lambda t: _yaml(t, _alias_bomb()), ["alias bomb"]),
+    "10 MB": (lambda t: _yaml(t, "model: x\n" + ("#" * 79 + "\n") * (10 * 1024 * 1024 // 80)), ["more than the 65,536"]),
+    "holds itself": (lambda t: _yaml(t, "grpo: &a {x: *a}\n"), ["holds it"]),
+    "grpo unclosed": (_train_flags("--grpo", "beta=[unclosed"), ["--grpo", "not"]),
+    "grpo python tag": (_train_flags("--grpo", 'beta=!!python/object/apply:os.system ["touch pwned"]'), ["python/object/apply"]),
+}
+
+
+@pytest.mark.parametrize("case", YAML_CASES)
+def test_hostile_yaml_is_refused_within_a_second(case, tmp_path, board, cli, monkeypatch):
+    build, needles = YAML_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    args = build(tmp_path)
+    started = time.monotonic()
+    refused(cli(*args), *needles)
+    assert time.monotonic() - started < 1  # the bomb would walk 9**9 nodes; the 10 MB file took 45 s
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_perplexity_label_refuses_a_text_past_the_context(tiny_policy, tmp_path, cli):
+    records = json.loads(json.dumps(SAMPLE[:2]))
+    records[1]["output"]["answer"] = "가나다 라마바 " * 12_500  # 100,000 characters; the tiny model has 4,096 positions
+    records[1]["output"].pop("article", None)
+    data = _dump(tmp_path / "long.json", records)
+    started = time.monotonic()
+    refused(cli("label", str(data), "--corpus", str(CORPUS), "--method", "perplexity", "--model", tiny_policy,
+                "--candidates", "1", "--device", "cpu", "-o", str(tmp_path / "out.json")), "more than the model's context")
+    assert time.monotonic() - started < 20 and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["zero-length", "hand-edited"])
+def test_damaged_bm25_cache_entry_is_rebuilt_and_said(damage, tmp_path, cli, monkeypatch, caplog):
+    monkeypatch.setenv("MALPYEONG_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["retrieve", str(GOLD), "--corpus", str(CORPUS), "--retriever", "bm25-char", "--top-k", "1", "--json"]
+    code, first, err = cli(*args)
+    assert code == 0, err
+    (entry,) = (tmp_path / "cache" / "bm25").iterdir()
+    if damage == "zero-length":
+        for part in entry.glob("*.npy"):
+            part.write_bytes(b"")
+    else:
+        (entry / "params.index.json").write_text('{"k1": ')
+    code, again, err = cli(*args)
+    assert code == 0, err  # not 'interrupted' (130)
+    notes = [record.getMessage() for record in caplog.records if record.name == "malpyeong_eval.retrieval.bm25"]
+    assert len(notes) == 1 and "could not be read" in notes[0] and "rebuilding" in notes[0]  # on stderr outside pytest
+    assert json.loads(again) == json.loads(first)
+    caplog.clear()
+    code, _, err = cli(*args)
+    assert code == 0 and not [r for r in caplog.records if r.name == "malpyeong_eval.retrieval.bm25"]  # rebuilt for good
+
+
+def test_plot_refuses_an_extension_it_cannot_write_and_a_folder(tmp_path, cli):
+    from leaderboard.store import Leaderboard
+    from malpyeong_eval.recording import RunMetadata
+
+    url = str(tmp_path / "b.db")
+    board = Leaderboard(url)
+    for step in (10, 20):
+        board.record(make_result(step), name=f"s{step}", metadata=RunMetadata(step=step, tags=("train:t",)))
+    refused(cli("plot", "--tag", "train:t", "-o", str(tmp_path / "curve.xyz"), "--db", url), "cannot draw a .xyz")
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    refused(cli("plot", "--tag", "train:t", "-o", str(folder), "--db", url), "is a directory")
+    assert list(folder.iterdir()) == [] and not (tmp_path / "plots.png").exists() and not (tmp_path / "curve.xyz").exists()
+    code, out, err = cli("plot", "--tag", "train:t", "-o", str(tmp_path / "curve.svg"), "--db", url)
+    assert code == 0, err
+    assert (tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder holding a recorded leaderboard, then made read-only: a tmpfs remounted read-only when root
+    (whom permissions do not stop), else the folder's write permission taken away."""
+    from leaderboard.store import Leaderboard
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    root = os.geteuid() == 0
+    if root and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    board = Leaderboard(str(folder / "board.db"))
+    board.record(make_result(1), name="kept")
+    board.engine.dispose()
+    for extra in folder.glob("board.db-*"):  # a closed database: no WAL files left beside it
+        extra.unlink()
+    if root:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+    try:
+        yield folder / "board.db"
+    finally:
+        if root:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        else:
+            folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("args", [["leaderboard"], ["score", "--sample", "--metrics", "em", "--record", "--name", "x"]])
+def test_database_in_a_read_only_folder_is_refused_within_seconds(args, read_only_folder, cli):
+    started = time.monotonic()
+    refused(cli(*args, "--db", str(read_only_folder)), str(read_only_folder))
+    assert time.monotonic() - started < 10  # was 61 s: the switch to WAL retried for the whole busy timeout
+
+
+def test_leaderboard_never_creates_a_database_or_its_folders(tmp_path, cli):
+    missing = tmp_path / "no" / "such" / "board.db"
+    for args in (["leaderboard"], ["show", "x"], ["export"], ["plot", "--tag", "t"], ["compare", "a", "b"]):
+        refused(cli(*args, "--db", str(missing)), "no leaderboard database")
+    assert not (tmp_path / "no").exists()
+
+
+SMALL_CASES = {
+    "serve on an IPv4-mapped address": (["serve", "--host", "::ffff:127.0.0.1", "--port", "0"], ["--host 127.0.0.1"]),
+    "rerank model that does not exist": (["retrieve", str(GOLD), "--corpus", str(CORPUS), "--retriever", "bm25-char",
+                                          "--rerank", "/nonexistent"], ["/nonexistent", "--rerank"]),
+    "unknown argument in a SQLite URL": (["score", "--sample", "--metrics", "em", "--record", "--name", "x", "--db",
+                                          "sqlite:///{tmp}/b.db?foo=bar"], ["'foo'", "not accepted"]),
+}
+
+
+@pytest.mark.parametrize("case", SMALL_CASES)
+def test_small_ones_are_one_line(case, tmp_path, board, cli):
+    args, needles = SMALL_CASES[case]
+    line = refused(cli(*[arg.replace("{tmp}", str(tmp_path)) for arg in args]), *needles)
+    assert "Background on this warning" not in line and "pinning" not in line
+    assert not (tmp_path / "b.db").exists()

@@ -94,11 +94,11 @@ def assert_equals_fresh_score(board: Leaderboard, name: str, fresh: dict) -> Non
     assert run.n == fresh["n"] and run.n_counted == fresh["n_counted"] and run.aligned_by_id == fresh["aligned_by_id"]
     assert run.metrics == {column: fresh["metrics"][column] for column in METRIC_COLUMNS}
     assert run.metric_config == fresh["config"]
-    groups = {row["question_type"]: row for row in board.groups(run)}
+    groups = {row.question_type: row.to_json() for row in board.groups(run)}
     assert set(groups) == set(fresh["by_type"])
     for question_type, expected in fresh["by_type"].items():
         assert {key: groups[question_type][key] for key in expected} == expected
-    stored = board.items(run)
+    stored = [item.to_json() for item in board.items(run)]
     assert [row["item_id"] for row in stored] == [item["id"] for item in fresh["items"]]
     for row, item in zip(stored, fresh["items"], strict=True):
         for key in ("question_type", "prediction", "gold", "answer_clause", "reason", "counted",
@@ -237,7 +237,7 @@ def test_rescore_with_model_metrics_takes_the_score_flags(tmp_path, files, cli, 
     assert run.n_counted == fresh["n_counted"] and run.metric_config == fresh["config"]
     for column in METRIC_COLUMNS:
         assert run.metrics[column] == pytest.approx(fresh["metrics"][column], abs=1e-6)
-    for row, item in zip(board.items(run), fresh["items"], strict=True):
+    for row, item in zip([stored.to_json() for stored in board.items(run)], fresh["items"], strict=True):
         assert row["counted"] == item["counted"]
         assert row["bertscore"] == pytest.approx(item["bertscore"], abs=1e-6)
         assert row["bleurt"] == pytest.approx(item["bleurt"], abs=1e-6)

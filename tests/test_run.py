@@ -64,6 +64,21 @@ def test_model_dir_end_to_end(tiny_policy, tmp_path, cli):
     assert [item.id for item in submission] == [item.id for item in load_items(sample_path("gold"))[:6]]
     runs = Leaderboard(db).runs()
     assert len(runs) == 1 and runs[0].prompt_id == "malpyeong-contest-v1" and runs[0].generation["max_new_tokens"] == 12
+    # the same run from Python, no command line: the request the command's flags parse to, the same scores
+    from malpyeong_eval.cli import click_command
+    from malpyeong_eval.cli.run import run_request
+    from malpyeong_eval.generation import Decoding
+    from malpyeong_eval.runs import RunData, RunRequest, run_checkpoints
+
+    request = RunRequest(tiny_policy, data=RunData(limit=6), decoding=Decoding(GenerationSettings(max_new_tokens=12), 4),
+                         metrics=("em", "rouge1"), runs_dir=tmp_path / "api-runs")
+    words = [tiny_policy, *FAST, "--runs-dir", str(tmp_path / "api-runs")]
+    assert run_request(click_command().commands["run"].make_context("run", words).params) == request  # type: ignore[attr-defined]
+    outcomes = run_checkpoints(request)  # no recorder: nothing recorded
+    (entry,) = outcomes.to_json()
+    assert entry["metrics"] == summary["metrics"] and entry.keys() == summary.keys() and entry["run"] is None
+    assert outcomes[0].predictions == {item.id: item.answer for item in submission}
+    assert Path(entry["results"]).is_relative_to(tmp_path / "api-runs") and Leaderboard(db).count() == 1
     # the same checkpoint, data and settings again: no second run, the submission is still written
     (tmp_path / "sub.json").unlink()
     code, out, _ = cli("run", tiny_policy, "--db", db, "--runs-dir", str(tmp_path / "runs"),
@@ -119,11 +134,16 @@ def test_training_folder_runs_each_checkpoint_in_step_order(training_folder, tmp
 def test_torn_generation_lines_are_regenerated(tmp_path):
     from malpyeong_eval.submission import GenerationStore
 
-    store = GenerationStore(tmp_path)
-    store.append([("1", "가"), ("2", "나")])
+    from malpyeong_eval.submission import Generation, generation_files, read_generations, run_folder_name
+
+    store = GenerationStore(tmp_path / run_folder_name("team/ckpt 1", "0123456789abcdef"))
+    assert store.folder.name == "team_ckpt_1-0123456789"  # the one naming rule of run folders
+    store.append([("1", "가"), ("2", "나", "프롬프트", "<규정 - 제1항>")])
     with store.path.open("ab") as handle:
         handle.write('{"id": "3", "prediction": "다'.encode()[:-1])  # cut inside a UTF-8 character
     assert store.load() == {"1": "가", "2": "나"}
+    assert read_generations(store.path) == {"1": Generation("1", "가"), "2": Generation("2", "나", "프롬프트", "<규정 - 제1항>")}
+    assert list(generation_files(tmp_path)) == [store.path]
 
 
 def test_submission_is_the_items_records_with_the_predictions(tmp_path):

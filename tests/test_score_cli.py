@@ -173,3 +173,41 @@ def test_batch_size_auto_scores_as_the_default_sizes(full_result, tiny_bert, tin
         assert value == pytest.approx(full_result["metrics"][key], abs=1e-6), key
     code, _, err = cli("score", "--sample", "--metrics", "em", "--batch-size", "lots")
     assert code == 2 and "--batch-size 'lots': give a positive integer or 'auto'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_python_call_gives_what_the_command_writes(full_result, tiny_bert, tiny_bleurt):
+    """``score_submission`` on the command's input (no subprocess, no command line): the same result,
+    every item and configuration string included."""
+    from malpyeong_eval import ScorerOptions
+    from malpyeong_eval.scoring import ScoreRequest, score_submission
+
+    outcome = score_submission(ScoreRequest(
+        sample_path("submission"), sample_path("gold"),
+        scorer=ScorerOptions(bertscore_model=tiny_bert, bertscore_layers=2, bleurt_model=tiny_bleurt, device="cpu")))
+    assert outcome.to_json() == full_result and outcome.run_id is None
+    page = outcome._repr_html_()  # a notebook's view: the score table
+    assert "sample_submission.json vs sample_gold.json" in page and "Final" in page and "overall" in page
+
+
+def test_score_request_checks_itself_and_a_taken_name_is_refused_before_reading(tmp_path):
+    from leaderboard.store import Leaderboard
+    from malpyeong_eval import MalpyeongError
+    from malpyeong_eval.recording import Recording
+    from malpyeong_eval.scoring import ScoreRequest, score_submission
+
+    with pytest.raises(MalpyeongError, match=r"^give a submission file and --gold GOLD \(or --sample\)$"):
+        ScoreRequest(sample_path("submission"))
+    with pytest.raises(MalpyeongError, match=r"^--record needs --name NAME$"):
+        ScoreRequest(sample=True, recording=Recording(record=True))
+    board = Leaderboard(f"sqlite:///{tmp_path / 'board.db'}")
+    recorded = score_submission(ScoreRequest(sample=True, metrics=("em",), recording=Recording(record=True, name="a", tags=("t",))),
+                                board=board)
+    run = board.get("a")
+    assert (recorded.run_id, recorded.run_name) == (run.id, "a") and run.tags == ["t"] and run.dataset_name == "sample_gold"
+    assert run.provenance is not None and run.provenance["wall_seconds"] >= 0
+    with pytest.raises(MalpyeongError, match="a run named 'a' is already on the leaderboard; choose another --name"):
+        score_submission(ScoreRequest(tmp_path / "nowhere.json", tmp_path / "nowhere-gold.json",
+                                      recording=Recording(record=True, name="a")), board=board)
+    unrecorded = score_submission(ScoreRequest(sample=True, metrics=("em",), recording=Recording(record=False, name="a")),
+                                  board=board)
+    assert unrecorded.run_id is None and board.count() == 1  # record=False: the board is left alone

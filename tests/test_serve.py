@@ -41,12 +41,6 @@ def _cli(*args: str, cwd: Path) -> str:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory, tiny_policy) -> dict:
     """A leaderboard with the sample, an evil submission and two checkpoints of the tiny policy."""
@@ -72,14 +66,19 @@ def filled(tmp_path_factory, tiny_policy) -> dict:
 
 @pytest.fixture(scope="module")
 def server(filled):
-    """``malpyeong-eval serve`` on a free loopback port, as a process."""
-    port = _free_port()
+    """``malpyeong-eval serve --port 0`` as a process: it binds a free loopback port before it prints the line
+    naming it (issue 29: it printed the port asked for, 0, and bound later), so the line's port answers."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "malpyeong_eval", "serve", "--db", filled["db"], "--port", str(port), "--runs-dir", str(filled["runs"])],
+        [sys.executable, "-m", "malpyeong_eval", "serve", "--db", filled["db"], "--port", "0", "--runs-dir", str(filled["runs"])],
         cwd=filled["work"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    announced = process.stderr.readline() if process.stderr else ""  # the first line, or "" when it exits first
+    found = re.search(r"read-only on http://127\.0\.0\.1:([0-9]+)/", announced)
+    if not found or found.group(1) == "0":
+        process.kill()
+        pytest.fail(f"serve did not name the port it bound: {announced!r} {process.communicate()[1]}")
+    base = f"http://127.0.0.1:{found.group(1)}"
     deadline = time.monotonic() + 90
     while True:
         try:

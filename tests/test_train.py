@@ -227,7 +227,7 @@ def test_follow_command_carries_the_tracker(tmp_path):
 
     from malpyeong_eval.cli import app
     from train.config import load_settings, validate
-    from malpyeong_eval.cli.training import follow_command
+    from train.plan import follow_command
 
     settings = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
                                     "eval": {"data": str(sample_path("gold")), "mode": "follow"}},

@@ -99,17 +99,20 @@ def test_the_readme_train_commands_still_parse(args, monkeypatch):
     assert settings.data == ctx.params["data"]
 
 
-def _same(a, b) -> bool:
-    as_words = (lambda v: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v))
-    return as_words(a) == as_words(b)
+def _run_command():
+    from malpyeong_eval.cli import app
+
+    return typer.main.get_group(app).commands["run"]
 
 
-def test_the_follow_command_reads_back_as_the_plan_the_inline_evaluation_runs(tmp_path):
-    """The printed command, parsed by ``run``'s own click command, gives back every value of the plan,
-    and the inline runner is built from the same plan: a renamed ``run`` flag fails here."""
-    from malpyeong_eval.cli.training import command_words, follow_command, run_command
+def test_the_follow_command_reads_back_as_the_request_the_inline_evaluation_runs(tmp_path):
+    """The printed command, parsed by ``run``'s own click command into ``run``'s request, is the training's
+    evaluation request, every field of which was set away from its default; the inline runner is built
+    from the same request: a renamed ``run`` flag fails here."""
+    from malpyeong_eval.cli.run import run_request
+    from malpyeong_eval.runs import FLAGS
     from train.config import validate
-    from train.plan import evaluation_plan
+    from train.plan import evaluation_request, follow_command
     from train.trainer import evaluation_runner
 
     overrides, flags = _given(
@@ -119,19 +122,25 @@ def test_the_follow_command_reads_back_as_the_plan_the_inline_evaluation_runs(tm
         "--db", str(tmp_path / "board.db"), "--max-steps", "6", "--report-to", "trackio")
     settings = load_settings(None, overrides, ["project=team"], flags=flags)
     grpo_config = validate(settings)
-    plan = evaluation_plan(settings, grpo_config)
+    request = evaluation_request(settings, grpo_config)
+    assert request is not None
     words = shlex.split(follow_command(settings, grpo_config))
     assert words[:2] == ["malpyeong-eval", "run"]
-    parsed = run_command().make_context("run", words[2:]).params
+    parsed = _run_command().make_context("run", words[2:]).params
+    assert run_request(parsed) == request  # every field read back as it was
+    changed = set(request.changed())
+    assert {"checkpoint", "data.path", "data.limit", "data.dataset_name", "prompt_file", "decoding.settings.max_new_tokens",
+            "engine.trust_remote_code", "scorer.bertscore_model", "scorer.bertscore_layers", "scorer.bleurt_model",
+            "metrics", "runs_dir", "recording.db", "recording.tags", "follow.enabled", "follow.until_step",
+            "tracking.report_to", "tracking.project"} <= changed
     assert parsed["follow"] and parsed["checkpoint"] == str((tmp_path / "out").resolve())
-    for name, value in plan.run_parameters().items():
-        assert value is not None and _same(parsed[name], value), name  # every field set, every one read back
-    assert plan.tag == ("train:out",) and plan.until_step == 6 and plan.tracker_project == "team"
-    runner = evaluation_runner(plan, device="cpu")
+    assert request.recording.tags == ("train:out",) and request.follow.until_step == 6 and request.tracking.project == "team"
+    runner = evaluation_runner(request, device="cpu")
     assert runner.data is not None
     assert (runner.data.path, runner.dataset_name, runner.limit, runner.settings.max_new_tokens, runner.batch_size,
-            runner.runs_root, runner.tags, runner.trust_remote_code) == (
-        plan.data, plan.dataset_name, plan.limit, plan.max_new_tokens, plan.batch_size, plan.runs_dir, list(plan.tag), True)
+            runner.runs_root, runner.tags, runner.engine.trust_remote_code, runner.engine.device) == (
+        request.data.path, request.data.dataset_name, request.data.limit, request.decoding.settings.max_new_tokens,
+        request.decoding.batch_size, request.runs_dir, list(request.recording.tags), True, "cpu")
     assert runner.prompt.cites and list(runner.scorer.metrics) == ["em", "rouge1"]
-    with pytest.raises(KeyError):
-        command_words(run_command(), {"no_such_flag": 1})
+    run_flags = {opt for param in _run_command().params for opt in param.opts}
+    assert set(FLAGS.values()) - {"CHECKPOINT"} <= run_flags  # every flag the map names is one of run's

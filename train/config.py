@@ -18,8 +18,8 @@ second time as dataclass fields and has no nested sections. The flags are declar
 ``malpyeong_eval.cli.training``'s typer signature; its ``SETTING_PATHS`` places each in these models (the
 rest are top-level keys of their own name), and only the flags given on the command line are laid
 over the file. How checkpoints are scored is derived once from these settings, as
-``train.plan.EvaluationPlan``: the inline evaluation and the printed ``run --follow`` command
-are both built from it.
+``train.plan.evaluation_request`` (``run``'s request): the inline evaluation and the printed
+``run --follow`` command are both built from it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PositiveInt, ValidationError, field_validator
 
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.evaluation import parse_metrics
+from malpyeong_eval.inputs import decode_utf8, load_yaml, read_bytes
 
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
@@ -129,10 +129,12 @@ class TrainSettings(_Settings):
 
     _split_rewards = field_validator("rewards", mode="before")(_comma_list)
 
-    def scorer_options(self, device: str | None = None) -> ScorerOptions:
-        """How the rewards' scorers run: the training's scorer models, on ``device``."""
+    @property
+    def scorer(self) -> ScorerOptions:
+        """The training's scorer models (the file's and flags' ``bertscore_model``, ``bertscore_layers``,
+        ``bleurt_model``) as the one value the rewards and the evaluations take (device: the default)."""
         return ScorerOptions(bertscore_model=self.bertscore_model, bertscore_layers=self.bertscore_layers,
-                             bleurt_model=self.bleurt_model, device=device)
+                             bleurt_model=self.bleurt_model)
 
     @field_validator("reward_weights", mode="before")
     @classmethod
@@ -150,18 +152,14 @@ class TrainSettings(_Settings):
         return {key: _numeric(item) for key, item in value.items()} if isinstance(value, dict) else value
 
 
-def _read_yaml(path: str | Path) -> Any:
-    """A training config through the one reader (:mod:`malpyeong_eval.inputs`), parsed and checked."""
-    from malpyeong_eval.inputs import check_value, read_text
+MAX_CONFIG_BYTES = 64 * 1024  # a training config is a few KB; a bigger file is refused before it is parsed
 
-    text = read_text(path, what="training config", expected="a YAML file", error=MalpyeongError)
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MalpyeongError(f"{path}: cannot read the training config ({str(exc).splitlines()[0]})") from None
-    except RecursionError:
-        raise MalpyeongError(f"{path}: cannot read the training config (nested too deep)") from None
-    return check_value(str(path), loaded, error=MalpyeongError) or {}
+
+def _read_yaml(path: str | Path) -> Any:
+    """A training config through the one reader (:mod:`malpyeong_eval.inputs`): bounded in size, parsed
+    with aliases bounded (:func:`~malpyeong_eval.inputs.load_yaml`) and checked."""
+    raw = read_bytes(path, what="training config", expected="a YAML file", error=MalpyeongError, max_bytes=MAX_CONFIG_BYTES)
+    return load_yaml(str(path), decode_utf8(path, raw, error=MalpyeongError), what="training config") or {}
 
 
 def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,7 +204,7 @@ def load_settings(config_file: str | Path | None, overrides: Mapping[str, Any], 
         if "=" not in pair:
             raise MalpyeongError(f"--grpo takes KEY=VALUE, got {pair!r}")
         key, raw = pair.split("=", 1)
-        grpo[key.strip()] = yaml.safe_load(raw)
+        grpo[key.strip()] = load_yaml(f"--grpo {pair!r}", raw, what="value as YAML")
     values = _merged(_merged(values, overrides), {"grpo": grpo})
     try:
         return TrainSettings.model_validate(values)
@@ -260,9 +258,8 @@ def _check_grpo_numbers(grpo: dict[str, Any]) -> None:
             raise MalpyeongError(f"--max-steps must be above 0 (or -1: train num_train_epochs), got {value!r}")
 
 
-def validate(settings: TrainSettings):
-    """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
-    _check_grpo_numbers(settings.grpo)
+def _check_data_and_rewards(settings: TrainSettings) -> None:
+    """The training data (read and checked, before any model loads), the rewards and their weights."""
     if not settings.data:
         raise MalpyeongError("give the training data with --data FILE (official format)")
     if not Path(settings.data).is_file():
@@ -282,6 +279,10 @@ def validate(settings: TrainSettings):
         raise MalpyeongError(
             f"{len(settings.reward_weights)} reward weights for {len(settings.rewards)} rewards ({','.join(settings.rewards)})"
         )
+
+
+def _check_evaluation(settings: TrainSettings) -> None:
+    """The evaluation data (items with answers: each checkpoint is scored on them), mode and metrics."""
     eval_data = settings.eval.data
     if eval_data and not Path(eval_data).is_file():
         raise MalpyeongError(f"{eval_data}: evaluation data file not found")
@@ -290,9 +291,18 @@ def validate(settings: TrainSettings):
             raise MalpyeongError("--eval-mode follow needs --eval-data: the data 'malpyeong-eval run --follow' scores checkpoints on")
         if settings.eval.start:
             raise MalpyeongError("--eval-start needs --eval-mode inline (with follow, score the base model with malpyeong-eval run MODEL)")
+    if eval_data and settings.eval.mode == "inline":  # scored here: a file without answers fails before training
+        from malpyeong_eval.data import load_items
+
+        load_items(eval_data, require_answer=True)
     if settings.eval.metrics:
         parse_metrics(settings.eval.metrics)
     parse_metrics(settings.contest_metrics)
+
+
+def _grpo_config(settings: TrainSettings):
+    """The ``GRPOConfig`` of the settings: the recipe, the ``grpo:`` fields (checked against GRPOConfig's
+    fields and their types first), the output folder and the reward weights."""
     from trl import GRPOConfig  # slow to import: after the checks that need nothing of it
 
     fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.init}
@@ -314,14 +324,39 @@ def validate(settings: TrainSettings):
     try:
         with warnings.catch_warnings():  # transformers' deprecation notices about fields we never set
             warnings.simplefilter("ignore", FutureWarning)
-            config = GRPOConfig(**options)
+            return GRPOConfig(**options)
     except (ValueError, TypeError) as exc:
         raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None
+
+
+def validate(settings: TrainSettings):
+    """Check the configuration and build the ``GRPOConfig``; every problem is one line."""
+    _check_grpo_numbers(settings.grpo)
+    _check_data_and_rewards(settings)
+    _check_evaluation(settings)
+    config = _grpo_config(settings)
     if config.use_vllm:
         import importlib.util
+
+        import torch
 
         if importlib.util.find_spec("vllm") is None:
             raise MalpyeongError("--use-vllm needs vLLM: pip install 'malpyeong-eval[vllm]' (on a CUDA machine)")
         if not torch.cuda.is_available():
             raise MalpyeongError("--use-vllm needs a CUDA GPU, and none is visible")
     return config
+
+
+def check_training(settings: TrainSettings):
+    """Everything checked before a model is loaded: the configuration (:func:`~train.config.validate`,
+    which builds the ``GRPOConfig`` it returns), the policy's folder and, for an inline evaluation,
+    the leaderboard."""
+    from malpyeong_eval.metrics.loading import check_model
+
+    grpo_config = validate(settings)
+    check_model(settings.model, "policy", "--model")  # a missing folder fails now, not after the slow imports
+    if settings.eval.data and settings.eval.mode == "inline":
+        from leaderboard.store import Leaderboard
+
+        Leaderboard(settings.db)  # a bad database fails now, not after the first checkpoint
+    return grpo_config

@@ -11,6 +11,7 @@ models' scores mean nothing; the machinery is the real one.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import sys
 import warnings
@@ -22,12 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
 
 if TYPE_CHECKING:
     from leaderboard.store import Leaderboard
+
+    from .config import TrainSettings
 
 DEMO_MARKER = ".malpyeong-demo"
 LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while ROUGE-1 rises
@@ -35,19 +38,12 @@ LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while RO
 
 @dataclass
 class DemoResult:
+    """What a demo recorded: the leaderboard, the tag of its runs, the training curve, how many runs."""
+
     board: Leaderboard
+    tag: str
     plot: Path
     runs: int
-
-
-def demo_db_url(db: str | None = None) -> str:
-    """The database the demo records into: ``--db``, else ``$MALPYEONG_DB``, else the demo's own
-    SQLite file, apart from the user's leaderboard."""
-    from platformdirs import user_data_dir
-
-    from leaderboard.db import resolve_url
-
-    return resolve_url(db, default=f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'demo.db'}")
 
 
 WARM_START_STEPS = 150  # the supervised pass's steps: after them the tiny policy answers in the contest's shape
@@ -65,7 +61,7 @@ def _warm_policy(folder: Path, texts: list[str]) -> Path:
     return warm_start_policy(folder, pairs, steps=WARM_START_STEPS)
 
 
-def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
+def _tiny_models(cache: Path, stages: DemoDisplay) -> dict[str, str]:
     from malpyeong_eval.data import load_items, sample_path
     from malpyeong_eval.tiny_models import TINY_MODELS_VERSION, build_tiny_bert, build_tiny_bleurt
 
@@ -77,12 +73,12 @@ def _tiny_models(cache: Path, progress: Progress, task) -> dict[str, str]:
     for name, build in builders.items():
         folder = cache / f"{name}-{TINY_MODELS_VERSION}"  # a model built by an older builder is not reused
         if not (folder / "complete").exists():
-            progress.update(task, description=f"building the tiny {name} model")
+            stages.progress.update(stages.models, description=f"build the tiny {name} model", state="→")
             shutil.rmtree(folder, ignore_errors=True)
             build(folder, texts)
             (folder / "complete").write_text("")
         paths[name] = str(folder)
-        progress.advance(task)
+        stages.advance(stages.models, description="build the tiny models (policy warm start, BERT, BLEURT)")
     return paths
 
 
@@ -139,55 +135,95 @@ def record_written(folder: Path, kept: set[str]) -> None:
                                       encoding="utf-8")
 
 
+class DemoDisplay:
+    """The demo's one progress display: every stage is listed from the start, so what comes next is
+    on the screen (``·`` waiting, ``→`` running, ``✓`` done), and the running one moves."""
+
+    def __init__(self, progress: Progress, *, steps: int, save_steps: int, items: int) -> None:
+        self.progress = progress
+        self.models = self._add("build the tiny models (policy warm start, BERT, BLEURT)", 3)
+        self.scoring = {0: self._add("score the policy before training (step 0)", items)}
+        self.training = self._add(f"GRPO training, {steps} steps", steps)
+        for step in range(save_steps, steps + 1, save_steps):
+            self.scoring[step] = self._add(f"score checkpoint-{step}", items)
+        self.finish = self._add("leaderboard and training curve", 1)
+
+    def _add(self, description: str, total: int) -> TaskID:
+        return self.progress.add_task(description, total=total, state="·")
+
+    def advance(self, task: TaskID, completed: int | None = None, description: str | None = None) -> None:
+        """Move ``task`` on (by one, or to ``completed``), marking it running or done."""
+        if completed is None:
+            self.progress.advance(task)
+        else:
+            self.progress.update(task, completed=completed)
+        finished = self.progress.tasks[task].finished
+        self.progress.update(task, state="✓" if finished else "→", description=description)
+
+    def scored(self, label: str, done: int, total: int) -> None:
+        """The evaluation's progress callback: ``label`` ends with ``checkpoint-N``."""
+        match = re.search(r"checkpoint-(\d+)$", label)
+        task = self.scoring.get(int(match.group(1))) if match else None
+        if task is not None:
+            self.progress.update(task, total=total)
+            self.advance(task, done)
+
+
+def demo_settings(models: dict[str, str], *, db_url: str, output_dir: Path, steps: int, save_steps: int,
+                  eval_limit: int | None) -> TrainSettings:
+    """The ``train`` settings the demo runs: the tiny models, the packaged sample, all four metrics."""
+    from malpyeong_eval.data import sample_path
+
+    from .config import EvalSettings, TrainSettings
+
+    return TrainSettings(
+        model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
+        rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
+        bleurt_model=models["bleurt"],
+        eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
+                          batch_size=20, dataset_name="sample", start=True, mode="inline"),
+        grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
+              "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
+              "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
+    )
+
+
 def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20,
              eval_limit: int | None = None) -> DemoResult:
-    """Build, score, train, score each checkpoint, record, plot."""
+    """Build, score, train, score each checkpoint, record (in the leaderboard at ``db_url``, tag
+    ``train:NAME``), plot."""
     from leaderboard.plot import plot_training
     from leaderboard.store import Leaderboard, runs_of_training
 
-    from .config import EvalSettings, TrainSettings, validate
-    from .trainer import train, training_name
+    from malpyeong_eval.data import load_items, sample_path
 
-    from malpyeong_eval.data import sample_path
+    from .config import validate
+    from .trainer import train, training_name
 
     check_output_dir(output_dir)  # before the database is created
     board = Leaderboard(db_url)
     kept = prepare_output_dir(output_dir)
     quiet = StringIO()  # what the libraries print goes here; the progress display keeps the real stderr
     display = Console(file=sys.stderr, width=console.width)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("{task.fields[state]}"), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=display) as progress, warnings.catch_warnings(), \
             redirect_stdout(quiet), redirect_stderr(quiet):
         warnings.simplefilter("ignore")
         logging.getLogger("malpyeong_eval.rewards").setLevel(logging.ERROR)
-        models_task = progress.add_task("tiny models", total=3)
-        models = _tiny_models(cache, progress, models_task)
-        progress.update(models_task, description="tiny models ready")
-        settings = TrainSettings(
-            model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
-            rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
-            bleurt_model=models["bleurt"],
-            eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
-                              batch_size=20, dataset_name="sample", start=True, mode="inline"),
-            grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
-                  "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
-                  "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
-        )
+        items = len(load_items(sample_path("gold"))[:eval_limit])
+        stages = DemoDisplay(progress, steps=steps, save_steps=save_steps, items=items)
+        models = _tiny_models(cache, stages)
+        settings = demo_settings(models, db_url=db_url, output_dir=output_dir, steps=steps, save_steps=save_steps,
+                                 eval_limit=eval_limit)
         grpo_config = validate(settings)
-        eval_tasks: dict[str, Any] = {}
-
-        def eval_progress(label: str, done: int, total: int) -> None:
-            if label not in eval_tasks:
-                eval_tasks[label] = progress.add_task(f"scoring {label}", total=total)
-            progress.update(eval_tasks[label], completed=done)
-
-        train_task = progress.add_task("GRPO training", total=steps)
         try:
-            train(settings, grpo_config, progress=eval_progress,
-                  on_step=lambda step: progress.update(train_task, completed=step))
+            train(settings, grpo_config, progress=stages.scored,
+                  on_step=lambda step: stages.advance(stages.training, step))
             name = training_name(settings)
-            runs = runs_of_training(board.runs(tag=f"train:{name}"))
+            tag = f"train:{name}"
+            runs = runs_of_training(board.runs(tag=tag))
             plot = plot_training(runs, output_dir / "training-curve.png", title=f"malpyeong-eval demo ({name})")
+            stages.advance(stages.finish)
         finally:  # even an interrupted demo leaves the list of what it wrote, for the next one to clear
             record_written(output_dir, kept)
-    return DemoResult(board=board, plot=plot, runs=len(runs))
+    return DemoResult(board=board, tag=tag, plot=plot, runs=len(runs))

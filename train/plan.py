@@ -1,51 +1,22 @@
-"""How a training's checkpoints are scored: one :class:`EvaluationPlan`, from which both the inline
-evaluation (:func:`train.trainer.evaluation_runner`) and the ``malpyeong-eval run OUTPUT_DIR
---follow`` command (:func:`malpyeong_eval.cli.training.follow_command`) are built, so the two cannot drift."""
+"""How a training's checkpoints are scored: one :class:`~malpyeong_eval.runs.RunRequest`, from which
+both the inline evaluation (:func:`train.trainer.evaluation_runner`) and the printed ``malpyeong-eval
+run OUTPUT_DIR --follow`` command (:func:`follow_command`, the request spelled as ``run``'s words by
+:meth:`~malpyeong_eval.runs.RunRequest.command_words`) are built, so the two cannot drift."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from malpyeong_eval.metrics.options import ScorerOptions
+from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.generation import Decoding, EngineOptions, GenerationSettings
 from malpyeong_eval.metrics.registry import DEFAULT_METRICS_TEXT
-from malpyeong_eval.tracking import training_tracker
+from malpyeong_eval.runs import Follow, Recording, RunData, RunRequest
+from malpyeong_eval.tracking import Tracking, training_tracker
 
 from .config import TrainSettings
-
-
-@dataclass(frozen=True)
-class EvaluationPlan:
-    """Each saved checkpoint's evaluation, as ``malpyeong-eval run``'s parameters: every field is
-    named as one of ``run``'s and holds its value (paths absolute, so any folder may run it)."""
-
-    data: Path
-    limit: int | None
-    dataset_name: str
-    metrics: str
-    max_new_tokens: int
-    batch_size: int
-    prompt_file: str | None  # a file, or a packaged prompt's name (contest-cite)
-    runs_dir: Path
-    tag: tuple[str, ...]
-    db: str | None
-    bertscore_model: str | None
-    bertscore_layers: int | None
-    bleurt_model: str | None
-    trust_remote_code: bool
-    report_to: str | None  # the tracker the scores go to; None: none
-    tracker_project: str | None
-    until_step: int | None  # the last step training saves (follow: where run stops; inline ends with training)
-
-    def scorer_options(self, device: str | None = None) -> ScorerOptions:
-        """How the plan's scorers run, on ``device``."""
-        return ScorerOptions(bertscore_model=self.bertscore_model, bertscore_layers=self.bertscore_layers,
-                             bleurt_model=self.bleurt_model, device=device)
-
-    def run_parameters(self) -> dict[str, Any]:
-        """The plan as ``run``'s keyword arguments."""
-        return asdict(self)
 
 
 def training_name(settings: TrainSettings) -> str:
@@ -53,8 +24,12 @@ def training_name(settings: TrainSettings) -> str:
     return Path(settings.output_dir).resolve().name
 
 
-def evaluation_plan(settings: TrainSettings, grpo_config: Any) -> EvaluationPlan | None:
-    """The plan for ``settings.eval`` under this ``GRPOConfig``; ``None`` without eval data."""
+def evaluation_request(settings: TrainSettings, grpo_config: Any) -> RunRequest | None:
+    """How ``settings.eval`` scores each checkpoint under this ``GRPOConfig``, as ``run``'s request on the
+    training's output folder (paths absolute, so any folder may run it; following it up to the last step
+    training saves); ``None`` without eval data."""
+    from malpyeong_eval.evaluation import parse_metrics
+
     evaluation = settings.eval
     if not evaluation.data:
         return None
@@ -66,15 +41,33 @@ def evaluation_plan(settings: TrainSettings, grpo_config: Any) -> EvaluationPlan
         from leaderboard.db import resolve_url
 
         db = resolve_url(settings.db)
-    return EvaluationPlan(
-        data=data, limit=evaluation.limit, dataset_name=evaluation.dataset_name or data.stem,
-        metrics=evaluation.metrics or DEFAULT_METRICS_TEXT,
-        max_new_tokens=evaluation.max_new_tokens or grpo_config.max_completion_length, batch_size=evaluation.batch_size,
+    max_steps = grpo_config.max_steps
+    return RunRequest(
+        checkpoint=str(Path(settings.output_dir).resolve()),
+        data=RunData(data, evaluation.limit, evaluation.dataset_name or data.stem),
         prompt_file=str(prompt_file.resolve()) if prompt_file and prompt_file.exists() else settings.prompt_file,
-        runs_dir=Path(settings.output_dir).resolve() / "eval-runs", tag=(f"train:{training_name(settings)}",), db=db,
-        bertscore_model=settings.bertscore_model, bertscore_layers=settings.bertscore_layers,
-        bleurt_model=settings.bleurt_model, trust_remote_code=settings.trust_remote_code,
-        report_to=None if tracker == "none" else tracker,
-        tracker_project=None if tracker == "none" else str(getattr(grpo_config, "project", "malpyeong-eval")),
-        until_step=grpo_config.max_steps if grpo_config.max_steps and grpo_config.max_steps > 0 else None,
+        decoding=Decoding(GenerationSettings(max_new_tokens=evaluation.max_new_tokens or grpo_config.max_completion_length),
+                          evaluation.batch_size),
+        engine=EngineOptions(trust_remote_code=settings.trust_remote_code), scorer=settings.scorer,
+        metrics=parse_metrics(evaluation.metrics or DEFAULT_METRICS_TEXT),
+        runs_dir=Path(settings.output_dir).resolve() / "eval-runs",
+        recording=Recording(db=db, tags=(f"train:{training_name(settings)}",)),
+        follow=Follow(enabled=True, until_step=max_steps if max_steps and max_steps > 0 else None),
+        tracking=Tracking(tracker, str(getattr(grpo_config, "project", "malpyeong-eval")) if tracker != "none" else "malpyeong-eval"),
     )
+
+
+def follow_command(settings: TrainSettings, grpo_config: Any) -> str:
+    """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints as the
+    inline evaluation would: its :func:`evaluation_request` spelled as ``run``'s words. A database URL
+    holding a password is left to ``MALPYEONG_DB`` (and said so), never printed."""
+    from malpyeong_eval.secrets import has_secret
+
+    request = evaluation_request(settings, grpo_config)
+    if request is None:
+        raise MalpyeongError("--eval-mode follow needs --eval-data: the data 'malpyeong-eval run --follow' scores checkpoints on")
+    note = ""
+    if request.recording.db and has_secret(request.recording.db):
+        request = replace(request, recording=replace(request.recording, db=None))
+        note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
+    return shlex.join(["malpyeong-eval", "run", *request.command_words()]) + note

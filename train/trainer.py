@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
 from malpyeong_eval.citation import item_candidates
-from malpyeong_eval.data import Item, load_data, load_items
+from malpyeong_eval.data import Item, load_items
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
+from malpyeong_eval.runner import CheckpointRunner, RunOutcome
+from malpyeong_eval.runs import RunRequest
 from malpyeong_eval.tracking import EvaluationLogger, Tracking
 
-from .config import TrainSettings
-from .plan import EvaluationPlan, evaluation_plan, training_name
+from .config import TrainSettings, check_training
+from .plan import evaluation_request, follow_command, training_name
 
 
 def build_dataset(items: list[Item], prompt: ContestPrompt):
@@ -52,7 +54,7 @@ def build_rewards(settings: TrainSettings, device: str | None = None) -> list[An
     pool and loaded on first use."""
     from rewards import ContestReward, MetricReward, PartsLogging, context_reward, format_reward
 
-    options = settings.scorer_options(device)
+    options = settings.scorer.with_device(device)
     built: list[Any] = []
     for name in settings.rewards:
         if name == "format":
@@ -107,7 +109,7 @@ class FollowCallback(TrainerCallback):
     def __init__(self, command: str, log=None) -> None:
         self.command = command
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.checkpoints: list[dict[str, Any]] = []
+        self.checkpoints: list[SavedCheckpoint] = []
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -118,7 +120,7 @@ class FollowCallback(TrainerCallback):
             return
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if checkpoint.is_dir():
-            self.checkpoints.append({"step": state.global_step, "checkpoint": str(checkpoint)})
+            self.checkpoints.append(SavedCheckpoint(state.global_step, str(checkpoint)))
             self.log(f"saved {checkpoint} (step {state.global_step}); scored by: {self.command}")
 
 
@@ -132,89 +134,151 @@ class StepCallback(TrainerCallback):
         self.on_step(state.global_step)
 
 
-def evaluation_runner(plan: EvaluationPlan, device: str | None, progress=None):
-    """``run``'s machinery that scores checkpoints as ``plan`` says (``eval.mode: inline``).
+def evaluation_runner(request: RunRequest, device: str | None, progress=None) -> CheckpointRunner:
+    """``run``'s machinery that scores checkpoints as the training's evaluation ``request`` says
+    (``eval.mode: inline``), generating and scoring on ``device``, recording on its leaderboard.
 
     Its scorers come from the scorer pool: a model the reward functions loaded with the same
     configuration is shared, not loaded again.
     """
     from leaderboard.store import Leaderboard
-    from malpyeong_eval.evaluation import ContestScorer
-    from malpyeong_eval.generation import GenerationSettings
-    from malpyeong_eval.metrics.loading import resolve_device
-    from malpyeong_eval.runner import CheckpointRunner
+    from malpyeong_eval.runs import checkpoint_runner
 
-    scorer = ContestScorer(plan.metrics, plan.scorer_options(device))
-    eval_data = load_data(plan.data, require_answer=True)
-    return CheckpointRunner(
-        eval_data.items[: plan.limit], data=eval_data, dataset_name=plan.dataset_name,
-        prompt=load_prompt(plan.prompt_file), settings=GenerationSettings(max_new_tokens=plan.max_new_tokens),
-        batch_size=plan.batch_size, scorer=scorer, board=Leaderboard(plan.db), runs_root=plan.runs_dir,
-        device=device or resolve_device(None), trust_remote_code=plan.trust_remote_code, tags=plan.tag, progress=progress,
-    )
+    inline = replace(request, engine=replace(request.engine, device=device), scorer=request.scorer.with_device(device))
+    return checkpoint_runner(inline, board=Leaderboard(request.recording.db), progress=progress)
 
 
-def train(settings: TrainSettings, grpo_config, *, follow_command: str | None = None, progress=None,
-          on_step=None) -> dict[str, Any]:
-    """Run GRPOTrainer; returns the trainer's log history and the recorded evaluations.
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """A checkpoint training saved (``eval.mode: follow``: left to ``run --follow``)."""
+
+    step: int
+    checkpoint: str
+
+
+@dataclass
+class TrainSummary:
+    """What a training did: the trainer's log history, each checkpoint scored inline (a
+    :class:`~malpyeong_eval.runner.RunOutcome`, step 0 first with ``eval.start``) and, with
+    ``eval.mode: follow``, the ``run --follow`` command that scores them elsewhere (``None`` on the
+    processes but the main one) and the checkpoints saved. Prints as a table (rich, Jupyter)."""
+
+    log_history: list[dict[str, Any]]
+    evaluations: list[RunOutcome] = field(default_factory=list)
+    follow_command: str | None = None
+    checkpoints: list[SavedCheckpoint] = field(default_factory=list)
+
+    def rewards(self) -> list[dict[str, Any]]:
+        """Each logged step's mean rewards (``reward``, ``rewards/NAME/mean`` ...) with its ``step``."""
+        return [{key: value for key, value in entry.items() if key == "step" or key.startswith("rewards/") or key == "reward"}
+                for entry in self.log_history if "reward" in entry]
+
+    def to_json(self) -> dict[str, Any]:
+        """``malpyeong-eval train --json``."""
+        report: dict[str, Any] = {
+            "evaluations": [{"step": o.target.step, "run": o.run_name, "metrics": o.result.metrics if o.result else None}
+                            for o in self.evaluations],
+            "rewards": self.rewards(),
+        }
+        if self.follow_command:
+            report["follow_command"] = self.follow_command
+            report["checkpoints"] = [asdict(saved) for saved in self.checkpoints]
+        return report
+
+    def lines(self) -> list[str]:
+        """What the command says of it: where each checkpoint was recorded, the command that scores them."""
+        lines = [f"step {o.target.step}: recorded as {o.run_name!r}" for o in self.evaluations]
+        return lines + ([f"score the checkpoints with: {self.follow_command}"] if self.follow_command else [])
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+
+        from malpyeong_eval.report import format_score, inert
+
+        table = Table(title="GRPO training")
+        for header in ("step", "run", "exact match", "reward"):
+            table.add_column(header)
+        rewards = {row.get("step"): row.get("reward") for row in self.rewards()}
+        for outcome in self.evaluations:
+            metrics = outcome.result.metrics if outcome.result else {}
+            table.add_row(str(outcome.target.step), inert(outcome.run_name or "—"), format_score(metrics.get("exact_match")),
+                          format_score(rewards.get(outcome.target.step)))
+        return Group(table, *(inert(line) for line in self.lines()[len(self.evaluations):]))
+
+    def _repr_html_(self) -> str:
+        from malpyeong_eval.report import as_html
+
+        return as_html(self)
+
+
+def _inline_evaluation(settings: TrainSettings, request: RunRequest, device: str | None, progress) -> LeaderboardCallback:
+    """``eval.mode: inline``: the callback that scores each saved checkpoint (and with ``eval.start`` the
+    policy, now, as step 0)."""
+    from malpyeong_eval.checkpoints import resolve_targets
+
+    runner = evaluation_runner(request, device, progress)
+    report_to = request.tracking.report_to
+    evaluation = LeaderboardCallback(runner, training_name(settings),
+                                     EvaluationLogger(Tracking(report_to)) if report_to != "none" else None)
+    if settings.eval.start:
+        (target,) = resolve_targets(settings.model)
+        name = f"{training_name(settings)}/checkpoint-0"
+        evaluation.outcomes.append(runner.run(replace(target, step=0, name=name), name=name))
+    return evaluation
+
+
+def _peft_config(settings: TrainSettings):
+    if settings.lora is None:
+        return None
+    from peft import LoraConfig
+
+    lora = settings.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha or 2 * lora.r, lora_dropout=lora.dropout,
+                      target_modules=lora.peft_target_modules, task_type="CAUSAL_LM")
+
+
+def train(settings: TrainSettings, grpo_config=None, *, progress=None, on_step=None) -> TrainSummary:
+    """Run GRPOTrainer (``grpo_config``: :func:`check_training`'s, built here when not given).
 
     With ``eval.mode: inline`` and eval data, each saved checkpoint is scored here (and with
     ``eval.start`` the policy before training, step 0 of the curve). With ``eval.mode: follow``
-    nothing is scored here: ``follow_command`` (``malpyeong_eval.cli.training.follow_command``) is the command that
-    scores the checkpoints elsewhere, noted as each is saved; ``checkpoints`` lists those saved.
-    ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
+    nothing is scored here: the summary's ``follow_command`` scores the checkpoints elsewhere, noted
+    as each is saved. ``progress(label, done, total)`` follows checkpoint evaluations, ``on_step(step)`` training.
     """
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
-    from malpyeong_eval.checkpoints import resolve_targets
-
+    if grpo_config is None:
+        grpo_config = check_training(settings)
     prompt = load_prompt(settings.prompt_file)
     if settings.data is None:  # validate() refuses this before a model loads
         raise MalpyeongError("training needs --data")
     dataset = build_dataset(load_items(settings.data, require_answer=True), prompt)
     device = "cpu" if grpo_config.use_cpu else None
     reward_funcs = build_rewards(settings, device)
-    peft_config = None
-    if settings.lora is not None:
-        from peft import LoraConfig
-
-        lora = settings.lora
-        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha or 2 * lora.r, lora_dropout=lora.dropout,
-                                 target_modules=lora.peft_target_modules, task_type="CAUSAL_LM")
     try:
         with quiet_hub_logs():
             tokenizer = AutoTokenizer.from_pretrained(settings.model, trust_remote_code=settings.trust_remote_code)
     except Exception as exc:  # a damaged folder fails in any way
         raise ModelLoadError(f"cannot load the tokenizer of --model {settings.model!r}: {one_line(exc)}") from None
-    callbacks: list[TrainerCallback] = []
-    plan = evaluation_plan(settings, grpo_config)
-    evaluation = None
-    if plan is not None and settings.eval.mode == "inline":
-        runner = evaluation_runner(plan, device, progress)
-        evaluation = LeaderboardCallback(runner, training_name(settings),
-                                         EvaluationLogger(Tracking(plan.report_to)) if plan.report_to else None)
-        callbacks.append(evaluation)
-        if settings.eval.start:
-            (target,) = resolve_targets(settings.model)
-            name = f"{training_name(settings)}/checkpoint-0"
-            evaluation.outcomes.append(runner.run(replace(target, step=0, name=name), name=name))
-    follower = None
-    if follow_command is not None:
-        follower = FollowCallback(follow_command)
-        callbacks.append(follower)
+    request = evaluation_request(settings, grpo_config)
+    evaluation = _inline_evaluation(settings, request, device, progress) \
+        if request is not None and settings.eval.mode == "inline" else None
+    follower = FollowCallback(follow_command(settings, grpo_config)) if request is not None and settings.eval.mode == "follow" else None
+    callbacks: list[TrainerCallback] = [callback for callback in (evaluation, follower) if callback is not None]
     if on_step is not None:
         callbacks.append(StepCallback(on_step))
     try:
         trainer = GRPOTrainer(
             model=settings.model, reward_funcs=reward_funcs, args=grpo_config, train_dataset=dataset,
-            processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
+            processing_class=tokenizer, peft_config=_peft_config(settings), callbacks=callbacks,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:  # the policy's weights or config
         raise ModelLoadError(f"cannot load --model {settings.model!r}: {one_line(exc)}") from None
     resume = settings.resume and any(Path(settings.output_dir).glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     main_process = trainer.is_world_process_zero()  # the others leave the follow command unsaid
-    return {"log_history": trainer.state.log_history, "evaluations": evaluation.outcomes if evaluation else [],
-            "follow_command": follower.command if follower and main_process else None,
-            "checkpoints": follower.checkpoints if follower else []}
+    return TrainSummary(trainer.state.log_history, evaluation.outcomes if evaluation else [],
+                        follow_command=follower.command if follower and main_process else None,
+                        checkpoints=follower.checkpoints if follower else [])

@@ -9,11 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from malpyeong_eval.errors import MalpyeongError
+from malpyeong_eval.outputs import output_folder
 
 from ..store import Leaderboard
 from . import views
 from .app import STATIC
 from .pages import SiteUrls, render, tag_file
+
+SITE_MARKER = ".malpyeong-site"  # lists the files a site holds: an export replaces only such a folder
 
 
 @dataclass
@@ -27,8 +30,16 @@ class SiteReport:
 
 def write_site(board: Leaderboard, output: Path, *, data_files: Sequence[Path] = (), runs_dirs: Sequence[Path] = ()) -> SiteReport:
     """Write ``index.html``, one page per run, one comparison per tag with two or more comparable
-    runs, one training curve per tag with steps, and the script and style sheet, under ``output``."""
+    runs, one training curve per tag with steps, and the script and style sheet, as the folder ``output``:
+    written beside it and swapped in whole (:func:`~malpyeong_eval.outputs.output_folder`); an existing
+    folder is replaced only when it is empty or an earlier site (its :data:`SITE_MARKER` lists its files)."""
     output = Path(output)
+    with output_folder(output, SITE_MARKER, "written by malpyeong-eval export --format site; its files:") as staging:
+        report = _write_pages(board, staging, data_files=data_files, runs_dirs=runs_dirs)
+    return SiteReport(output, [output / page.relative_to(staging) for page in report.pages], report.skipped)
+
+
+def _write_pages(board: Leaderboard, output: Path, *, data_files: Sequence[Path], runs_dirs: Sequence[Path]) -> SiteReport:
     report = SiteReport(output)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sources = views.ItemSources(data_files, runs_dirs)

@@ -16,7 +16,7 @@ from typing import Any
 
 from malpyeong_eval.data import load_data, sample_path
 from malpyeong_eval.errors import MalpyeongError
-from malpyeong_eval.metrics.aggregate import SCORING_RULES, item_final_score
+from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import (
     COLUMN_NAMES,
     FINAL_METRICS,
@@ -27,17 +27,16 @@ from malpyeong_eval.metrics.registry import (
 )
 from malpyeong_eval.parsing import split_answer
 from malpyeong_eval.prompts import EXTRA_HEADER
+from malpyeong_eval.submission import Generation, generation_files, read_generations, run_folder_prefix
 
+from ..reading import RankingRequest, RunDetailRequest, ranking, run_detail
 from ..compare import compare_runs
-from ..store import Leaderboard, RunRecord, runs_of_training
+from ..records import GroupRecord, ItemRecord, RunRecord, runs_of_training
+from ..store import Leaderboard
 
-# The item fields the store gives today; any other field an item carries (the context branch's
-# chosen candidate, a named rule) is shown under "other recorded fields".
-KNOWN_ITEM_FIELDS = frozenset({"item_id", "question_type", "prediction", "answer_clause", "reason", "gold", "counted",
-                               *METRIC_NAMES})
-# HOOK (context selection): the first of these per-item fields that is present and non-empty is
-# shown as "the rule it named"; until the store records one, the page says none is recorded.
-NAMED_RULE_FIELDS = ("cited_title", "citation")  # what run records of the context the model named
+# The first of an item's recorded choice fields that is non-empty is shown as "the rule it named"
+# (the candidate's title, else the citation line as the model wrote it); none: the page says so.
+NAMED_RULE_FIELDS = ("cited_title", "citation")
 DEFAULT_MOVE_THRESHOLD = 0.1  # a reason metric moving more than this marks an item as changed
 
 
@@ -50,10 +49,10 @@ def metric_columns(runs: Iterable[RunRecord]) -> list[tuple[str, str]]:
     return [(key, LABELS[key]) for key in present] or [(key, LABELS[key]) for key in (*FINAL_METRICS, *SUMMARY_NAMES)]
 
 
-def item_metric_columns(rows: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The per-item registry metrics some of ``rows`` has a value for."""
-    rows = list(rows)
-    return [(key, LABELS[key]) for key in METRIC_NAMES if any(row.get(key) is not None for row in rows)]
+def item_metric_columns(items: Iterable[ItemRecord]) -> list[tuple[str, str]]:
+    """The per-item registry metrics some of ``items`` has a value for."""
+    items = list(items)
+    return [(key, LABELS[key]) for key in METRIC_NAMES if any(item.score(key) is not None for item in items)]
 
 
 def slug(text: str) -> str:
@@ -88,8 +87,8 @@ class LeaderboardPage:
 
 
 def leaderboard_page(board: Leaderboard) -> LeaderboardPage:
-    """Every run (all rules, in the store's order: Final, then Desc. Avg, then EM, best first)."""
-    records = board.runs(all_rules=True)
+    """Every run (all rules, ranked as ``leaderboard`` ranks them: Final, then Desc. Avg, then EM, best first)."""
+    records = ranking(board, RankingRequest(all_rules=True)).runs
     rows = [run_summary(run) for run in records]
     tags = sorted({tag for run in records for tag in run.tags})
     by_tag = {tag: [run for run in records if tag in run.tags] for tag in tags}
@@ -127,31 +126,22 @@ class ItemSources:
             self._data[data.sha256] = (data.path, {item.id: item.record for item in data.items})
         self._roots = [Path(root) for root in runs_dirs]
 
-    def _folders(self) -> list[tuple[Path, dict[str, dict[str, Any]]]]:
+    def _folders(self) -> list[tuple[Path, dict[str, Generation]]]:
         """Every run folder's generations, read afresh (``run --follow`` keeps adding folders)."""
-        folders = []
-        for root in self._roots:
-            for generations in sorted(root.glob("*/generations.jsonl")):
-                lines: dict[str, dict[str, Any]] = {}
-                for raw in generations.read_bytes().splitlines():
-                    try:
-                        record = json.loads(raw.decode("utf-8"))
-                        lines[str(record["id"])] = record
-                    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-                        continue
-                folders.append((generations, lines))
-        return folders
+        return [(path, read_generations(path)) for root in self._roots for path in generation_files(root)]
 
     def data_file(self, run: RunRecord) -> tuple[Path | None, dict[str, dict[str, Any]]]:
         """The data file the run was scored on (matched by hash) and its records by id."""
         path, records = self._data.get(run.dataset_hash or "", (None, {}))
         return path, records
 
-    def generations(self, run: RunRecord, items: Sequence[dict[str, Any]]) -> tuple[Path | None, dict[str, dict[str, Any]]]:
-        """The ``generations.jsonl`` holding every item of the run with the same prediction."""
-        wanted = {row["item_id"]: row["prediction"] for row in items}
-        for path, lines in sorted(self._folders(), key=lambda entry: not entry[0].parent.name.startswith(slug(run.name))):
-            if wanted and all(lines.get(item_id, {}).get("prediction") == prediction for item_id, prediction in wanted.items()):
+    def generations(self, run: RunRecord, items: Sequence[ItemRecord]) -> tuple[Path | None, dict[str, Generation]]:
+        """The ``generations.jsonl`` holding every item of the run with the same prediction (the run's own folder first)."""
+        wanted = {item.item_id: item.prediction for item in items}
+        own = run_folder_prefix(run.name)
+        for path, lines in sorted(self._folders(), key=lambda entry: not entry[0].parent.name.startswith(own)):
+            if wanted and all(item_id in lines and lines[item_id].prediction == prediction
+                              for item_id, prediction in wanted.items()):
                 return path, lines
         return None, {}
 
@@ -175,41 +165,52 @@ def _passages(record: dict[str, Any] | None, run: RunRecord, prompt: str | None)
     return [], ""
 
 
-def _named_rule(row: dict[str, Any]) -> tuple[str | None, str | None]:
+def _named_rule(item: ItemRecord) -> tuple[str | None, str | None]:
     for key in NAMED_RULE_FIELDS:
-        value = row.get(key)
-        if value not in (None, "", [], {}):
-            return key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        value = getattr(item, key)
+        if value:
+            return key, value
     return None, None
 
 
-def item_detail(row: dict[str, Any], run: RunRecord, record: dict[str, Any] | None, generation: dict[str, Any] | None) -> dict[str, Any]:
-    """One item as the run page shows it: the database's fields, the organizers' split of gold
-    and prediction, and what the data file and the run folder add (``None`` where unknown)."""
-    gold = split_answer(row["gold"])
-    prompt = (generation or {}).get("prompt")
+@dataclass
+class ItemDetail:
+    """One item as the run page shows it: its record, the organizers' split of its gold, and what the
+    data file and the run folder add (``None`` or empty where unknown)."""
+
+    record: ItemRecord
+    gold_clause: str
+    gold_reason: str
+    question: str | None
+    gold_rule: str | None  # the data file's output.article, else the gold rule stored with the item
+    prompt: str | None
+    passages: list[str]
+    passages_from: str
+    named_rule: str | None
+    named_rule_field: str | None
+
+
+def item_detail(item: ItemRecord, run: RunRecord, record: dict[str, Any] | None, generation: Generation | None) -> ItemDetail:
+    """One item with what its data file record and its generation line add."""
+    gold = split_answer(item.gold)
+    prompt = generation.prompt if generation else None
     passages, passages_from = _passages(record, run, prompt)
-    rule_field, rule = _named_rule(row)
+    rule_field, rule = _named_rule(item)
     inputs = (record or {}).get("input") or {}
-    return {
-        **row,
-        "final": item_final_score(row),
-        "gold_clause": gold.clause, "gold_reason": gold.reason,
-        "question": inputs.get("question"),
-        "gold_rule": ((record or {}).get("output") or {}).get("article"),
-        "prompt": prompt, "passages": passages, "passages_from": passages_from,
-        "named_rule": rule, "named_rule_field": rule_field,
-        "other_fields": {key: value for key, value in row.items() if key not in KNOWN_ITEM_FIELDS and key not in NAMED_RULE_FIELDS},
-    }
+    return ItemDetail(
+        record=item, gold_clause=gold.clause, gold_reason=gold.reason, question=inputs.get("question"),
+        gold_rule=((record or {}).get("output") or {}).get("article") or item.gold_article,
+        prompt=prompt, passages=passages, passages_from=passages_from, named_rule=rule, named_rule_field=rule_field,
+    )
 
 
 @dataclass
 class RunPage:
     run: dict[str, Any]
-    groups: list[dict[str, Any]]
+    groups: list[GroupRecord]
     columns: list[tuple[str, str]]
     item_columns: list[tuple[str, str]]
-    items: list[dict[str, Any]]
+    items: list[ItemDetail]
     question_types: list[str]
     configuration: list[tuple[str, str]]
     data_file: str | None
@@ -218,34 +219,17 @@ class RunPage:
     curves: list[str] = field(default_factory=list)  # its tags whose runs have training steps
 
 
-def configuration_rows(run: RunRecord) -> list[tuple[str, str]]:
-    """The run's configuration and provenance, one ``(key, value)`` per recorded setting."""
-    rows: dict[str, Any] = {
-        "id": f"#{run.id}", "checkpoint": run.checkpoint, "base model": run.base_model, "step": run.step,
-        "dataset": run.dataset_name, "dataset sha256": run.dataset_hash, "prompt": run.prompt_id,
-        "prompt sha256": run.prompt_hash, "context": run.context,
-        "tags": ", ".join(run.tags), "recorded": run.created_at.isoformat(timespec="seconds"),
-        "tool version": run.tool_version, "scoring rules": run.scoring_rules or "old (pre-2025) rules",
-        "aligned by id": "yes (not the organizers' score)" if run.aligned_by_id else None,
-        "fingerprint": run.fingerprint,
-    }
-    rows.update({f"retrieval {key}": value for key, value in (run.retrieval or {}).items()})
-    rows.update({f"generation {key}": value for key, value in run.generation.items()})
-    rows.update({f"metric {key}": value for key, value in run.metric_config.items()})
-    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in rows.items() if value not in (None, "")]
-
-
 def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPage:
-    """One run: by-type metrics, configuration, every item with its details."""
-    run = board.get(reference)
-    groups, rows = board.groups(run), board.items(run)
+    """One run (:func:`~leaderboard.reading.run_detail`, as ``show`` reads it): by-type metrics,
+    configuration, every item with its details."""
+    detail = run_detail(board, RunDetailRequest(reference))
+    run, items = detail.run, detail.items
     data_path, records = sources.data_file(run)
-    generations_path, lines = sources.generations(run, rows)
-    items = [item_detail(row, run, records.get(row["item_id"]), lines.get(row["item_id"])) for row in rows]
+    generations_path, lines = sources.generations(run, items)
     return RunPage(
-        run=run_summary(run), groups=groups, columns=metric_columns([run]), item_columns=item_metric_columns(rows),
-        items=items, question_types=sorted({row["question_type"] for row in rows}), configuration=configuration_rows(run),
+        run=run_summary(run), groups=detail.groups, columns=metric_columns([run]), item_columns=item_metric_columns(items),
+        items=[item_detail(item, run, records.get(item.item_id), lines.get(item.item_id)) for item in items],
+        question_types=sorted({item.question_type for item in items}), configuration=detail.configuration,
         data_file=str(data_path) if data_path else None, generations_file=str(generations_path) if generations_path else None,
         tags=run.tags, curves=[tag for tag in run.tags if any(other.step is not None for other in board.runs(tag=tag))],
     )
@@ -255,15 +239,48 @@ def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPag
 
 
 @dataclass
+class ComparedItem:
+    """One item in every compared run (the first is the baseline): whether its EM flips in any
+    other run, and the largest move of a reason metric against the baseline."""
+
+    item_id: str
+    question_type: str
+    gold: str
+    cells: list[ItemRecord]
+    em_flip: bool
+    max_move: float
+
+
+def compared_item(cells: list[ItemRecord], reason_keys: Sequence[str]) -> ComparedItem:
+    base, others = cells[0], cells[1:]
+    em = base.score("exact_match")
+    em_flip = em is not None and any(other.score("exact_match") not in (None, em) for other in others)
+    moves = [abs(after - before) for other in others for key in reason_keys
+             if (before := base.score(key)) is not None and (after := other.score(key)) is not None]
+    return ComparedItem(base.item_id, base.question_type, base.gold, cells, em_flip, max(moves, default=0.0))
+
+
+@dataclass
 class ComparePage:
     runs: list[dict[str, Any]]
     baseline: dict[str, Any]
     deltas: list[dict[str, Any]]  # per other run: name, won/lost/tied, per metric (label, a, b, delta, low, high)
-    items: list[dict[str, Any]]
+    items: list[ComparedItem]
     item_columns: list[tuple[str, str]]
     flips: int
     threshold: float
     title: str
+
+
+def _delta_summary(base: RunRecord, run: RunRecord, base_items: list[ItemRecord], run_items: list[ItemRecord]) -> dict[str, Any]:
+    """``compare``'s numbers of ``run`` against the baseline, as the page lists them."""
+    result = compare_runs(base, base_items, run, run_items, flips=len(base_items))
+    return {
+        "id": run.id, "name": run.name, "won": result.won, "lost": result.lost, "tied": result.tied,
+        "flips": [flip.item_id for flip in result.em_flips],
+        "metrics": [{"key": key, "label": LABELS[key], "a": base.metrics.get(key), "b": run.metrics.get(key),
+                     "delta": delta, "low": low, "high": high} for key, (delta, low, high) in result.deltas.items()],
+    }
 
 
 def compare_page(board: Leaderboard, references: Sequence[str], *, title: str = "") -> ComparePage:
@@ -274,32 +291,15 @@ def compare_page(board: Leaderboard, references: Sequence[str], *, title: str = 
     runs = [board.get(reference) for reference in references]
     if len({run.id for run in runs}) != len(runs):
         raise MalpyeongError("a comparison needs different runs")
-    rows = [board.items(run) for run in runs]
-    base, base_rows = runs[0], rows[0]
-    deltas = []
-    for run, run_rows in zip(runs[1:], rows[1:], strict=True):
-        result = compare_runs(base, base_rows, run, run_rows, flips=len(base_rows))
-        deltas.append({
-            "id": run.id, "name": run.name, "won": result.won, "lost": result.lost, "tied": result.tied,
-            "flips": [flip["item_id"] for flip in result.em_flips],
-            "metrics": [{"key": key, "label": LABELS[key], "a": base.metrics.get(key), "b": run.metrics.get(key),
-                         "delta": delta, "low": low, "high": high} for key, (delta, low, high) in result.deltas.items()],
-        })
-    by_id = [{row["item_id"]: row for row in run_rows} for run_rows in rows]
-    item_columns = item_metric_columns(row for run_rows in rows for row in run_rows)
+    items = [board.items(run) for run in runs]
+    base, base_items = runs[0], items[0]
+    deltas = [_delta_summary(base, run, base_items, run_items) for run, run_items in zip(runs[1:], items[1:], strict=True)]
+    by_id = [{item.item_id: item for item in run_items} for run_items in items]
+    item_columns = item_metric_columns(item for run_items in items for item in run_items)
     reason_keys = [key for key, _ in item_columns if key in REASON_METRICS]
-    items, flips = [], 0
-    for row in base_rows:
-        cells = [mapping[row["item_id"]] for mapping in by_id]
-        em_flip = any(cell.get("exact_match") is not None and row.get("exact_match") is not None
-                      and cell["exact_match"] != row["exact_match"] for cell in cells[1:])
-        moves = [abs(cell[key] - row[key]) for cell in cells[1:] for key in reason_keys
-                 if cell.get(key) is not None and row.get(key) is not None]
-        flips += em_flip
-        items.append({"item_id": row["item_id"], "question_type": row["question_type"], "gold": row["gold"],
-                      "cells": cells, "em_flip": em_flip, "max_move": max(moves, default=0.0)})
-    return ComparePage(runs=[run_summary(run) for run in runs], baseline=run_summary(base), deltas=deltas, items=items,
-                       item_columns=item_columns, flips=flips, threshold=DEFAULT_MOVE_THRESHOLD,
+    compared = [compared_item([mapping[item.item_id] for mapping in by_id], reason_keys) for item in base_items]
+    return ComparePage(runs=[run_summary(run) for run in runs], baseline=run_summary(base), deltas=deltas, items=compared,
+                       item_columns=item_columns, flips=sum(item.em_flip for item in compared), threshold=DEFAULT_MOVE_THRESHOLD,
                        title=title or " vs ".join(run.name for run in runs))
 
 

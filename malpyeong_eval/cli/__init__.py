@@ -104,7 +104,11 @@ def _undecodable(arguments: list[str]) -> str | None:
 
 def main() -> None:
     """Entry point: run the app; a user error (a bad file or flag value, a usage error, an argument
-    that is not UTF-8) is one line on stderr and exit status 2."""
+    that is not UTF-8) is one line on stderr and exit status 2. The numeric libraries get as many
+    threads as cores are free (:mod:`malpyeong_eval.cpu`), set before any command imports torch."""
+    from ..cpu import configure_threads
+
+    configure_threads()
     command = click_command()
 
     def fail(message: str, status: int = 2) -> None:

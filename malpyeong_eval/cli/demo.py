@@ -17,21 +17,26 @@ def demo(
     steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
     eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1, help="Score each checkpoint on the first N sample items (default: all 40).")] = None,
 ) -> None:
-    """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded, the leaderboard."""
+    """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded on the leaderboard
+    (the one 'leaderboard', 'show' and 'compare' read), tagged train:<output folder name>."""
+    import shlex
+
     from platformdirs import user_cache_dir
 
+    from leaderboard.db import resolve_url
     from leaderboard.tables import leaderboard_table
-    from train.demo import demo_db_url, run_demo
+    from train.demo import run_demo
 
     console, err_console = make_console(), make_console(stderr=True)
-    result = run_demo(err_console, db_url=demo_db_url(db), output_dir=output_dir,
+    result = run_demo(err_console, db_url=resolve_url(db), output_dir=output_dir,
                       cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2),
                       eval_limit=eval_limit)
     board = result.board
-    console.print(leaderboard_table(board.runs(top=10), title=f"malpyeong-eval leaderboard ({board.where})"))
+    console.print(leaderboard_table(board.runs(tag=result.tag), title=f"the demo's runs ({board.where})"))
     console.print(f"training curve: {result.plot}", highlight=False, markup=False)
-    console.print(f"leaderboard database: {board.where}  (see it again: malpyeong-eval leaderboard --db '{board.where}')",
-                  highlight=False, markup=False)
+    again = " ".join(["malpyeong-eval leaderboard", *(["--db", shlex.quote(board.where)] if db else []),
+                      "--tag", shlex.quote(result.tag)])
+    console.print(f"recorded in {board.where}; see them again: {again}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

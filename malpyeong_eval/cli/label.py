@@ -60,7 +60,8 @@ def label(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with output.article (the rule each answer is about) where an item has none."""
-    from ..data import check_writable, load_items, write_records
+    from ..data import load_items, write_records
+    from ..outputs import check_output
     from ..retrieval import labelling, load_corpus
 
     if method not in labelling.METHODS:
@@ -73,7 +74,7 @@ def label(
     positions = [i for i, item in enumerate(items) if labelling.has_answer(item)]
     if not positions:
         raise MalpyeongError(f"{data}: no item has an answer (output.answer) to label from")
-    check_writable(output)
+    check_output(output)
     loaded = load_corpus(corpus)
     if method == "perplexity" and candidates > len(loaded):
         _say(f"note: --candidates {candidates} > the corpus's {len(loaded)} passages; scoring all {len(loaded)}")

@@ -77,7 +77,8 @@ def retrieve(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
-    from ..data import check_writable, load_items, write_records
+    from ..data import load_items, write_records
+    from ..outputs import check_output
     from ..retrieval import load_corpus, retrieval_metrics
     from ..retrieval.pipeline import (
         SETTINGS_KEYS, cross_validate as run_folds, examples_of, item_labels, queries_of, settings_of, write_hits,
@@ -102,7 +103,7 @@ def retrieve(
     items = load_items(data)
     queries = queries_of(items, str(data))  # check the data before the corpus and the model load
     if output is not None:
-        check_writable(output)
+        check_output(output)
     overrides = _read_labels(labels) if labels is not None else None
     learned_from = []
     for path in examples or ([data] if cross_validate is not None else []):

@@ -1,18 +1,23 @@
 """``malpyeong-eval run``: generate with checkpoints, write submissions, score and record them;
-``--follow`` evaluates a training folder's checkpoints as training saves them."""
+``--follow`` evaluates a training folder's checkpoints as training saves them.
+
+The command parses its flags into a :class:`~malpyeong_eval.runs.RunRequest` (:func:`run_request`),
+calls :func:`~malpyeong_eval.runs.prepare_run` and :meth:`~malpyeong_eval.runs.PreparedRun.run` with
+the leaderboard, and renders what comes back.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ..errors import MalpyeongError
-from ..report import make_console
+from ..report import inert, make_console
 from .options import (
     DEFAULT_METRICS,
     BertScoreLayersOption,
@@ -38,13 +43,13 @@ from .generation_options import (
     PresetOption,
     RequestTimeoutOption,
     VllmArgsOption,
-    decoding,
-    engine_options,
 )
+
+if TYPE_CHECKING:
+    from ..runs import RunEvent, RunRequest
 
 console = make_console()
 err_console = make_console(stderr=True)
-DEFAULT_POLL_SECONDS = 30.0
 
 
 def _say(text: str) -> None:
@@ -52,23 +57,28 @@ def _say(text: str) -> None:
 
 
 class _ProgressDisplay:
-    """Items per second of each checkpoint's generation, on stderr (gone with --json)."""
+    """Items per second of each checkpoint's generation, on stderr, while it runs (gone with --json),
+    with the model scorers' progress (none with --json)."""
 
-    def __init__(self, transient: bool) -> None:
-        self.transient = transient
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
         self.bar: Any = None  # a rich Progress while showing
         self.tasks: dict[str, Any] = {}
 
     @contextmanager
-    def showing(self) -> Iterator[None]:
+    def running(self, label: str) -> Iterator[None]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ..metrics.progress import reporting
+        from ..report import ProgressTasks
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err_console,
-                      transient=self.transient) as bar:
+                      transient=self.quiet) as bar:
             self.bar, self.tasks = bar, {}
             try:
-                yield
+                with reporting(None if self.quiet else ProgressTasks(err_console, bar)):
+                    yield
             finally:
                 self.bar = None
 
@@ -83,30 +93,54 @@ class _ProgressDisplay:
         self.bar.update(task, rate=f"{speed:.2f} items/s" if speed else "")
 
 
-def _summary(outcome) -> dict:
-    return {
-        "checkpoint": outcome.target.checkpoint, "step": outcome.target.step, "run": outcome.run_name,
-        "run_id": outcome.run_id, "already_recorded": outcome.already_recorded, "resumed": outcome.resumed,
-        "submission": str(outcome.submission), "metrics": outcome.result.metrics if outcome.result else None,
-        "results": str(outcome.results_file) if outcome.results_file else None,
-    }
+def run_request(params: Mapping[str, Any]) -> RunRequest:
+    """The :class:`RunRequest` of ``run``'s parsed flags (click's ``ctx.params``, by parameter name)."""
+    from ..evaluation import parse_metrics
+    from ..generation import Decoding, EngineOptions, parse_engine_args
+    from ..metrics.options import parse_batch_size
+    from ..recording import Recording
+    from ..runs import Follow, RunData, RunRequest
+    from ..tracking import Tracking
+
+    device = params["device"]
+    return RunRequest(
+        checkpoint=params["checkpoint"], base_model=params["base_model"],
+        data=RunData(params["data"], params["limit"], params["dataset_name"]),
+        prompt_file=None if params["prompt_file"] is None else str(params["prompt_file"]),
+        decoding=Decoding.of(params["preset"], parse_batch_size(params["batch_size"]),
+                             **{key: params[key] for key in ("max_new_tokens", "do_sample", "temperature", "top_p",
+                                                             "repetition_penalty", "seed")}),
+        engine=EngineOptions(backend=params["backend"], device=device, trust_remote_code=params["trust_remote_code"],
+                             vllm_args=parse_engine_args(params["vllm_args"]),
+                             **{key: params[key] for key in ("base_url", "api_key_env", "model_name", "concurrency",
+                                                             "request_timeout", "max_retries")}),
+        scorer=scorer_options(params["bertscore_model"], params["bertscore_layers"], params["bleurt_model"], device,
+                              params["score_batch_size"], "--score-batch-size"),
+        metrics=parse_metrics(params["metrics"]), output=params["output"], runs_dir=params["runs_dir"],
+        recording=Recording(params["record"], params["db"], params["name"], tuple(params["tag"] or ())),
+        follow=Follow(params["follow"], params["poll_seconds"], params["idle_timeout"], params["until_step"]),
+        tracking=Tracking(params["report_to"], params["tracker_project"]),
+    )
 
 
-def _follow_folder(checkpoint: str) -> Path:
-    """The training folder ``--follow`` watches (it may not exist yet: training creates it)."""
-    from ..checkpoints import is_model_dir
+def _show(event: RunEvent, json_output: bool) -> None:
+    """One checkpoint's scores (stdout) and where they went (stderr), or a note of the run (stderr)."""
+    from ..runs import RunNote
 
-    folder = Path(checkpoint).expanduser().resolve()
-    if folder.exists() and not folder.is_dir():
-        raise MalpyeongError(f"{checkpoint}: not a directory; --follow watches a training folder")
-    if folder.is_dir() and is_model_dir(folder):
-        raise MalpyeongError(f"{checkpoint} is a model directory; --follow watches a training folder of checkpoint-* folders")
-    if not folder.exists() and not folder.parent.is_dir():
-        raise MalpyeongError(f"{checkpoint}: no such directory (nor its parent {folder.parent})")
-    return folder
+    if isinstance(event, RunNote):
+        _say(event.text)
+        return
+    if json_output:
+        return
+    if event.result is not None:
+        from ..report import result_table
+
+        console.print(result_table(event.result, title=inert(event.target.name)))
+    _say(event.status())
 
 
 def run(
+    ctx: typer.Context,
     checkpoint: Annotated[Optional[str], typer.Argument(help="Model dir, LoRA adapter dir, training folder of checkpoint-* dirs, or Hub id (with --backend openai: the run's name, default the served model id).")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Items in the official format (default: the packaged sample).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N items.")] = None,
@@ -151,121 +185,19 @@ def run(
     max_retries: MaxRetriesOption = 5,
 ) -> None:
     """Generate with a checkpoint, write a submission, score it and record it on the leaderboard."""
-    from ..checkpoints import (
-        Target, checkpoint_dirs, checkpoint_target, is_complete_checkpoint, resolve_targets, training_run_name,
-        watch_checkpoints,
-    )
-    from ..data import load_data, sample_path
-    from ..evaluation import ContestScorer, parse_metrics
-    from ..backends import BACKENDS
-    from ..metrics.progress import reporting
-    from ..prompts import load_prompt
-    from ..report import ProgressTasks, result_table
-    from ..runner import CheckpointRunner
-    from ..tracking import EvaluationLogger, Tracking
+    from ..runs import prepare_run
 
-    if backend not in BACKENDS:
-        raise MalpyeongError(f"unknown --backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if not follow:
-        given = [flag for flag, value in (("--poll-seconds", poll_seconds), ("--idle-timeout", idle_timeout),
-                                          ("--until-step", until_step)) if value is not None]
-        if given:
-            raise MalpyeongError(f"{given[0]} goes with --follow")
-    settings, generation_batch = decoding(preset, {
-        "max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature, "top_p": top_p,
-        "repetition_penalty": repetition_penalty, "seed": seed}, batch_size)
-    if follow and backend == "openai":
-        raise MalpyeongError("--follow evaluates checkpoints as they are written; a served model has none")
-    if checkpoint is None and backend != "openai":
-        raise MalpyeongError("give a CHECKPOINT (a model directory, adapter, training folder or Hub id)")
-    engine = engine_options(backend, device=device, trust_remote_code=trust_remote_code, vllm_args=vllm_args,
-                            base_url=base_url, api_key_env=api_key_env, model_name=model_name, concurrency=concurrency,
-                            request_timeout=request_timeout, max_retries=max_retries)
-    chosen = parse_metrics(metrics)
-    tracker = EvaluationLogger(Tracking(report_to, tracker_project,
-                                        run_name=name or (Path(checkpoint).name if checkpoint else str(engine.model_name))))
-    data = data or sample_path("gold")
-    data_file = load_data(data)
-    items = data_file.items[:limit]
-    if dataset_name is None and len(items) < len(data_file.items):  # a --limit run is not a run on the whole file
-        dataset_name = f"{data.stem}[:{len(items)}]"
-    prompt = load_prompt(prompt_file)
-    if follow:
-        if name:
-            raise MalpyeongError("--name names one run; --follow records one run per checkpoint")
-        if output:
-            raise MalpyeongError("--output writes one submission; --follow writes one per checkpoint in --runs-dir")
-        folder = _follow_folder(str(checkpoint))
-        targets = []
-    elif backend == "openai":  # the served model, named by CHECKPOINT if given
-        served = str(engine.model_name)
-        targets = [Target(model=served, adapter=None, step=None, name=checkpoint or served)]
-    else:
-        targets = resolve_targets(str(checkpoint), base_model)
-        if name and len(targets) > 1:
-            raise MalpyeongError("--name names one run; a training folder records one run per checkpoint")
+    prepared = prepare_run(run_request(ctx.params))  # everything checked before the database is opened
     board = None
-    if record:
+    if prepared.request.recording.record:
         from leaderboard.store import Leaderboard
 
-        board = Leaderboard(db)
-    scorable = all(item.answer is not None for item in items)
-    options = scorer_options(bertscore_model, bertscore_layers, bleurt_model, device, score_batch_size, "--score-batch-size")
-    scorer = ContestScorer(chosen, options) if scorable else None
-    display = _ProgressDisplay(transient=json_output)
-    runner = CheckpointRunner(
-        items, data=data_file, dataset_name=dataset_name or data.stem, prompt=prompt, settings=settings,
-        batch_size=generation_batch, backend=backend, scorer=scorer, board=board, runs_root=runs_dir, device=device,
-        trust_remote_code=trust_remote_code, tags=tag or (), progress=display, engine=engine,
-    )
-    summaries = []
-
-    def evaluate(target, output_file=None) -> None:
-        with display.showing(), reporting(None if json_output else ProgressTasks(err_console, display.bar)):
-            outcome = runner.run(target, name=name, output=output_file)
-        summaries.append(outcome)
-        tracker.log(outcome)
-        if json_output:
-            return
-        if outcome.result is not None:
-            console.print(result_table(outcome.result, title=outcome.target.name))
-        state = ("already on the leaderboard" if outcome.already_recorded else
-                 f"recorded as {outcome.run_name!r}" if outcome.run_name else "not recorded")
-        _say(f"{outcome.target.name}: {state}; submission {outcome.submission}"
-             + (f"; resumed {outcome.resumed} finished items" if outcome.resumed else ""))
-
-    failed = 0
-    tracker.open({"checkpoint": checkpoint, "data": str(data), "metrics": ",".join(chosen), **settings.to_dict()})
-    if follow:
-        poll = DEFAULT_POLL_SECONDS if poll_seconds is None else poll_seconds
-        ends = ([f"step {until_step}"] if until_step is not None else []) + \
-            ([f"{idle_timeout:g} s without a new checkpoint"] if idle_timeout is not None else []) + ["Ctrl-C"]
-        try:  # from the first word on: a Ctrl-C right after "following" (the cue that it watches) stops cleanly
-            _say(f"following {folder}: each checkpoint-N is scored once training has written it "
-                 f"(looking every {poll:g} s, until {' or '.join(ends)})")
-            for step, path in watch_checkpoints(folder, poll_seconds=poll, idle_timeout=idle_timeout, until_step=until_step):
-                label = training_run_name(folder, path)
-                try:
-                    evaluate(checkpoint_target(path, base_model, label))
-                except (MalpyeongError, OSError) as exc:
-                    if not path.exists():
-                        _say(f"{label}: removed before it was scored (save_total_limit?); skipped")
-                        continue
-                    _say(f"{label}: skipped: {exc}")
-                    failed += 1
-            reached = until_step is not None and any(step >= until_step and is_complete_checkpoint(path)
-                                                      for step, path in checkpoint_dirs(folder))
-            _say(f"stopped: step {until_step} reached" if reached else
-                 f"stopped: no new checkpoint for {idle_timeout:g} s")
-        except KeyboardInterrupt:
-            _say("stopped (Ctrl-C)")
-    else:
-        for target in targets:
-            evaluate(target, output if len(targets) == 1 else None)
-    tracker.close()  # trackio and wandb also finish their run at exit when an error ends the command early
+        board = Leaderboard(prepared.request.recording.db)
+    outcomes = prepared.run(board=board, progress=_ProgressDisplay(quiet=json_output),
+                            on_event=partial(_show, json_output=json_output))
     if json_output:
-        print(json.dumps([_summary(o) for o in summaries], ensure_ascii=False, indent=2))
-    if failed:
+        print(json.dumps(outcomes.to_json(), ensure_ascii=False, indent=2))
+    if outcomes.failed:
         raise typer.Exit(2)
 
 

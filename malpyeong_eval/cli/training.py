@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
-from collections.abc import Mapping
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from typer._click.core import Command, ParameterSource  # typer >= 0.2x carries its own copy of click
+from typer._click.core import ParameterSource  # typer >= 0.2x carries its own copy of click
 
 from .options import (
     BertScoreLayersOption,
@@ -23,8 +21,7 @@ from .options import (
 from ..metrics.registry import DEFAULT_METRICS_TEXT
 from ..report import format_score, inert, json_text, make_console
 
-from train.config import REWARDS, TrainSettings
-from train.plan import evaluation_plan
+from train.config import REWARDS
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -65,49 +62,6 @@ def given_settings(ctx: typer.Context) -> tuple[dict[str, Any], dict[tuple[str, 
     return overrides, flags
 
 
-def command_words(command: Command, values: Mapping[str, Any]) -> list[str]:
-    """The words that give ``command``'s parameters these ``values``, spelled with its own flags
-    (``None`` and ``False``: left out); a parameter it does not have fails."""
-    params = {param.name: param for param in command.params}
-    words: list[str] = []
-    for name, value in values.items():
-        param = params[name]
-        if value is None or value is False:
-            continue
-        if param.param_type_name == "argument":
-            words.append(str(value))
-        elif getattr(param, "is_flag", False):
-            words.append(param.opts[0])
-        else:
-            for item in value if param.multiple else [value]:
-                words += [param.opts[0], str(item)]
-    return words
-
-
-def run_command() -> Command:
-    """``malpyeong-eval run``'s click command (from its own module, not the whole app, which registers
-    this module's commands)."""
-    from .run import run
-
-    return typer.main.get_command_from_info(typer.models.CommandInfo(name="run", callback=run),
-                                            pretty_exceptions_short=True, rich_markup_mode=None)
-
-
-def follow_command(settings: TrainSettings, grpo_config: Any) -> str:
-    """The ``malpyeong-eval run OUTPUT_DIR --follow`` command that scores this training's checkpoints
-    as the inline evaluation would: the evaluation plan, spelled with ``run``'s own flags."""
-    from ..secrets import has_secret
-
-    plan = evaluation_plan(settings, grpo_config)
-    assert plan is not None, "validate() refuses eval.mode follow without eval data"
-    values = {"checkpoint": str(Path(settings.output_dir).resolve()), "follow": True, **plan.run_parameters()}
-    note = ""
-    if plan.db and has_secret(plan.db):
-        values["db"] = None
-        note = "  # and MALPYEONG_DB set to this training's --db (its password is not printed)"
-    return shlex.join(["malpyeong-eval", "run", *command_words(run_command(), values)]) + note
-
-
 def train(
     ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML training config (flags override it).")] = None,
@@ -144,39 +98,20 @@ def train(
     """Train with GRPO on the contest rewards; each saved checkpoint is scored and recorded (or, with
     --eval-mode follow, left to 'malpyeong-eval run DIR --follow')."""
     # the settings' parameters are read from the click context (given_settings): the flags given only
-    from train.config import load_settings, validate
+    from train.config import check_training, load_settings
 
     overrides, flags = given_settings(ctx)
     settings = load_settings(config, overrides, grpo or [], flags=flags)
-    grpo_config = validate(settings)  # everything checked before a model is loaded
-    from ..metrics.loading import check_model
-
-    check_model(settings.model, "policy", "--model")  # a missing folder fails now, not after the slow imports
-    if settings.eval.data and settings.eval.mode == "inline":
-        from leaderboard.store import Leaderboard
-
-        Leaderboard(settings.db)  # a bad database fails now, not after the first checkpoint
+    grpo_config = check_training(settings)  # everything checked before the trainer's slow imports and any model load
     from train.trainer import train as run_training
 
     with redirect_stdout(sys.stderr):  # the trainer's own log lines stay off stdout (kept for --json)
-        summary = run_training(settings, grpo_config,
-                               follow_command=follow_command(settings, grpo_config) if settings.eval.mode == "follow" else None)
-    evaluations = [{"step": o.target.step, "run": o.run_name, "metrics": o.result.metrics if o.result else None}
-                   for o in summary["evaluations"]]
+        summary = run_training(settings, grpo_config)
     if json_output:
-        rewards_logged = [{k: v for k, v in entry.items() if k == "step" or k.startswith("rewards/") or k == "reward"}
-                          for entry in summary["log_history"] if "reward" in entry]
-        report: dict[str, Any] = {"evaluations": evaluations, "rewards": rewards_logged}
-        if summary.get("follow_command"):
-            report["follow_command"] = summary["follow_command"]
-            report["checkpoints"] = summary["checkpoints"]
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        for row in evaluations:
-            err_console.print(f"step {row['step']}: recorded as {row['run']!r}", highlight=False, markup=False)
-        if summary.get("follow_command"):
-            err_console.print(f"score the checkpoints with: {summary['follow_command']}", highlight=False, markup=False,
-                              soft_wrap=True)
+        print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
+        return
+    for line in summary.lines():
+        err_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def shortened(text: str, width: int, keep_end: bool = False) -> str:

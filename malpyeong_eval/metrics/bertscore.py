@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..cache import LRUCache
 from ..errors import ModelLoadError
 from ..batching import BatchSize, BatchSizer
 from ._vendor_api import bert_embeddings, bert_score_layers, bert_scorer_parts, bertscore_hash, encoded_length, greedy_f1
+from .pairwise import pair_matrices
 from .progress import report
 from .loading import check_model, load_error, model_from_env, quiet_hub_logs, resolve_device
 
@@ -151,11 +154,24 @@ class BertScoreScorer:
     def score(self, references: Sequence[str], predictions: Sequence[str], batch_size: BatchSize = None) -> list[float]:
         """BERTScore F1 of each prediction against its reference, in batches of ``batch_size`` (``None``:
         the scorer's default; ``auto``: the largest that fits)."""
-        import torch
-
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        stats = self._embed(references, predictions, batch_size)
+        return self._compare(references, predictions, self._embed(references, predictions, batch_size), batch_size)
+
+    def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[np.ndarray]:
+        """Each set's matrix of every text against every other (:func:`.pairwise.pair_matrices`): each
+        distinct text of all the sets embedded once (uncached: sampled candidates rarely come back),
+        then each unordered pair of every set matched once, in batches (F1 is symmetric: precision
+        and recall swap), so that ``M[i, j]`` is ``score([texts[j]], [texts[i]])`` up to float rounding."""
+        stats = self._embed([], [text for texts in text_sets for text in texts], batch_size)
+        return pair_matrices(text_sets, lambda references, predictions: self._compare(references, predictions, stats, batch_size),
+                             symmetric=True)
+
+    def _compare(self, references: Sequence[str], predictions: Sequence[str], stats: dict[str, tuple],
+                 batch_size: BatchSize) -> list[float]:
+        """F1 of each pair from the texts' embeddings ``stats`` (:meth:`_embed`), in batches."""
+        import torch
+
         scores: list[float] = [0.0] * len(references)
 
         def compare(indices: list[int]) -> None:

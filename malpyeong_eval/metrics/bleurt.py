@@ -25,9 +25,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..batching import BatchSize, BatchSizer
 from ..cache import LRUCache
 from ..errors import ModelLoadError
+from .pairwise import pair_matrices
 from .progress import report
 from .loading import check_model, load_error, model_from_env, quiet_hub_logs, resolve_device
 
@@ -259,3 +262,10 @@ class BleurtScorer:
         with torch.inference_mode():
             self.batch.run(len(order), batch_size, run)
         return [scores[pair] for pair in zip(references, predictions, strict=True)]
+
+    def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[np.ndarray]:
+        """Each set's matrix of every text against every other (:func:`.pairwise.pair_matrices`):
+        BLEURT reads a pair together, so nothing per text is reused; every ordered pair of every set
+        goes through :meth:`score` in one call (its length-sorted batches span the sets, a pair met
+        twice is scored once), so ``M[i, j]`` is ``score([texts[j]], [texts[i]])``."""
+        return pair_matrices(text_sets, lambda references, predictions: self.score(references, predictions, batch_size))

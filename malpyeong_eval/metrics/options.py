@@ -52,6 +52,10 @@ class ScorerOptions:
         """The same options with another batch size."""
         return replace(self, batch_size=batch_size)
 
+    def with_device(self, device: str | None) -> ScorerOptions:
+        """The same options on another device."""
+        return replace(self, device=device)
+
     def to_dict(self) -> dict[str, Any]:
         """The options as a mapping (for JSON and ``**`` into the flags' names)."""
         return {field.name: getattr(self, field.name) for field in fields(self)}

@@ -60,6 +60,20 @@ class Scorer(Protocol):
         ...
 
 
+@runtime_checkable
+class PairwiseScorer(Scorer, Protocol):
+    """A reason metric's scorer that also scores every text of a set against every other, the cheap
+    way for its metric (ROUGE-1, BERTScore, BLEURT): minimum-Bayes-risk selection's utilities.
+
+    ``pair_matrices(text_sets, batch_size)``: for each set of N texts an N×N array whose ``[i, j]``
+    is ``score([texts[j]], [texts[i]])``, NaN on the diagonal (:mod:`.pairwise`).
+    """
+
+    def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[Any]:
+        """Each set's matrix of every text (prediction) against every other (reference)."""
+        ...
+
+
 def _no_settings(options: ScorerOptions) -> dict[str, Any]:
     return {}
 

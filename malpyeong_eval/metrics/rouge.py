@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
+
+import numpy as np
 
 from ..batching import BatchSize
 from ..cache import LRUCache
 from ._vendor_api import mecab_wakati_tagger, unigram_fmeasure
+from .pairwise import pair_matrices
 
 MAX_WORDS = 1000
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9가-힣]")
@@ -89,5 +92,21 @@ class Rouge1Scorer:
         """F1 of each predicted reason against its gold reason (``batch_size``: unused, no batches)."""
         if len(references) != len(predictions):
             raise ValueError("references and predictions differ in length")
-        counts = self._unigrams
-        return [unigram_fmeasure(counts(reference), counts(prediction)) for reference, prediction in zip(references, predictions, strict=True)]
+        return _f1(references, predictions, self._unigrams)
+
+    def pair_matrices(self, text_sets: Sequence[Sequence[str]], batch_size: BatchSize = None) -> list[np.ndarray]:
+        """Each set's matrix of every text against every other (:func:`.pairwise.pair_matrices`): each
+        distinct text analysed by Mecab once (whatever the cache size), each unordered pair's F1 from
+        those counts (F1 is symmetric, to the bit), so that ``M[i, j]`` is exactly ``score([texts[j]], [texts[i]])``.
+
+        >>> Rouge1Scorer().pair_matrices([["어간이 바뀐다.", "어간"]])[0].tolist()
+        [[nan, 0.5], [0.5, nan]]
+        """
+        counts = {text: self._unigrams(text) for texts in text_sets for text in texts}
+        return pair_matrices(text_sets, lambda references, predictions: _f1(references, predictions, counts.__getitem__),
+                             symmetric=True)
+
+
+def _f1(references: Sequence[str], predictions: Sequence[str], counts: Callable[[str], Counter[str]]) -> list[float]:
+    """ROUGE-1 F1 of each pair from the texts' unigram counts."""
+    return [unigram_fmeasure(counts(reference), counts(prediction)) for reference, prediction in zip(references, predictions, strict=True)]

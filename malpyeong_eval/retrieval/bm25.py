@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -26,6 +27,8 @@ from .corpus import Corpus
 from .question import read_question
 
 __all__ = ["BM25Index", "BM25Retriever", "default_cache_dir"]
+
+_log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -113,16 +116,25 @@ class BM25Retriever:
         self.index = index
 
     def _load(self):
+        """The cached index, or ``None`` (then built): none cached, or an entry that fails to load (a
+        zero-length or hand-edited file: numpy's ``EOFError`` included, which the command line would
+        otherwise take for a Ctrl-C), which is said on the ``malpyeong_eval`` logger and rebuilt."""
         import bm25s
 
         if not (self.index_dir / "complete").exists():
             return None
         try:
             model = bm25s.BM25.load(str(self.index_dir), show_progress=False)
-        except (OSError, ValueError, KeyError):  # a damaged cache entry is rebuilt
+            rows = int(model.scores["num_docs"])
+        except Exception as exc:  # a cache entry is an optimisation: whatever is wrong with it, build it again
+            _log.warning("note: the cached BM25 index %s could not be read (%s: %s); rebuilding it",
+                         self.index_dir, type(exc).__name__, str(exc).splitlines()[0][:100] if str(exc) else "")
             return None
-        # the index must belong to this corpus: one row per passage
-        return model if int(model.scores["num_docs"]) == len(self.corpus) else None
+        if rows != len(self.corpus):  # the index must belong to this corpus: one row per passage
+            _log.warning("note: the cached BM25 index %s holds %d passages, not the corpus's %d; rebuilding it",
+                         self.index_dir, rows, len(self.corpus))
+            return None
+        return model
 
     def _save(self, model) -> None:
         self.index_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..inputs import check_value, decode_utf8, jsonl_lines, read_bytes
+from ..inputs import check_docx, check_value, decode_utf8, jsonl_lines, read_bytes
 from ..errors import MalpyeongError
 from .metrics import relevance_keys
 
@@ -207,10 +207,12 @@ def _docx_lines(path: Path, raw: bytes) -> list[str]:
     """A Word document's paragraphs and table rows, in document order, one line each."""
     import docx
     from docx.table import Table
+    from lxml.etree import XMLSyntaxError
 
+    check_docx(path, raw, error=CorpusError)  # sizes and DTDs bounded before python-docx reads anything
     try:
         document = docx.Document(io.BytesIO(raw))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError) as exc:
         raise CorpusError(f"{path}: not a readable .docx ({type(exc).__name__}: {str(exc)[:80]})") from None
     lines: list[str] = []
     for block in document.iter_inner_content():

@@ -10,8 +10,10 @@ sentence-transformers ``CrossEncoder`` on (query text, passage) pairs (the ``rer
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ..errors import MalpyeongError, ModelLoadError
 from .base import Hit, Query, Retriever
@@ -54,15 +56,44 @@ class FusedRetriever:
 
 
 def load_cross_encoder(model: str, device: str | None = None):
-    """A sentence-transformers ``CrossEncoder``, or one line naming the model and ``--rerank``."""
+    """A sentence-transformers ``CrossEncoder``, or one line naming the model and ``--rerank``: a path that is
+    not a model is refused before sentence-transformers loads, and what it warns while failing (it could not
+    pin a Hub revision) is left out of the error's one line."""
+    from ..metrics.loading import check_model
+
+    check_model(model, "cross-encoder", "--rerank")
     try:
         from sentence_transformers import CrossEncoder
     except ImportError:
         raise MalpyeongError("--rerank needs sentence-transformers: pip install 'malpyeong-eval[rerank]'") from None
+    with _held_warnings("sentence_transformers") as held:
+        try:
+            encoder = CrossEncoder(model, device=device)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cross-encoder {model!r} cannot be loaded (--rerank): {str(exc).splitlines()[0][:160]}") from None
+    for record in held:  # it loaded: what it warned about still holds
+        logging.getLogger(record.name).handle(record)
+    return encoder
+
+
+@contextmanager
+def _held_warnings(logger_name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records ``logger_name`` logs inside the block, held back (not printed) in the list yielded."""
+    held: list[logging.LogRecord] = []
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    logger = logging.getLogger(logger_name)
+    handler, propagate = Hold(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        return CrossEncoder(model, device=device)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cross-encoder {model!r} cannot be loaded (--rerank): {str(exc).splitlines()[0][:160]}") from None
+        yield held
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 class CrossEncoderReranker:

@@ -173,10 +173,19 @@ class AnswerScorer:
         full = self.tokenizer.apply_chat_template(conversation, tokenize=False, enable_thinking=False)
         return prompt_text, full
 
-    def token_ids(self, prompt_text: str, full_text: str) -> tuple[list[int], int]:
-        """(token ids of the full text, how many of them are the answer's)."""
-        prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-        full_ids = self.tokenizer(full_text, add_special_tokens=False)["input_ids"]
+    def token_ids(self, prompt_text: str, full_text: str, item_id: str = "?") -> tuple[list[int], int]:
+        """(token ids of the full text, how many of them are the answer's); a text longer than the model's
+        context is refused (one line naming ``item_id``), before any of it reaches the model."""
+        from ..metrics.loading import quiet_hub_logs
+
+        with quiet_hub_logs():  # no "longer than the maximum" notice: the check below says it in one line
+            prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+            full_ids = self.tokenizer(full_text, add_special_tokens=False)["input_ids"]
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        if context and len(full_ids) > context:
+            raise MalpyeongError(f"item {item_id}: its prompt and answer (with a candidate passage) are {len(full_ids):,} tokens, "
+                                 f"more than the model's context of {context:,} (--model {self.name}): shorten the answer, "
+                                 "or label it with --method lexical")
         if full_ids[: len(prompt_ids)] != prompt_ids or len(full_ids) == len(prompt_ids):
             raise MalpyeongError(
                 f"--model {self.name!r}: its chat template does not write the conversation as the generation "
@@ -239,7 +248,7 @@ def perplexity_labels(corpus: Corpus, items: Sequence[Item], scorer: AnswerScore
         variants = [bare] + [Item(item.id, item.question_type, item.question, item.answer,
                                   extra_inputs={"references": [corpus.passages[index].render()]})
                              for index, _ in ranked]
-        plans += [scorer.token_ids(*scorer.texts(prompt, variant)) for variant in variants]
+        plans += [scorer.token_ids(*scorer.texts(prompt, variant), item.id) for variant in variants]
     scores = iter(scorer.log_likelihoods(plans, batch_size, progress))
     labels = []
     for ranked in rankings:
