@@ -12,7 +12,7 @@ with no labelled question cannot be predicted: they follow as filler (score 0, c
 
 Measured against the alternatives the issue names (nearest labelled questions voting for their
 rule, BM25 or TF-IDF similarity), the classifier found the rule more often on our labelled sample
-(README, "Evaluating a RAG pipeline").
+(docs/rag.md, "Measured").
 
 **No leakage.** A labelled question that is the query itself — the same id, or the same question
 text (whitespace collapsed) — is never used for it. Queries that are among the examples are dealt

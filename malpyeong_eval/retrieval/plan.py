@@ -18,8 +18,8 @@ not help on the examples is left out. Only those examples are used, so inside an
 outer cross-validation fold the choice never sees the fold's own items. The chosen weight is part
 of the retriever's name (``rrf(bm25-mecab+bm25-char+examples:4)``).
 
-The defaults are what measured best on our labelled sample without leakage (README, "Evaluating
-a RAG pipeline"): :data:`DEFAULT_PARTS` without examples, :data:`DEFAULT_PARTS_WITH_EXAMPLES`
+The defaults are what measured best on our labelled sample without leakage (docs/rag.md,
+"Measured"): :data:`DEFAULT_PARTS` without examples, :data:`DEFAULT_PARTS_WITH_EXAMPLES`
 with them, fused with :data:`DEFAULT_RRF_K`.
 """
 
