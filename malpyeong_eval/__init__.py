@@ -6,6 +6,7 @@ from .evaluation import METRICS, ContestScorer, EvaluationResult, ItemScore, sco
 from .metrics.options import ScorerOptions
 from .parsing import FormatVerdict, ParsedAnswer, check_format, split_answer
 from .recording import RunMetadata, RunRecorder
+from .retrieval import LabelRequest, RetrievalRequest, label, retrieve
 
 __all__ = [
     "METRICS",
@@ -15,17 +16,21 @@ __all__ = [
     "FormatVerdict",
     "Item",
     "ItemScore",
+    "LabelRequest",
     "MalpyeongError",
     "ModelLoadError",
     "ParsedAnswer",
+    "RetrievalRequest",
     "RunMetadata",
     "RunRecorder",
     "ScorerOptions",
     "SubmissionError",
     "check_format",
     "evaluate_metric_path",
+    "label",
     "load_items",
     "match_submission",
+    "retrieve",
     "sample_path",
     "score",
     "split_answer",

@@ -48,6 +48,15 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
+def html_of(renderable: object, width: int = 120) -> str:
+    """A rich renderable as an HTML fragment (inline styles, text escaped): an outcome's ``_repr_html_`` in Jupyter."""
+    import io
+
+    console = Console(record=True, width=width, file=io.StringIO(), force_jupyter=False)
+    console.print(renderable)
+    return console.export_html(inline_styles=True, code_format="<pre style=\"font-family: monospace\">{code}</pre>")
+
+
 def format_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 

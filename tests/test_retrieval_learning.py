@@ -268,3 +268,34 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
     return str(folder)
+
+
+def test_python_api_gives_the_commands_recall_and_json(cli, files, tmp_path):
+    """From Python (no command line): retrieve with examples under cross-validation, the same numbers as the command."""
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest, retrieve
+
+    corpus, _, _ = files
+    data = write(tmp_path / "all.json", TRAIN + TEST)
+    command = recall_at(cli, str(data), "--corpus", str(corpus), "--cross-validate", "3", "--seed", "7", "--top-k", "3")
+    outcome = retrieve(RetrievalRequest(str(data), str(corpus), RetrievalPlan(), top_k=3, cross_validate=3, seed=7))
+    assert outcome.to_json() == command
+    assert outcome.report.overall.recall[3] == command["metrics"]["overall"]["recall@3"]
+    assert outcome.cross_validation is not None and outcome.cross_validation.folds == command["cross_validation"]["folds"]
+    assert "R@3" in outcome._repr_html_() and "3-fold cross-validation (seed 7)" in outcome._repr_html_()
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"top_k": 0}, "--top-k: must be at least 1, got 0"),
+    ({"cross_validate": 1}, "--cross-validate: needs at least 2 folds, got 1"),
+    ({"field": "question"}, "--field: 'question' cannot receive the passages"),
+    ({"plan": "examples"}, "--retriever: the examples part needs --examples FILE"),
+    ({"plan": "bm25", "examples": ("e.json",)}, "--examples/--cross-validate: --retriever has no examples part"),
+])
+def test_a_request_checks_itself_naming_the_flag(settings, message):
+    from malpyeong_eval.errors import MalpyeongError
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest
+
+    if "plan" in settings:
+        settings = {**settings, "plan": RetrievalPlan.parse(settings["plan"])}
+    with pytest.raises(MalpyeongError, match=message.replace("(", r"\(")):
+        RetrievalRequest("d.json", "c.txt", **settings)

@@ -41,7 +41,8 @@ class Retriever(Protocol):
     ``name`` is what the output records as ``retrieval.retriever`` (``bm25-mecab``,
     ``dense:<model>``). ``search`` returns, per query, up to ``k`` hits, best first. A hit of
     score exactly 0 is filler (the retriever found nothing for it: BM25 with no shared token, a
-    passage no labelled neighbour names); fusion gives filler no weight.
+    rule no labelled question is about, which the examples classifier cannot predict); fusion gives
+    filler no weight.
     """
 
     name: str

@@ -20,7 +20,7 @@ of the retriever's name (``rrf(bm25-mecab+bm25-char+examples:4)``).
 
 The defaults are what measured best on our labelled sample without leakage (README, "Evaluating
 a RAG pipeline"): :data:`DEFAULT_PARTS` without examples, :data:`DEFAULT_PARTS_WITH_EXAMPLES`
-with them, fused with :data:`DEFAULT_RRF_K`.
+with them, fused with :data:`.fusion.DEFAULT_RRF_K`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import MalpyeongError
 from .base import Hit, Query, Retriever
 from .corpus import Corpus
 from .examples import Example, ExamplesRetriever
+from .fusion import DEFAULT_RRF_K
 
 __all__ = [
     "AUTO", "DEFAULT_PARTS", "DEFAULT_PARTS_WITH_EXAMPLES", "PART_NAMES", "RetrievalPlan", "RetrieverBuilder", "deal_folds",
@@ -44,7 +45,6 @@ __all__ = [
 PART_NAMES = ("bm25", "bm25-char", "examples", "dense")
 DEFAULT_PARTS = "bm25,bm25-char"
 DEFAULT_PARTS_WITH_EXAMPLES = "bm25,bm25-char,examples:auto"
-DEFAULT_RRF_K = 10
 AUTO = -1.0  # the weight of a part written name:auto (a weight given is positive)
 AUTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # 0: the part is left out
 AUTO_FOLDS = 3
@@ -87,18 +87,37 @@ def parse_parts(spec: str) -> tuple[tuple[str, float], ...]:
 
 @dataclass(frozen=True)
 class RetrievalPlan:
-    """Everything that decides the retriever: its parts, their models and depths."""
+    """Everything that decides the retriever: its parts, their models and depths.
 
-    parts: tuple[tuple[str, float], ...]
+    ``parts`` ``None`` is the default for what is given (:meth:`resolved`): :data:`DEFAULT_PARTS`,
+    or :data:`DEFAULT_PARTS_WITH_EXAMPLES` where the retriever learns from labelled examples.
+    """
+
+    parts: tuple[tuple[str, float], ...] | None = None
     dense_model: str | None = None
     rerank_model: str | None = None
     rerank_depth: int = 20
     rrf_k: int = DEFAULT_RRF_K
     device: str | None = None
 
+    @classmethod
+    def parse(cls, spec: str | None, **settings) -> RetrievalPlan:
+        """The plan ``--retriever spec`` names (``None``: the default), with the other settings as given."""
+        return cls(None if spec is None else parse_parts(spec), **settings)
+
+    def resolved(self, learns: bool) -> RetrievalPlan:
+        """This plan with its default parts filled in (``learns``: examples are given)."""
+        if self.parts is not None:
+            return self
+        return replace(self, parts=parse_parts(DEFAULT_PARTS_WITH_EXAMPLES if learns else DEFAULT_PARTS))
+
+    @property
+    def part_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.parts or ())
+
     @property
     def uses_examples(self) -> bool:
-        return any(name == "examples" for name, _ in self.parts)
+        return "examples" in self.part_names
 
 
 class RetrieverBuilder:
@@ -133,7 +152,7 @@ class RetrieverBuilder:
         """The plan's retriever, learning from ``examples`` where it has an ``examples`` part."""
         from .fusion import CrossEncoderReranker, FusedRetriever, load_cross_encoder
 
-        parts = [(self._part(name, examples), weight) for name, weight in self.plan.parts]
+        parts = [(self._part(name, examples), weight) for name, weight in self.plan.resolved(bool(examples)).parts or ()]
         if any(weight == AUTO for _, weight in parts):
             parts = self._choose_weights(parts, examples)
         retriever: Retriever = parts[0][0] if len(parts) == 1 else FusedRetriever(parts, k_rrf=self.plan.rrf_k)
