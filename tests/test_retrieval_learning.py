@@ -81,10 +81,13 @@ def test_examples_beat_retrieval_without_them(cli, files):
     corpus, train, test = files
     without = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1")
     learned = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1", "--examples", str(train))
-    assert learned["settings"]["retriever"].startswith("rrf(") and "examples" in learned["settings"]["retriever"]
-    assert learned["metrics"]["overall"]["recall@1"] > without["metrics"]["overall"]["recall@1"]
-    assert learned["metrics"]["overall"]["recall@1"] >= 5 / 6
-    assert learned["self_excluded"] == 0
+    assert learned["settings"]["retriever"] == "learned(bm25-mecab+bm25-char+examples+category)"  # the default with examples
+    rrf = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1", "--examples", str(train), "--fusion", "rrf")
+    assert rrf["settings"]["retriever"].startswith("rrf(") and "examples" in rrf["settings"]["retriever"]
+    for result in (learned, rrf):
+        assert result["metrics"]["overall"]["recall@1"] > without["metrics"]["overall"]["recall@1"]
+        assert result["metrics"]["overall"]["recall@1"] >= 5 / 6
+        assert result["self_excluded"] == 0
 
 
 def test_an_item_never_finds_its_rule_through_itself(cli, files, tmp_path):

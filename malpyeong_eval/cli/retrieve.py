@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..report import json_text, make_console
-from ..retrieval.plan import DEFAULT_PARTS, DEFAULT_PARTS_WITH_EXAMPLES, PART_NAMES
+from ..retrieval.plan import DEFAULT_FUSION_WITH_EXAMPLES, DEFAULT_PARTS, DEFAULT_PARTS_WITH_EXAMPLES, FUSIONS, PART_NAMES
 from .options import DeviceOption, JsonFlag
 
 console = make_console()
@@ -35,7 +35,7 @@ def retrieve(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the data with the passages (.jsonl: JSONL, else a JSON list); without it only the metrics are shown.", show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Passages per item.")] = 5,
     field: Annotated[str, typer.Option("--field", help="input field that receives the passages.")] = "references",
-    retriever: Annotated[Optional[str], typer.Option("--retriever", help=f"Parts, comma-separated, each name[:weight], fused by reciprocal rank: {', '.join(PART_NAMES)} \\[default {DEFAULT_PARTS}; with examples {DEFAULT_PARTS_WITH_EXAMPLES}].", show_default=False)] = None,
+    retriever: Annotated[Optional[str], typer.Option("--retriever", help=f"Parts, comma-separated, each name[:weight] (weights: --fusion rrf): {', '.join(PART_NAMES)} \\[default {DEFAULT_PARTS}; with examples {DEFAULT_PARTS_WITH_EXAMPLES}].", show_default=False)] = None,
     examples: Annotated[Optional[list[Path]], typer.Option("--examples", help="Labelled contest items (output.article, or --labels) the examples part learns from; repeatable.", show_default=False)] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON object of item id → gold article (instead of output.article), for DATA's metrics and the examples.")] = None,
     cross_validate: Annotated[Optional[int], typer.Option("--cross-validate", help="K folds: each fold retrieved with the examples of the other folds only (examples default to DATA).", show_default=False)] = None,
@@ -43,13 +43,16 @@ def retrieve(
     dense_model: Annotated[Optional[str], typer.Option("--dense-model", help="sentence-transformers model id or directory for the dense part \\[default sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2].")] = None,
     rerank: Annotated[Optional[str], typer.Option("--rerank", help="A sentence-transformers CrossEncoder (id or directory) that rescores the top --rerank-depth.", show_default=False)] = None,
     rerank_depth: Annotated[int, typer.Option("--rerank-depth", help="First-stage passages the cross-encoder rescores.")] = 20,
+    fusion: Annotated[Optional[str], typer.Option("--fusion", help=f"How the parts are fused: {' or '.join(FUSIONS)} (weights learned from the examples) \\[default {DEFAULT_FUSION_WITH_EXAMPLES} with examples, else rrf].", show_default=False)] = None,
+    proposals: Annotated[Optional[str], typer.Option("--proposals", help="kiwi: Kiwi's corrections of each 교정형 sentence as alternatives (pip install 'malpyeong-eval[kiwi]').", show_default=False)] = None,
     device: DeviceOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with the top-K passages of CORPUS per question (queries: the question only, never the answer)."""
     from ..retrieval import RetrievalPlan, RetrievalRequest, retrieve as run_retrieval
 
-    plan = RetrievalPlan.parse(retriever, dense_model=dense_model, rerank_model=rerank, rerank_depth=rerank_depth, device=device)
+    plan = RetrievalPlan.parse(retriever, fusion=fusion, proposals=proposals, dense_model=dense_model, rerank_model=rerank,
+                               rerank_depth=rerank_depth, device=device)
     request = RetrievalRequest(data, corpus, plan, output=output, top_k=top_k, field=field, examples=tuple(examples or ()),
                                labels=labels, cross_validate=cross_validate, seed=seed)
     outcome = run_retrieval(request)

@@ -23,13 +23,15 @@ Tokenizer = Callable[[str], list[str]]
 
 @dataclass(frozen=True)
 class Query:
-    """What a retriever is asked: an item's question (never its answer) and the item's id.
+    """What a retriever is asked: an item's question (never its answer), the item's id and its question type.
 
-    The id lets a retriever that learns from labelled questions leave the item itself out.
+    The id lets a retriever that learns from labelled questions leave the item itself out; the type
+    (``선택형``, ``교정형``; ``None``: read from the question) lets a learned fusion weigh parts by it.
     """
 
     question: str
     id: str | None = None
+    question_type: str | None = None
 
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9가-힣ㄱ-ㅎㅏ-ㅣ]")
 

@@ -29,7 +29,7 @@ from .examples import Example
 from .labelling import METHODS, DEFAULT_CANDIDATES, LabelSummary
 from .metrics import RetrievalReport
 from .pipeline import CrossValidation
-from .plan import RetrievalPlan
+from .plan import LEARNED_PARTS, RetrievalPlan
 
 __all__ = ["FLAGS", "LabelOutcome", "LabelRequest", "RetrievalOutcome", "RetrievalRequest", "label", "retrieve"]
 
@@ -37,7 +37,7 @@ __all__ = ["FLAGS", "LabelOutcome", "LabelRequest", "RetrievalOutcome", "Retriev
 FLAGS: dict[str, str] = {
     "data": "DATA", "corpus": "--corpus", "output": "--output", "top_k": "--top-k", "field": "--field",
     "plan": "--retriever", "examples": "--examples", "labels": "--labels", "cross_validate": "--cross-validate",
-    "seed": "--seed", "rerank_depth": "--rerank-depth", "learning": "--examples/--cross-validate",
+    "seed": "--seed", "rerank_depth": "--rerank-depth", "learning": "--examples/--cross-validate", "fusion": "--fusion",
     "method": "--method", "model": "--model", "candidates": "--candidates", "batch_size": "--batch-size",
 }
 
@@ -93,9 +93,13 @@ class RetrievalRequest:
         if not self.field.strip() or self.field in ("question", "question_type"):
             raise _refused("field", f"{self.field!r} cannot receive the passages (choose another input field name)")
         plan = self.resolved_plan
-        if plan.uses_examples and not self.learns:
-            raise _refused("plan", "the examples part needs --examples FILE (labelled items) or --cross-validate K")
-        if self.learns and not plan.uses_examples:
+        if not self.learns:
+            for name in plan.part_names:
+                if name in LEARNED_PARTS:
+                    raise _refused("plan", f"the {name} part needs --examples FILE (labelled items) or --cross-validate K")
+            if plan.fusion == "learned":
+                raise _refused("fusion", "learned fusion needs --examples FILE (labelled items) or --cross-validate K")
+        elif not plan.learns:
             raise _refused("learning", "--retriever has no examples part to learn from (add 'examples')")
 
     @property
@@ -130,6 +134,7 @@ class RetrievalOutcome:
     report: RetrievalReport
     cross_validation: CrossValidation | None = None
     notes: tuple[str, ...] = ()  # said before the retrieval (a --top-k above the corpus's size)
+    gold_categories: tuple[str | None, ...] = ()  # each item's gold norm category (None: no label)
 
     @property
     def retriever(self) -> str:
@@ -153,8 +158,18 @@ class RetrievalOutcome:
         if self.cross_validation is not None:
             folds = self.cross_validation
             result["cross_validation"] = {"k": folds.k, "seed": folds.seed, "examples_per_fold": folds.examples_per_fold,
-                                          "folds": folds.folds}
+                                          "folds": folds.folds, "category_accuracy": self.category_accuracy}
         return result
+
+    @property
+    def category_accuracy(self) -> float | None:
+        """Under cross-validation, the share of labelled items whose most probable norm category (by the
+        category part, learned from the other folds) is their gold one; ``None`` without a category part."""
+        predicted = self.cross_validation.categories if self.cross_validation is not None else None
+        if predicted is None:
+            return None
+        pairs = [(guess, gold) for guess, gold in zip(predicted, self.gold_categories, strict=True) if gold]
+        return sum(guess == gold for guess, gold in pairs) / len(pairs) if pairs else None
 
     def summary_lines(self) -> list[str]:
         """What was done, in words: the lines the command writes on stderr before the table."""
@@ -173,6 +188,9 @@ class RetrievalOutcome:
             folds = self.cross_validation
             lines.append(f"{folds.k}-fold cross-validation (seed {folds.seed}): each fold retrieved with the other folds' "
                          f"examples only ({min(folds.examples_per_fold)}–{max(folds.examples_per_fold)} examples per fold)")
+            if self.category_accuracy is not None:
+                lines.append(f"norm category predicted right for {self.category_accuracy:.1%} of the labelled items "
+                             "(the category part, learned from the other folds)")
         if not self.report.overall.n:
             lines.append("no item has a label (output.article or --labels): no retrieval metrics")
         return lines
@@ -195,25 +213,32 @@ class RetrievalOutcome:
 
 
 def metrics_table(report: RetrievalReport, title: str):
-    """recall@k and MRR, overall and per question type, as a rich table."""
+    """recall@k (k up to the passages retrieved) and MRR, overall, per question type and per norm category."""
     from rich.markup import escape
     from rich.table import Table
 
     from .metrics import CUTOFFS
 
-    table = Table(title=title, caption=f"{report.n_unlabelled} of {report.n_items} items without a label, not counted"
-                  if report.n_unlabelled else None)
+    cutoffs = [k for k in CUTOFFS if k <= report.top_k] or [CUTOFFS[0]]
+    notes = [f"{report.n_unlabelled} of {report.n_items} items without a label, not counted" if report.n_unlabelled else "",
+             f"first passage of the right norm category: {report.top1_category_accuracy:.1%}"
+             if report.top1_category_accuracy is not None else ""]
+    table = Table(title=title, caption="\n".join(note for note in notes if note) or None)
     table.add_column("group")
     table.add_column("n", justify="right")
-    for k in CUTOFFS:
+    for k in cutoffs:
         table.add_column(f"R@{k}", justify="right")
     table.add_column("MRR", justify="right", style="bold")
 
     def row(name, scores, **style):
-        table.add_row(name, str(scores.n), *(format_score(scores.recall[k]) for k in CUTOFFS), format_score(scores.mrr), **style)
+        table.add_row(name, str(scores.n), *(format_score(scores.recall[k]) for k in cutoffs), format_score(scores.mrr), **style)
 
     row("overall", report.overall, style="bold")
     for name, scores in report.by_type.items():
+        row(escape(name), scores)
+    if report.by_category:
+        table.add_section()
+    for name, scores in report.by_category.items():
         row(escape(name), scores)
     return table
 
@@ -256,7 +281,7 @@ def _read_inputs(request: RetrievalRequest) -> _Inputs:
 
 def _search(request: RetrievalRequest, inputs: _Inputs, top_k: int) -> tuple[list[dict], int, CrossValidation | None]:
     """The written records, the examples' self-exclusions and the cross-validation (where asked)."""
-    from .pipeline import cross_validate, retrieve_into, settings_of, write_hits
+    from .pipeline import cross_validate, queries_of, retrieve_into, settings_of, write_hits
     from .plan import RetrieverBuilder
 
     builder = RetrieverBuilder(request.resolved_plan, inputs.corpus)
@@ -264,13 +289,22 @@ def _search(request: RetrievalRequest, inputs: _Inputs, top_k: int) -> tuple[lis
     if request.cross_validate is None:
         engine = builder.build(inputs.examples)
         records = retrieve_into(inputs.items, engine, inputs.corpus, top_k, request.field, source=source)
-        part = builder.examples_part(engine)
-        return records, part.self_excluded if part is not None else 0, None
+        return records, builder.self_excluded(engine, queries_of(inputs.items, source)), None
     folds = cross_validate(inputs.items, inputs.examples, builder, top_k, k=request.cross_validate, seed=request.seed,
                            source=source)
     settings = {**settings_of(folds.retriever, inputs.corpus, top_k, request.field),
                 "cross_validation": {"k": folds.k, "seed": folds.seed}}
     return write_hits(inputs.items, folds.hits, settings, inputs.corpus, request.field), 0, folds
+
+
+def _gold_category(label: str | tuple[str, ...] | None, corpus: Corpus) -> str | None:
+    """The norm category of the rule a label names: of the first passage it names, else of the label itself."""
+    from .metrics import category_of
+
+    if label is None:
+        return None
+    found = corpus.passages_for(label)
+    return category_of(corpus.passages[found[0]].title if found else label if isinstance(label, str) else label[0]) or None
 
 
 def retrieve(request: RetrievalRequest) -> RetrievalOutcome:
@@ -292,15 +326,16 @@ def retrieve(request: RetrievalRequest) -> RetrievalOutcome:
     if request.output is not None:
         write_records(request.output, records)
     gold = item_labels(inputs.items, inputs.overrides)
+    categories = tuple(_gold_category(label, corpus) for label in gold)
     titles = {passage.id: passage.title for passage in corpus.passages}
     report = retrieval_metrics([[titles[pid] for pid in record["retrieval"]["passage_ids"]] for record in records], gold,
-                               [item.question_type for item in inputs.items], top_k)
+                               [item.question_type for item in inputs.items], top_k, categories)
     return RetrievalOutcome(
         request=request, records=records, settings=records[0]["retrieval"] if records else {}, corpus=corpus.name,
         passages=len(corpus), examples=len(inputs.examples), self_excluded=self_excluded,
         examples_unmatched=sum(1 for example in inputs.examples if not corpus.passages_for(example.label)),
         labels_unmatched=sum(1 for label in gold if label is not None and not corpus.passages_for(label)),
-        report=report, cross_validation=folds, notes=notes,
+        report=report, cross_validation=folds, notes=notes, gold_categories=categories,
     )
 
 
