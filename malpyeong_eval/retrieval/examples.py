@@ -207,14 +207,15 @@ class CrossFitted(Generic[Target]):
         """The queries' features (a query that is an example: its row's, already computed)."""
         from scipy.sparse import vstack
 
-        if not queries:
-            return self.features.transform([])
-        rows = [min(self.own_rows(query), default=None) for query in queries]
-        asked = [i for i, row in enumerate(rows) if row is None or self.rows[row][0].question != queries[i].question]
-        fresh = self.features.transform([self.texts(queries[i].question) for i in asked]) if asked else None
-        where = {i: position for position, i in enumerate(asked)}
-        assert self._matrix is not None or fresh is not None
-        return vstack([fresh[where[i]] if i in where else self._matrix[rows[i]] for i in range(len(queries))]).tocsr()
+        rows = [next((row for row in sorted(self.own_rows(query)) if self.rows[row][0].question == query.question), None)
+                for query in queries]
+        if self._matrix is None or all(row is None for row in rows):
+            return self.features.transform([self.texts(query.question) for query in queries])
+        if all(row is not None for row in rows):
+            return self._matrix[rows]
+        fresh_at = {i: n for n, i in enumerate(i for i, row in enumerate(rows) if row is None)}
+        fresh = self.features.transform([self.texts(queries[i].question) for i in fresh_at])
+        return vstack([fresh[fresh_at[i]] if row is None else self._matrix[row] for i, row in enumerate(rows)]).tocsr()
 
     def _fit_without(self, left_out: set[int]):
         kept = [row for row in range(len(self.rows)) if row not in left_out]
