@@ -279,8 +279,18 @@ def _read_inputs(request: RetrievalRequest) -> _Inputs:
     return _Inputs(items, overrides, examples, load_corpus(request.corpus))
 
 
-def _search(request: RetrievalRequest, inputs: _Inputs, top_k: int) -> tuple[list[dict], int, CrossValidation | None]:
-    """The written records, the examples' self-exclusions and the cross-validation (where asked)."""
+@dataclass(frozen=True)
+class _Searched:
+    """What the search wrote: the records, how they were made, the examples' self-exclusions, the folds."""
+
+    records: list[dict]
+    settings: dict[str, Any]
+    self_excluded: int
+    folds: CrossValidation | None
+
+
+def _search(request: RetrievalRequest, inputs: _Inputs, top_k: int) -> _Searched:
+    """Every item retrieved: by one retriever learned from all the examples, or fold by fold."""
     from .pipeline import cross_validate, queries_of, retrieve_into, settings_of, write_hits
     from .plan import RetrieverBuilder
 
@@ -289,12 +299,13 @@ def _search(request: RetrievalRequest, inputs: _Inputs, top_k: int) -> tuple[lis
     if request.cross_validate is None:
         engine = builder.build(inputs.examples)
         records = retrieve_into(inputs.items, engine, inputs.corpus, top_k, request.field, source=source)
-        return records, builder.self_excluded(engine, queries_of(inputs.items, source)), None
+        return _Searched(records, settings_of(engine.name, inputs.corpus, top_k, request.field),
+                         builder.self_excluded(engine, queries_of(inputs.items, source)), None)
     folds = cross_validate(inputs.items, inputs.examples, builder, top_k, k=request.cross_validate, seed=request.seed,
                            source=source)
     settings = {**settings_of(folds.retriever, inputs.corpus, top_k, request.field),
                 "cross_validation": {"k": folds.k, "seed": folds.seed}}
-    return write_hits(inputs.items, folds.hits, settings, inputs.corpus, request.field), 0, folds
+    return _Searched(write_hits(inputs.items, folds.hits, settings, inputs.corpus, request.field), settings, 0, folds)
 
 
 def _gold_category(label: str | tuple[str, ...] | None, corpus: Corpus) -> str | None:
@@ -322,20 +333,20 @@ def retrieve(request: RetrievalRequest) -> RetrievalOutcome:
     if top_k > len(corpus):
         notes = (f"note: --top-k {top_k} > the corpus's {len(corpus)} passages; taking all {len(corpus)}",)
         top_k = len(corpus)
-    records, self_excluded, folds = _search(request, inputs, top_k)
+    searched = _search(request, inputs, top_k)
     if request.output is not None:
-        write_records(request.output, records)
+        write_records(request.output, searched.records)
     gold = item_labels(inputs.items, inputs.overrides)
     categories = tuple(_gold_category(label, corpus) for label in gold)
     titles = {passage.id: passage.title for passage in corpus.passages}
-    report = retrieval_metrics([[titles[pid] for pid in record["retrieval"]["passage_ids"]] for record in records], gold,
-                               [item.question_type for item in inputs.items], top_k, categories)
+    report = retrieval_metrics([[titles[pid] for pid in record["retrieval"]["passage_ids"]] for record in searched.records],
+                               gold, [item.question_type for item in inputs.items], top_k, categories)
     return RetrievalOutcome(
-        request=request, records=records, settings=records[0]["retrieval"] if records else {}, corpus=corpus.name,
-        passages=len(corpus), examples=len(inputs.examples), self_excluded=self_excluded,
+        request=request, records=searched.records, settings=searched.settings, corpus=corpus.name,
+        passages=len(corpus), examples=len(inputs.examples), self_excluded=searched.self_excluded,
         examples_unmatched=sum(1 for example in inputs.examples if not corpus.passages_for(example.label)),
         labels_unmatched=sum(1 for label in gold if label is not None and not corpus.passages_for(label)),
-        report=report, cross_validation=folds, notes=notes, gold_categories=categories,
+        report=report, cross_validation=searched.folds, notes=notes, gold_categories=categories,
     )
 
 
