@@ -36,7 +36,7 @@ def retrieve(
     top_k: Annotated[int, typer.Option("--top-k", help="Passages per item.")] = 5,
     field: Annotated[str, typer.Option("--field", help="input field that receives the passages.")] = "references",
     retriever: Annotated[Optional[str], typer.Option("--retriever", help=f"Parts, comma-separated, each name[:weight] (weights: --fusion rrf): {', '.join(PART_NAMES)} \\[default {DEFAULT_PARTS}; with examples {DEFAULT_PARTS_WITH_EXAMPLES}].", show_default=False)] = None,
-    examples: Annotated[Optional[list[Path]], typer.Option("--examples", help="Labelled contest items (output.article, or --labels) the examples part learns from; repeatable.", show_default=False)] = None,
+    examples: Annotated[Optional[list[Path]], typer.Option("--examples", help="Labelled contest items (output.article, or --labels) the learned parts (examples, category) and the learned fusion learn from; repeatable.", show_default=False)] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="JSON object of item id → gold article (instead of output.article), for DATA's metrics and the examples.")] = None,
     cross_validate: Annotated[Optional[int], typer.Option("--cross-validate", help="K folds: each fold retrieved with the examples of the other folds only (examples default to DATA).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,

@@ -4,9 +4,14 @@
 - :mod:`.question` — a question read the way the task writes it (sentence, ``{A/B}``, their difference);
 - :mod:`.base` — the :class:`Retriever` interface (``search(queries, k)``), :class:`Query`, tokenizers;
 - :mod:`.bm25` — BM25 over morphemes or character n-grams (bm25s), the index cached on disk;
-- :mod:`.examples` — a linear classifier (LinearSVC) from labelled questions to their rule (no item learns from itself);
+- :mod:`.examples` — a linear classifier (LinearSVC) from labelled questions to their rule, and the
+  cross-fitting guard every learned part shares (no item learns from itself);
+- :mod:`.category` — the norm category of a question as probabilities (labelled questions and the
+  question's own evidence), a part and a feature;
 - :mod:`.dense` — sentence-transformers embeddings (the ``dense`` extra);
 - :mod:`.fusion` — reciprocal rank fusion (k = 10 by default), a cross-encoder reranker;
+- :mod:`.learned` — a fusion learned from labelled questions (a conditional logit over passages);
+- :mod:`.proposals` — Kiwi's corrections of a 교정형 sentence as alternatives (the ``kiwi`` extra);
 - :mod:`.plan` — ``--retriever`` parsed into one :class:`RetrievalPlan`, and its builder;
 - :mod:`.metrics` — recall@k and MRR against ``output.article`` labels;
 - :mod:`.pipeline` — the passages written into the data, labelled examples, cross-validation;
@@ -14,7 +19,7 @@
 - :mod:`.workflows` — ``retrieve`` and ``label`` as library calls: :class:`RetrievalRequest` →
   :func:`retrieve` → :class:`RetrievalOutcome`, :class:`LabelRequest` → :func:`label` → :class:`LabelOutcome`.
 
-Importing this package imports neither bm25s, pypdf, python-docx nor sentence-transformers.
+Importing this package imports neither bm25s, pypdf, python-docx, scikit-learn, kiwipiepy nor sentence-transformers.
 """
 
 from __future__ import annotations
