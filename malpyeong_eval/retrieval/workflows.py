@@ -35,10 +35,9 @@ __all__ = ["FLAGS", "LabelOutcome", "LabelRequest", "RetrievalOutcome", "Retriev
 
 # each request field → the flag that sets it, for the messages of a refused request
 FLAGS: dict[str, str] = {
-    "data": "DATA", "corpus": "--corpus", "output": "--output", "top_k": "--top-k", "field": "--field",
-    "plan": "--retriever", "examples": "--examples", "labels": "--labels", "cross_validate": "--cross-validate",
-    "seed": "--seed", "rerank_depth": "--rerank-depth", "learning": "--examples/--cross-validate", "fusion": "--fusion",
-    "method": "--method", "model": "--model", "candidates": "--candidates", "batch_size": "--batch-size",
+    "top_k": "--top-k", "field": "--field", "plan": "--retriever", "fusion": "--fusion", "cross_validate": "--cross-validate",
+    "rerank_depth": "--rerank-depth", "learning": "--examples/--cross-validate",
+    "method": "--method", "candidates": "--candidates", "batch_size": "--batch-size",
 }
 
 
