@@ -17,13 +17,13 @@ without headings) is refused by the call. An outcome's :meth:`~RetrievalOutcome.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..data import Item
 from ..errors import MalpyeongError
-from ..report import format_score, html_of
+from ..report import format_score, html_of, inert
 from .corpus import Corpus
 from .examples import Example
 from .labelling import METHODS, DEFAULT_CANDIDATES, LabelSummary
@@ -73,7 +73,7 @@ class RetrievalRequest:
 
     data: Path
     corpus: Path
-    plan: RetrievalPlan = field(default_factory=RetrievalPlan)
+    plan: RetrievalPlan = RetrievalPlan()  # frozen: one shared default is safe
     output: Path | None = None
     top_k: int = 5
     field: str = "references"
@@ -212,8 +212,8 @@ class RetrievalOutcome:
 
 
 def metrics_table(report: RetrievalReport, title: str):
-    """recall@k (k up to the passages retrieved) and MRR, overall, per question type and per norm category."""
-    from rich.markup import escape
+    """recall@k (k up to the passages retrieved) and MRR, overall, per question type and per norm category
+    (the names, read from the data and the corpus, made inert)."""
     from rich.table import Table
 
     from .metrics import CUTOFFS
@@ -234,11 +234,11 @@ def metrics_table(report: RetrievalReport, title: str):
 
     row("overall", report.overall, style="bold")
     for name, scores in report.by_type.items():
-        row(escape(name), scores)
+        row(inert(name), scores)
     if report.by_category:
         table.add_section()
     for name, scores in report.by_category.items():
-        row(escape(name), scores)
+        row(inert(name), scores)
     return table
 
 
