@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from .errors import MalpyeongError
 from .metrics.aggregate import summarize
-from .retrieval.metrics import normalize_title
+from .retrieval.metrics import category_of, normalize_title
 
 __all__ = ["NORM_BY", "NO_RULE", "NormBreakdown", "NormGroup", "check_norm_by", "group_by_norm", "norm_breakdown", "norm_category",
            "norm_key", "norm_rule"]
@@ -58,9 +58,10 @@ def norm_rule(article: str | None) -> str | None:
 
 
 def norm_category(article: str | None) -> str | None:
-    """The rule's category: the part before the first `` - `` (the whole rule when it has none)."""
+    """The rule's category: the part before the first `` - `` (:func:`~malpyeong_eval.retrieval.metrics.category_of`);
+    a rule without one is its own category."""
     rule = norm_rule(article)
-    return None if rule is None else rule.split(" - ", 1)[0].strip() or rule
+    return None if rule is None else category_of(rule) or rule
 
 
 def norm_key(article: str | None, by: str = "category") -> str | None:
