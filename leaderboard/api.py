@@ -39,6 +39,7 @@ from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.options import ScorerOptions
+from malpyeong_eval.norms import check_norm_by
 from malpyeong_eval.outputs import write_output
 from malpyeong_eval.report import inert, visible
 
@@ -75,7 +76,9 @@ def default_runs_dirs(given: Sequence[Path] = ()) -> tuple[Path, ...]:
 class ExportRequest:
     """``export``: the leaderboard (``all_rules``: every run), or one ``run``'s items, as ``format``
     (csv, md, html, json; ``site``: serve's pages as static files in the ``output`` folder, whose item
-    pages read ``data_files`` and ``runs_dirs`` as serve does); to ``output`` (``None``: the text is returned)."""
+    pages read ``data_files`` and ``runs_dirs`` as serve does); to ``output`` (``None``: the text is returned).
+    ``by`` (``category`` or ``rule``): instead, the scores by norm of that run or of every run, one row per
+    run and group (``norm`` empty: the items without a rule)."""
 
     format: str = "csv"
     run: str | None = None
@@ -83,12 +86,17 @@ class ExportRequest:
     all_rules: bool = False
     data_files: tuple[Path, ...] = ()
     runs_dirs: tuple[Path, ...] = ()
+    by: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in EXPORT_FORMATS:
             raise MalpyeongError(f"unknown --format {self.format!r}; choose from {', '.join(EXPORT_FORMATS)}")
         if self.site and (self.output is None or self.run):
             raise MalpyeongError("--format site writes a folder: give -o DIR (and no --run: every run gets its page)")
+        if self.by is not None:
+            check_norm_by(self.by)
+            if self.site:
+                raise MalpyeongError("--by exports a table; the site's run pages show the scores by norm already")
 
     @property
     def site(self) -> bool:
@@ -124,7 +132,13 @@ def export_board(board: Leaderboard, request: ExportRequest) -> Exported:
         return Exported(written=output, pages=report.pages, skipped=report.skipped)
     from .export import render
 
-    if request.run:
+    if request.by is not None:
+        from .norms import norm_rows, run_norms
+
+        runs = [board.get(request.run)] if request.run else board.runs(all_rules=request.all_rules)
+        rows = [row for run in runs for row in norm_rows(run, run_norms(run, board.items(run), request.by))]
+        title = f"malpyeong-eval {'run ' + request.run if request.run else 'leaderboard'} by norm {request.by}"
+    elif request.run:
         rows, title = [item.to_json() for item in board.items(board.get(request.run))], f"malpyeong-eval run {request.run}"
     else:
         rows, title = run_rows(board.runs(all_rules=request.all_rules)), "malpyeong-eval leaderboard"

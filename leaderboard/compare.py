@@ -16,16 +16,20 @@ from typing import Any
 
 import numpy as np
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, summarize
 from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, SUMMARY_NAMES
+from malpyeong_eval.norms import NO_RULE, group_by_norm
+from malpyeong_eval.report import inert
 from malpyeong_eval.report import visible
 
 from .records import ItemRecord, RunRecord, retrieval_text
 from .tables import RESCORE_HINT, deltas_table
+
 
 DELTA_METRICS = (*FINAL_METRICS, *SUMMARY_NAMES, *CONTEXT_METRICS)  # Final's metrics, Desc. Avg, Final; selection
 RESAMPLES = 2000
@@ -82,6 +86,11 @@ def bootstrap_deltas(
     return points, {key: np.concatenate(parts) for key, parts in samples.items()}
 
 
+def deltas_json(deltas: Mapping[str, tuple[float, float, float]]) -> dict[str, dict[str, float]]:
+    """Per metric, ``{"delta", "ci_low", "ci_high"}`` (``compare --json``)."""
+    return {key: {"delta": delta, "ci_low": low, "ci_high": high} for key, (delta, low, high) in deltas.items()}
+
+
 @dataclass(frozen=True)
 class EmFlip:
     """An item whose Exact Match differs between the two runs: the gold and each run's answer clause."""
@@ -100,7 +109,8 @@ class EmFlip:
 @dataclass
 class Comparison(RichDisplay):
     """B against A: per-metric deltas with paired bootstrap 95% intervals, the items won, lost and
-    tied by each item's score (:attr:`decided_by`), and the first EM flips.
+    tied by each item's score (:attr:`decided_by`), the first EM flips, and the deltas by norm
+    (``by_norm``: :class:`NormComparison`, each group with its own intervals).
 
     ``to_json()`` is ``compare --json``; in a terminal or a notebook it shows as ``compare`` prints it.
     """
@@ -113,6 +123,7 @@ class Comparison(RichDisplay):
     tied: int = 0
     decided_by: str | None = None  # the item score that decides won and lost: final_score, else the first metric
     em_flips: list[EmFlip] = field(default_factory=list)
+    by_norm: NormComparison | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,12 +134,13 @@ class Comparison(RichDisplay):
             "scoring_rules": self.run_a.scoring_rules,
             "resamples": RESAMPLES,
             "seed": SEED,
-            "deltas": {k: {"delta": d, "ci_low": lo, "ci_high": hi} for k, (d, lo, hi) in self.deltas.items()},
+            "deltas": deltas_json(self.deltas),
             "won": self.won,
             "lost": self.lost,
             "tied": self.tied,
             "decided_by": self.decided_by,
             "em_flips": [flip.to_json() for flip in self.em_flips],
+            "by_norm": self.by_norm.to_json() if self.by_norm is not None else None,
         }
 
     def tally_line(self) -> str:
@@ -147,6 +159,9 @@ class Comparison(RichDisplay):
         lines.append(Text(self.tally_line()))
         lines.extend(Text(visible(f"EM flip {flip.item_id}: {flip.em_a:.0f} → {flip.em_b:.0f}  A: {flip.a[:80]}  "
                                   f"B: {flip.b[:80]}")) for flip in self.em_flips)
+        if self.by_norm is not None:
+            lines.append(self.by_norm if self.by_norm.groups else
+                         Text("by norm: no item carries a rule (output.article); malpyeong-eval label writes rules into a dev set"))
         return Group(*lines)
 
 
@@ -182,7 +197,13 @@ Pairs = list[tuple[ItemRecord, ItemRecord]]
 
 def paired_deltas(pairs: Pairs) -> dict[str, tuple[float, float, float]]:
     """Per metric both runs have: (B − A on all items, the 2.5th and the 97.5th percentile of the resamples)."""
-    points, samples = bootstrap_deltas([a.to_json() for a, _ in pairs], [b.to_json() for _, b in pairs])
+    return interval_deltas([a.to_json() for a, _ in pairs], [b.to_json() for _, b in pairs])
+
+
+def interval_deltas(rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float, float]]:
+    """:func:`paired_deltas` of item rows (``rows_a[i]`` and ``rows_b[i]`` the same item; the keys of
+    :func:`bootstrap_deltas`): per metric both have, (B − A, 2.5th and 97.5th percentile)."""
+    points, samples = bootstrap_deltas(rows_a, rows_b)
     deltas = {}
     for metric, delta in points.items():
         drawn = samples[metric][~np.isnan(samples[metric])]  # selection: a resample without measured items has none
@@ -225,10 +246,67 @@ def em_flips(pairs: Pairs, limit: int) -> list[EmFlip]:
     return flips[:limit]
 
 
+# compare's by-norm table shows these of the metrics both runs have (every metric is in --json)
+HEADLINE = ("final_score", "exact_match", "descriptive_avg", "rouge1")
+
+
+@dataclass(frozen=True)
+class NormDeltas:
+    """B − A on one group's items (``norm`` ``None``: the items without a rule): per metric both runs
+    have, (delta, 2.5th, 97.5th percentile of the paired bootstrap)."""
+
+    norm: str | None
+    n: int
+    deltas: dict[str, tuple[float, float, float]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"norm": self.norm, "n": self.n, "deltas": deltas_json(self.deltas)}
+
+
+@dataclass(frozen=True)
+class NormComparison:
+    """``compare``'s deltas by norm ``by`` category or rule, each with its paired bootstrap intervals."""
+
+    by: str
+    groups: tuple[NormDeltas, ...]
+    without_rule: NormDeltas | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "groups": [group.to_json() for group in self.groups],
+                "without_rule": self.without_rule.to_json() if self.without_rule else None}
+
+    def __rich__(self) -> RenderableType:
+        table = Table(title=f"by norm {self.by} (paired bootstrap, 95%; every metric in --json)")
+        for header in ("norm", "n", "metric", "delta", "95% CI"):
+            table.add_column(header, justify="left" if header in ("norm", "metric") else "right", overflow="fold")
+        for group in (*self.groups, *([self.without_rule] if self.without_rule else [])):
+            shown = [metric for metric in HEADLINE if metric in group.deltas][:3]
+            for index, metric in enumerate(shown):
+                delta, low, high = group.deltas[metric]
+                style = "green" if low > 0 else "red" if high < 0 else ""
+                table.add_row(inert(NO_RULE if group.norm is None else group.norm) if index == 0 else "",
+                              str(group.n) if index == 0 else "", LABELS.get(metric, metric),
+                              f"[{style}]{delta:+.4f}[/]" if style else f"{delta:+.4f}", f"[{low:+.4f}, {high:+.4f}]",
+                              end_section=index == len(shown) - 1)
+        parts: list[RenderableType] = [table]
+        if self.without_rule is not None:
+            parts.append(Text(f"{self.without_rule.n} items carry no rule (output.article): compared apart, as {NO_RULE}"))
+        return Group(*parts)
+
+
+def norm_comparison(pairs: Pairs, by: str = "category") -> NormComparison:
+    """The paired deltas of each group of ``pairs`` (an item's rule: A's, else B's)."""
+    groups, without = group_by_norm(pairs, lambda pair: pair[0].gold_article or pair[1].gold_article, by)
+    return NormComparison(by, tuple(NormDeltas(name, len(members), paired_deltas(members)) for name, members in groups.items()),
+                          NormDeltas(None, len(without), paired_deltas(without)) if without else None)
+
+
 def compare_runs(
-    run_a: RunRecord, items_a: Sequence[ItemRecord], run_b: RunRecord, items_b: Sequence[ItemRecord], *, flips: int = 5
+    run_a: RunRecord, items_a: Sequence[ItemRecord], run_b: RunRecord, items_b: Sequence[ItemRecord], *, flips: int = 5,
+    by: str | None = "category",
 ) -> Comparison:
-    """B against A, item by item; runs scored on different data or under different rules are refused.
+    """B against A, item by item, and by norm ``by`` category or rule (``None``: not by norm); runs
+    scored on different data or under different rules are refused.
 
     Runs whose data files differ only by the context their items carried (the same items and gold
     answers, different retrieval settings: a run on ``retrieve``'s output against the run without
@@ -243,4 +321,5 @@ def compare_runs(
     decided_by = deciding_metric(deltas)
     won, lost, tied = tally(pairs, decided_by)
     return Comparison(run_a, run_b, deltas=deltas, won=won, lost=lost, tied=tied, decided_by=decided_by,
-                      em_flips=em_flips(pairs, flips))
+                      em_flips=em_flips(pairs, flips),
+                      by_norm=None if by is None else norm_comparison(pairs, by))

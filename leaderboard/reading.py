@@ -17,10 +17,12 @@ from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import CONTEXT_METRICS, REASON_METRICS
+from malpyeong_eval.norms import NormBreakdown, check_norm_by
 from malpyeong_eval.report import inert, result_caption, scores_table, visible
 
 from .compare import Comparison, compare_runs, old_rules_items
 from .export import run_rows
+from .norms import norm_matrix, norm_table, run_norms
 from .records import GroupRecord, ItemRecord, RunRecord, configuration_rows
 from .tables import (
     ALIGNED_MARK,
@@ -50,30 +52,41 @@ def at_least(flag: str, value: int | None, low: int) -> None:
 @dataclass(frozen=True)
 class RankingRequest:
     """``leaderboard``'s filters: runs on ``dataset``, of ``model`` (base model, checkpoint, or in the
-    name), with ``tag``; the best ``top``; ``all_rules``: runs scored under the old rules too."""
+    name), with ``tag``; the best ``top``; ``all_rules``: runs scored under the old rules too; ``by``:
+    each run's scores by norm ``category`` or ``rule`` too (``None``: not)."""
 
     dataset: str | None = None
     model: str | None = None
     tag: str | None = None
     top: int | None = None
     all_rules: bool = False
+    by: str | None = None
 
     def __post_init__(self) -> None:
         at_least("--top", self.top, 1)
+        if self.by is not None:
+            check_norm_by(self.by)
 
 
 @dataclass
 class Ranking(RichDisplay):
     """The ranked runs (the store's order: :meth:`~leaderboard.store.Leaderboard.runs`), how many runs
-    scored under the old rules the ranking leaves out (``hidden``), and the database (``where``)."""
+    scored under the old rules the ranking leaves out (``hidden``), the database (``where``) and, when
+    asked for, each run's scores by norm (``by_norm``, by run id)."""
 
     runs: list[RunRecord]
     hidden: int
     where: str
+    by_norm: dict[int, NormBreakdown] | None = None
 
     def to_json(self) -> list[dict[str, Any]]:
-        """``leaderboard --json``: the leaderboard's columns of each run, ranked."""
-        return run_rows(self.runs)
+        """``leaderboard --json``: the leaderboard's columns of each run, ranked (with ``--by``: and its
+        ``by_norm``)."""
+        rows = run_rows(self.runs)
+        if self.by_norm is not None:
+            for row, run in zip(rows, self.runs, strict=True):
+                row["by_norm"] = self.by_norm[run.id].to_json()
+        return rows
 
     @property
     def hidden_note(self) -> str | None:
@@ -82,7 +95,10 @@ class Ranking(RichDisplay):
 
     def __rich__(self) -> RenderableType:
         table, note = leaderboard_table(self.runs, title=inert(f"malpyeong-eval leaderboard ({self.where})")), self.hidden_note
-        return Group(table, Text(note)) if note else table
+        parts: list[RenderableType] = [table, *([Text(note)] if note else [])]
+        if self.by_norm is not None:
+            parts.append(norm_matrix(self.runs, self.by_norm))
+        return Group(*parts) if len(parts) > 1 else table
 
 
 def ranking(board: Leaderboard, request: RankingRequest = RankingRequest()) -> Ranking:
@@ -90,7 +106,8 @@ def ranking(board: Leaderboard, request: RankingRequest = RankingRequest()) -> R
     runs = board.runs(dataset=request.dataset, model=request.model, tag=request.tag, top=request.top,
                       all_rules=request.all_rules)
     hidden = 0 if request.all_rules else board.old_rules_count(dataset=request.dataset, model=request.model, tag=request.tag)
-    return Ranking(runs, hidden, board.where)
+    by_norm = None if request.by is None else {run.id: run_norms(run, board.items(run), request.by) for run in runs}
+    return Ranking(runs, hidden, board.where, by_norm)
 
 
 # -- show -----------------------------------------------------------------------------------------------------
@@ -98,13 +115,16 @@ def ranking(board: Leaderboard, request: RankingRequest = RankingRequest()) -> R
 
 @dataclass(frozen=True)
 class RunDetailRequest:
-    """``show``'s run (name or ``#id``) and how many of its worst items to show."""
+    """``show``'s run (name or ``#id``), how many of its worst items to show, and what its scores by
+    norm group by (``category``, or ``rule``)."""
 
     run: str
     worst: int = 5
+    by: str = "category"
 
     def __post_init__(self) -> None:
         at_least("--worst", self.worst, 0)
+        check_norm_by(self.by)
 
 
 def _badness(item: ItemRecord) -> tuple[float, str]:
@@ -116,13 +136,15 @@ def _badness(item: ItemRecord) -> tuple[float, str]:
 @dataclass
 class RunDetail(RichDisplay):
     """One run: its record, its metrics by question type, every item in its original order, its
-    configuration and provenance rows, and (``worst``) how many of its worst items ``show`` lists."""
+    configuration and provenance rows, (``worst``) how many of its worst items ``show`` lists, and its
+    scores by norm (``by_norm``: :func:`~malpyeong_eval.norms.norm_breakdown` of its items)."""
 
     run: RunRecord
     groups: list[GroupRecord]
     items: list[ItemRecord]
     configuration: list[tuple[str, str]]
     worst: int = 5
+    by_norm: NormBreakdown | None = None
 
     @property
     def worst_items(self) -> list[ItemRecord]:
@@ -133,9 +155,10 @@ class RunDetail(RichDisplay):
         return [item for item, _ in ranked[: self.worst]]
 
     def to_json(self) -> dict[str, Any]:
-        """``show --json``: the run, its metrics by type, its worst items."""
+        """``show --json``: the run, its metrics by type, its worst items, its scores by norm."""
         return {"run": self.run.to_json(), "by_type": [group.to_json() for group in self.groups],
-                "worst_items": [item.to_json() for item in self.worst_items]}
+                "worst_items": [item.to_json() for item in self.worst_items],
+                "by_norm": self.by_norm.to_json() if self.by_norm is not None else None}
 
     def _scores(self) -> RenderableType:
         run = self.run
@@ -148,11 +171,15 @@ class RunDetail(RichDisplay):
 
     def __rich__(self) -> RenderableType:
         run, parts = self.run, [self._scores()]
+        if self.by_norm is not None:
+            parts.append(norm_table(run, self.by_norm) if self.by_norm.groups else
+                         Text(f"by norm: none of the {run.n} items carries a rule (output.article); "
+                              f"malpyeong-eval label writes rules into a dev set"))
         if not run.current_rules:
             parts.append(Text(f"scored under {run.scoring_rules or 'the old (pre-2025) rules'}, not {SCORING_RULES}: not "
                               f"comparable with current runs; rescore it: {RESCORE_HINT} {visible(shlex.quote(run.name))}"))
         if self.worst:
-            cited = any(item.citation is not None or item.gold_article is not None for item in self.items)
+            cited = any(item.choice is not None for item in self.items)
             parts.append(worst_items_table(self.worst_items, cited))
         parts.append(configuration_table(self.configuration))
         return Group(*parts)
@@ -162,13 +189,16 @@ def run_detail(board: Leaderboard, request: RunDetailRequest | str) -> RunDetail
     """``malpyeong-eval show`` (and the run page of ``serve``): one run read whole."""
     request = RunDetailRequest(request) if isinstance(request, str) else request
     run = board.get(request.run)
-    return RunDetail(run, board.groups(run), board.items(run), configuration_rows(run), request.worst)
+    items = board.items(run)
+    return RunDetail(run, board.groups(run), items, configuration_rows(run), request.worst, run_norms(run, items, request.by))
 
 
 # -- compare --------------------------------------------------------------------------------------------------
 
 
-def comparison(board: Leaderboard, run_a: str, run_b: str) -> Comparison:
-    """``malpyeong-eval compare A B``: B against A on the same items (paired bootstrap intervals)."""
+def comparison(board: Leaderboard, run_a: str, run_b: str, by: str = "category") -> Comparison:
+    """``malpyeong-eval compare A B``: B against A on the same items (paired bootstrap intervals),
+    overall and by norm ``by`` category or rule."""
+    check_norm_by(by)
     a, b = board.get(run_a), board.get(run_b)
-    return compare_runs(a, board.items(a), b, board.items(b))
+    return compare_runs(a, board.items(a), b, board.items(b), by=by)

@@ -21,7 +21,7 @@ from pydantic.dataclasses import dataclass
 
 from malpyeong_eval.citation import Choice
 from malpyeong_eval.metrics.aggregate import SCORING_RULES, item_final_score
-from malpyeong_eval.metrics.registry import COLUMN_NAMES, METRIC_NAMES
+from malpyeong_eval.metrics.registry import COLUMN_NAMES, CONTEXT_METRICS, METRIC_NAMES
 
 if TYPE_CHECKING:
     from .models import GroupMetric, ItemResult, Run
@@ -31,7 +31,7 @@ __all__ = ["CHOICE_FIELDS", "DamagedRow", "GroupRecord", "ItemRecord", "RunRecor
 
 STRICT = ConfigDict(strict=True)  # no coercion: a text where a number belongs is a damaged row, not a number
 NO_CONTEXT = "—"
-CHOICE_FIELDS = ("citation", "cited", "cited_title", "gold_article")  # the context an item's generation named
+CHOICE_FIELDS = ("citation", "cited", "cited_title", "gold_article")  # the context an item's generation named; its gold rule
 
 Record = TypeVar("Record")
 
@@ -167,7 +167,10 @@ class ItemRecord:
 
     ``counted``: both reasons non-empty (the item enters the reason metrics' means); ``None`` under
     the old rules, which counted every item. ``cited``/``cited_title``: the candidate it named;
-    ``citation``: its citation line as written; ``gold_article``: the gold rule it was judged against.
+    ``citation``: its citation line as written; ``gold_article``: the item's gold rule (its data's
+    ``output.article``), which a citation is judged against where selection is measured (the item
+    has a ``context_selection`` score). Runs recorded before every item kept its rule have it only
+    on those items.
     """
 
     item_id: str
@@ -203,8 +206,10 @@ class ItemRecord:
 
     @property
     def choice(self) -> Choice | None:
-        """The context its generation named, as scoring takes it; ``None`` when nothing was recorded."""
-        parts = (self.citation, self.cited, self.cited_title, self.gold_article)
+        """The context its generation named, as scoring takes it (judged against its gold rule where
+        selection was measured); ``None`` when nothing was recorded."""
+        measured = self.score(CONTEXT_METRICS[0]) is not None
+        parts = (self.citation, self.cited, self.cited_title, self.gold_article if measured else None)
         return None if all(part is None for part in parts) else Choice(*parts)
 
     def to_json(self) -> dict[str, Any]:

@@ -83,7 +83,8 @@ class Rescorer:
         items = self.board.items(run)
         if not items:
             raise NothingToRescore(run, "it has no stored items")
-        gold = [Item(item.item_id, item.question_type, "", item.gold) for item in items]  # as stored: no question
+        gold = [Item(item.item_id, item.question_type, "", item.gold, article=item.gold_article)  # as stored: no question
+                for item in items]
         predictions = [item.prediction for item in items]
         scorer = self.scorer(metrics)
         # the contexts the generations named, as stored: selection accuracy is judged again from them

@@ -49,8 +49,8 @@ class ItemScore:
     bertscore: float | None = None
     bleurt: float | None = None
     context_selection: float | None = None
-    # the context the model named (citation.Choice): as written, its number and title; the gold rule
-    # it is judged against (None: selection not measured on the item)
+    # the context the model named (citation.Choice): as written, its number and title; the item's
+    # gold rule (output.article; None: it has none), which a citation is judged against
     citation: str | None = None
     cited: int | None = None
     cited_title: str | None = None
@@ -224,11 +224,11 @@ class ContestScorer:
                 reason=parsed.reason,
                 gold=gold_item.answer or "",
                 counted=bool(row["counted"]),
+                gold_article=gold_item.article if gold_item.article and gold_item.article.strip() else None,
                 **scores,
             )
             if choice is not None:
-                item.citation, item.cited, item.cited_title, item.gold_article = (
-                    choice.citation, choice.number, choice.title, choice.article)
+                item.citation, item.cited, item.cited_title = choice.citation, choice.number, choice.title
             items.append(item)
         return EvaluationResult.from_items(items, config, aligned_by_id=aligned_by_id)
 

@@ -13,7 +13,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ from .display import RichDisplay
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .generation import DEFAULT_BATCH_SIZE, EngineOptions, GenerationSettings
+from .metrics.options import ScorerOptions
+from .norms import norm_breakdown
 from .outputs import write_output
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
 from .provenance import WEIGHT_PATTERNS, Stopwatch, model_provenance, run_provenance, text_hash
 from .recording import RunMetadata, RunRecorder
 from .report import visible
-from .submission import GenerationStore, run_folder_name, write_submission
+from .sampling import Sampling, choose_candidates
+from .submission import Generation, GenerationStore, run_folder_name, write_submission
 
 
 def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
@@ -43,13 +47,14 @@ def _weights_signature(directory: str) -> list[tuple[str, int, int]]:
 
 def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settings: GenerationSettings,
                    limit: int | None, backend: str, *, extra_layout: str | None = None,
-                   engine: dict[str, Any] | None = None) -> str:
+                   engine: dict[str, Any] | None = None, sampling: dict[str, Any] | None = None) -> str:
     """Names the generations of a target on these data with this prompt and decoding.
 
     ``extra_layout`` (:data:`~malpyeong_eval.prompts.EXTRA_LAYOUT`, given when the items carry
     extra input fields) names how those fields were rendered; absent, the key is what it was
     before extra fields were rendered. ``engine`` (:meth:`EngineOptions.record`: a served endpoint,
-    vLLM engine arguments) counts when not empty.
+    vLLM engine arguments) and ``sampling`` (:meth:`~malpyeong_eval.sampling.Sampling.record`: the
+    candidates per item, the rule and its utilities) count when not empty.
     """
     payload = {
         "model": target.model if not Path(target.model).exists() else str(Path(target.model).resolve()),
@@ -61,6 +66,8 @@ def generation_key(target: Target, data_hash: str, prompt: ContestPrompt, settin
         payload["extra_layout"] = extra_layout
     if engine:
         payload["engine"] = engine
+    if sampling:
+        payload["sampling"] = sampling
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -130,7 +137,12 @@ class RunOutcome(RichDisplay):
         state = ("already on the leaderboard" if self.already_recorded else
                  f"recorded as {self.run_name!r}" if self.run_name else "not recorded")
         return (f"{self.target.name}: {state}; submission {self.submission}"
-                + (f"; resumed {self.resumed} finished items" if self.resumed else ""))
+                + (f"; resumed {self.resumed} finished {self._generated_unit}" if self.resumed else ""))
+
+    @property
+    def _generated_unit(self) -> str:
+        """What ``resumed`` counts: items, or a sampled run's candidates."""
+        return "candidates" if self.metadata is not None and self.metadata.generation.get("samples") else "items"
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as an entry of ``malpyeong-eval run --json``."""
@@ -147,7 +159,9 @@ class RunOutcome(RichDisplay):
         result, metadata = self.result, self.metadata or RunMetadata()
         return {
             "results": {metadata.dataset_name or "data": result.metrics} if result else None,
-            "by_type": result.by_type if result else None, "n": len(self.predictions),
+            "by_type": result.by_type if result else None,
+            "by_norm": norm_breakdown(asdict(item) for item in result.items).to_json() if result else None,
+            "n": len(self.predictions),
             "n_counted": result.n_counted if result else None, "scoring_rules": result.rules if result else None,
             "metric_config": result.config if result else None,
             "run": {"id": self.run_id, "name": self.run_name, "already_recorded": self.already_recorded},
@@ -198,8 +212,9 @@ class CheckpointRunner:
     ``items`` are those run (all of ``data.items``, or its first N); ``data`` is the file they were
     read from (:func:`~malpyeong_eval.data.load_data`), whose sha256 is the run's data, or ``None``
     for items built in code, hashed by their content. ``engine``: the backend and how it loads
-    (device, ``trust_remote_code``). :func:`malpyeong_eval.runs.run_checkpoints` builds one from a
-    :class:`~malpyeong_eval.runs.RunRequest`.
+    (device, ``trust_remote_code``). ``sampling``: the candidates each item gets and the rule that
+    chooses among them, whose utilities run with ``scorer_options`` (default: one greedy answer).
+    :func:`malpyeong_eval.runs.run_checkpoints` builds one from a :class:`~malpyeong_eval.runs.RunRequest`.
     """
 
     def __init__(
@@ -217,6 +232,8 @@ class CheckpointRunner:
         tags: Sequence[str] = (),
         progress: Callable[[str, int, int], Any] | None = None,
         engine: EngineOptions = EngineOptions(),
+        sampling: Sampling = Sampling(),
+        scorer_options: ScorerOptions = ScorerOptions(),
     ) -> None:
         if not items:
             raise MalpyeongError(f"{data.path if data else 'data'}: no items to run")
@@ -230,6 +247,8 @@ class CheckpointRunner:
         self.progress = progress
         self.engine = engine
         self.engine_record, self.engine_key = engine.record(), engine.key()
+        self.sampling, self.scorer_options = sampling, scorer_options
+        self.sampling_record = sampling.record(scorer_options)  # checks the utilities' models before any generation
         self.scorable = all(item.answer is not None for item in self.items)
         self.limit = len(self.items)
         self.extra_layout = EXTRA_LAYOUT if any(item.extra_inputs for item in self.items) else None
@@ -240,46 +259,72 @@ class CheckpointRunner:
         metric_config = {k: v for k, v in metric_config.items() if k != "malpyeong_eval"}
         return hashlib.sha256(json.dumps([key, metric_config], sort_keys=True).encode()).hexdigest()
 
-    def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, str], int, dict[str, Any]]:
-        """Predictions (resumed and new), how many were resumed, and how the new ones were made; each
-        generation is stored cleaned (:func:`clean_output`) with what its citation line named."""
+    def _generate(self, target: Target, store: GenerationStore) -> tuple[dict[str, Generation], int, dict[str, Any]]:
+        """Each item's submitted generation (resumed and new), how many generations were resumed, and
+        how the new ones were made. Each generation is stored cleaned (:func:`clean_output`) with what
+        its citation line named; a sampled run stores every candidate, then the rule's choice."""
         from .metrics.loading import resolve_device
 
         wanted = {item.id for item in self.items}
-        done = {k: v for k, v in store.load().items() if k in wanted}
-        todo = [item for item in self.items if item.id not in done]
+        stored = {item_id: slots for item_id, slots in store.candidates().items() if item_id in wanted}
+        passes = [(sample, [item for item in self.items if sample not in stored.get(item.id, {})])
+                  for sample in range(self.sampling.n)]
+        missing = sum(len(todo) for _, todo in passes)
         made: dict[str, Any] = {"device": resolve_device(self.engine.device), "dtype": None, "chat_template": None,
-                                "generated": len(todo), "seconds": 0.0}
-        if todo:
-            started = time.perf_counter()
-            generator = make_generator(self.engine.backend, target.model, adapter=target.adapter, engine=self.engine)
-            tokenizer = getattr(generator, "tokenizer", None)
-            made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
-                        chat_template=getattr(tokenizer, "chat_template", None))
-            prompts = generator.render(self.prompt, todo)
-            check = getattr(generator, "check_prompts", None)  # backends that know their context
-            if check is not None:
-                check(prompts, [repr(item.id) for item in todo])
-            finished = len(done)
-
-            def on_batch(indices: list[int], texts: list[str]) -> None:
-                nonlocal finished
-                answers = [clean_output(text) for text in texts]
-                store.append([(todo[i].id, answer, prompts[i], split_citation(text.strip()).reference)
-                              for i, answer, text in zip(indices, answers, texts, strict=True)])
-                records = [(todo[i].id, answer) for i, answer in zip(indices, answers, strict=True)]
-                done.update(records)
-                finished += len(records)
-                if self.progress:
-                    self.progress(target.name, finished, len(self.items))
-
-            if self.progress:
-                self.progress(target.name, finished, len(self.items))
-            generator.generate(prompts, self.settings, self.batch_size, on_batch)
-            made["seconds"] = time.perf_counter() - started
+                                "generated": missing, "seconds": 0.0}
+        if missing:
+            self._generate_missing(target, store, passes, stored, made)
         else:
             made["chat_template"] = _chat_template(target, self.engine.trust_remote_code)
-        return done, len(self.items) - len(todo), made
+        return self._submitted(store, stored), len(self.items) * self.sampling.n - missing, made
+
+    def _generate_missing(self, target: Target, store: GenerationStore, passes: list[tuple[int, list[Item]]],
+                          stored: dict[str, dict[int, Generation]], made: dict[str, Any]) -> None:
+        """Generate what ``passes`` lacks (per candidate number, its items), storing each batch as it ends."""
+        started = time.perf_counter()
+        generator = make_generator(self.engine.backend, target.model, adapter=target.adapter, engine=self.engine)
+        tokenizer = getattr(generator, "tokenizer", None)
+        made.update(device=str(getattr(generator, "device", None) or made["device"]), dtype=_dtype(generator),
+                    chat_template=getattr(tokenizer, "chat_template", None))
+        missing = {item.id for _, todo in passes for item in todo}
+        needed = [item for item in self.items if item.id in missing]
+        rendered = dict(zip((item.id for item in needed), generator.render(self.prompt, needed), strict=True))
+        check = getattr(generator, "check_prompts", None)  # backends that know their context
+        if check is not None:
+            check(list(rendered.values()), [repr(item_id) for item_id in rendered])
+        self._report(target, stored)
+        for sample, todo in passes:
+            if todo:
+                prompts = [rendered[item.id] for item in todo]
+                store_batch = partial(self._store_batch, target, store, stored, todo, prompts,
+                                      sample if self.sampling.enabled else None)
+                generator.generate(prompts, self.sampling.settings(self.settings, sample), self.batch_size, store_batch)
+        made["seconds"] = time.perf_counter() - started
+
+    def _store_batch(self, target: Target, store: GenerationStore, stored: dict[str, dict[int, Generation]],
+                     todo: list[Item], prompts: list[str], sample: int | None, indices: list[int], texts: list[str]) -> None:
+        """Store one finished batch (``indices`` into ``todo``) of candidate ``sample`` (``None``: a plain run)."""
+        records = [Generation(todo[i].id, clean_output(text), prompts[i], split_citation(text.strip()).reference, sample)
+                   for i, text in zip(indices, texts, strict=True)]
+        store.append(records)
+        for record in records:
+            stored.setdefault(record.id, {})[record.sample or 0] = record
+        self._report(target, stored)
+
+    def _report(self, target: Target, stored: dict[str, dict[int, Generation]]) -> None:
+        if self.progress:
+            total = len(self.items) * self.sampling.n
+            self.progress(target.name, min(total, sum(len(slots) for slots in stored.values())), total)
+
+    def _submitted(self, store: GenerationStore, stored: dict[str, dict[int, Generation]]) -> dict[str, Generation]:
+        """Each item's answer: its generation, or the candidate the rule chooses (every candidate then
+        rewritten with what the rule measured of it)."""
+        if not self.sampling.enabled:
+            return {item.id: stored[item.id][0] for item in self.items}
+        chosen = choose_candidates(self.sampling, [[stored[item.id][sample] for sample in range(self.sampling.n)]
+                                                   for item in self.items], self.scorer_options)
+        store.replace([candidate for candidates in chosen for candidate in candidates])
+        return {candidate.id: candidate for candidates in chosen for candidate in candidates if candidate.chosen}
 
     def _provenance(self, target: Target, made: dict[str, Any], stopwatch: Stopwatch,
                     scoring_seconds: float) -> dict[str, Any]:
@@ -299,7 +344,7 @@ class CheckpointRunner:
         in the run folder holds the scores and the run's provenance."""
         stopwatch = Stopwatch()
         key = generation_key(target, self.data_hash, self.prompt, self.settings, self.limit, self.engine.backend,
-                             extra_layout=self.extra_layout, engine=self.engine_key)
+                             extra_layout=self.extra_layout, engine=self.engine_key, sampling=self.sampling_record)
         fingerprint = self.fingerprint(key)
         folder = self.runs_root / run_folder_name(target.name, key)
         submission = output or folder / "submission.json"
@@ -311,13 +356,13 @@ class CheckpointRunner:
                 write_submission(submission, self.items, predictions)
                 return RunOutcome(target, predictions, submission, run_id=stored.id, run_name=stored.name,
                                   already_recorded=True)
-        store = GenerationStore(folder)
-        predictions, resumed, made = self._generate(target, store)
+        generations, resumed, made = self._generate(target, GenerationStore(folder))
+        predictions = {item_id: generation.prediction for item_id, generation in generations.items()}
         write_submission(submission, self.items, predictions)
         outcome = RunOutcome(target, predictions, submission, resumed=resumed)
         scoring_started = time.perf_counter()
         if self.scorable and self.scorer is not None:
-            citations = {key: value for key, value in store.citations().items() if key in predictions}
+            citations = {item_id: generation.citation for item_id, generation in generations.items()}
             cites = self.prompt.cites or any(value is not None for value in citations.values())
             outcome.result = self.scorer.evaluate(self.items, [predictions[item.id] for item in self.items],
                                                   choices=item_choices(self.items, citations) if cites else None)
@@ -326,7 +371,8 @@ class CheckpointRunner:
             checkpoint=target.checkpoint, base_model=target.model if target.adapter else None,
             step=target.step, dataset_name=self.dataset_name, dataset_hash=self.data_hash,
             prompt_id=self.prompt.id, prompt_hash=self.prompt.hash,
-            generation={**self.settings.to_dict(), "backend": self.engine.backend, "limit": self.limit, **self.engine_record},
+            generation={**self.settings.to_dict(), "backend": self.engine.backend, "limit": self.limit, **self.engine_record,
+                        **self.sampling_record},
             fingerprint=fingerprint, tags=tuple(self.tags), retrieval=self.retrieval, provenance=provenance,
         )
         if self.board is not None and outcome.result is not None:

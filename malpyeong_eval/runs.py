@@ -11,7 +11,8 @@
     outcomes[0].result.metrics  # {"exact_match": ..., "rouge1": ..., ...}; outcomes.to_json() == run --json
 
 A request is a frozen value that nests one value per concern: the data (:class:`RunData`), the
-decoding (:class:`~malpyeong_eval.generation.Decoding`), the engine with its backend, device and
+decoding (:class:`~malpyeong_eval.generation.Decoding`), the candidates drawn per item and the rule
+choosing among them (:class:`~malpyeong_eval.sampling.Sampling`), the engine with its backend, device and
 ``trust_remote_code`` (:class:`~malpyeong_eval.generation.EngineOptions`), the scorers
 (:class:`~malpyeong_eval.metrics.options.ScorerOptions`), where runs are recorded
 (:class:`Recording`), the watch of a training folder (:class:`Follow`) and the tracker
@@ -36,15 +37,17 @@ from .data import DataFile, Item
 from .display import RichDisplay
 from .errors import MalpyeongError
 from .evaluation import METRICS, parse_metrics
-from .generation import PRESETS, Decoding, EngineOptions
+from .generation import MAX_SEED, PRESETS, Decoding, EngineOptions
 from .metrics.options import ScorerOptions
 from .prompts import ContestPrompt
 from .recording import Recording, RunRecorder
 from .runner import CheckpointRunner, RunOutcome
+from .sampling import SAMPLES_FLAG, Sampling
+from .selection import SELECT_FLAG
 from .tracking import Tracking
 
 __all__ = ["DEFAULT_POLL_SECONDS", "FLAGS", "Follow", "PreparedRun", "Recording", "RunData", "RunNote", "RunOutcome",
-           "RunOutcomes", "RunProgress", "RunRequest", "prepare_run", "run_checkpoints"]
+           "RunOutcomes", "RunProgress", "RunRequest", "Sampling", "prepare_run", "run_checkpoints"]
 
 DEFAULT_POLL_SECONDS = 30.0  # how often a follow looks for new checkpoints unless told
 SERVED_FIELDS = ("base_url", "api_key_env", "model_name")  # EngineOptions fields of --backend openai alone
@@ -58,6 +61,7 @@ FLAGS: dict[str, str] = {
     "decoding.settings.temperature": "--temperature", "decoding.settings.top_p": "--top-p",
     "decoding.settings.repetition_penalty": "--repetition-penalty", "decoding.settings.seed": "--seed",
     "decoding.settings.preset": "--preset", "decoding.batch_size": "--batch-size",
+    "sampling.n": SAMPLES_FLAG, "sampling.rule": SELECT_FLAG,
     "engine.backend": "--backend", "engine.device": "--device", "engine.trust_remote_code": "--trust-remote-code",
     "engine.vllm_args": "--vllm-args", "engine.base_url": "--base-url", "engine.api_key_env": "--api-key-env",
     "engine.model_name": "--model-name", "engine.concurrency": "--concurrency",
@@ -111,6 +115,7 @@ class RunRequest:
     data: RunData = field(default_factory=RunData)
     prompt_file: str | None = None  # a JSON prompt file, or a packaged prompt's name (contest, contest-cite)
     decoding: Decoding = field(default_factory=Decoding)
+    sampling: Sampling = field(default_factory=Sampling)
     engine: EngineOptions = field(default_factory=EngineOptions)
     scorer: ScorerOptions = field(default_factory=ScorerOptions)
     metrics: tuple[str, ...] = METRICS
@@ -129,6 +134,7 @@ class RunRequest:
         if self.checkpoint is None and self.engine.backend != "openai":
             raise MalpyeongError(f"give a {FLAGS['checkpoint']} (a model directory, adapter, training folder or Hub id)")
         self._check_engine()
+        self._check_sampling()
         object.__setattr__(self, "metrics", parse_metrics(self.metrics))
         object.__setattr__(self, "runs_dir", Path(self.runs_dir))  # paths given as text
         if self.output is not None:
@@ -162,6 +168,18 @@ class RunRequest:
         if engine.backend == "openai" and not engine.base_url:
             raise MalpyeongError(f"{backend} openai needs {FLAGS['engine.base_url']} (e.g. http://127.0.0.1:8000/v1)")
 
+    def _check_sampling(self) -> None:
+        sampling, settings = self.sampling, self.decoding.settings
+        if not sampling.enabled:
+            return
+        if not settings.do_sample:
+            raise MalpyeongError(f"{FLAGS['sampling.n']} {sampling.n} draws {sampling.n} answers per item, and greedy "
+                                 f"decoding gives the same one each time: add {FLAGS['decoding.settings.do_sample']} "
+                                 f"(and {FLAGS['decoding.settings.temperature']}) or {FLAGS['decoding.settings.preset']} baseline")
+        if settings.seed + sampling.n - 1 > MAX_SEED:
+            raise MalpyeongError(f"{FLAGS['decoding.settings.seed']} {settings.seed}: candidate k is drawn with seed+k, "
+                                 f"which must stay at most {MAX_SEED}")
+
     @property
     def data_path(self) -> Path:
         """The data file: ``data.path``, or the packaged sample."""
@@ -185,7 +203,7 @@ def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
     for each in fields(value):
         default = each.default if each.default is not MISSING else each.default_factory()  # type: ignore[operator]
         item = getattr(value, each.name)
-        if is_dataclass(item) and not isinstance(item, type):
+        if is_dataclass(item) and not isinstance(item, type) and f"{prefix}{each.name}" not in FLAGS:  # a flag's value is a leaf
             yield from _leaves(item, f"{prefix}{each.name}.")
         else:
             yield f"{prefix}{each.name}", item, default
@@ -199,6 +217,8 @@ def _flag_text(path: str, value: Any) -> str:
         return ",".join(f"{key}={item if isinstance(item, str) else json.dumps(item)}" for key, item in value)
     if path == "decoding.batch_size" and value is None:
         return "auto"
+    if path == "sampling.rule":
+        return value.describe()
     return str(value)
 
 
@@ -346,7 +366,7 @@ def checkpoint_runner(request: RunRequest, *, board: RunRecorder | None = None, 
         items, data=data, dataset_name=dataset_name, prompt=prompt, settings=request.decoding.settings,
         batch_size=request.decoding.batch_size, scorer=ContestScorer(request.metrics, request.scorer) if scorable else None,
         board=board if request.recording.record else None, runs_root=request.runs_dir, tags=request.recording.tags,
-        progress=progress, engine=request.engine,
+        progress=progress, engine=request.engine, sampling=request.sampling, scorer_options=request.scorer,
     )
 
 
@@ -411,7 +431,7 @@ class PreparedRun:
                                    loaded=(self.data, self.items, self.dataset_name, self.prompt))
         tracker = EvaluationLogger(self.tracking)
         tracker.open({"checkpoint": request.checkpoint, "data": str(request.data_path), "metrics": ",".join(request.metrics),
-                      **request.decoding.settings.to_dict()})
+                      **request.decoding.settings.to_dict(), **request.sampling.record(request.scorer)})
         try:  # a follow stops cleanly on Ctrl-C, from its first note on
             for event in self.events(runner, progress):
                 outcomes.add(event)

@@ -226,7 +226,10 @@ def test_selection_on_the_leaderboard_equals_the_hand_count_of_the_stored_choice
         assert len(measured) == 10 and run.n_selection == 10
         assert run.metrics["context_selection"] == pytest.approx(right / len(measured))
         assert [row["context_selection"] for row in items if row not in measured] == [None, None]
-        assert all(row["gold_article"] is None for row in items if row not in measured)
+        # every item keeps its own gold rule (output.article), measured or not: the unmeasured ones are the
+        # item without candidates (it has a rule) and the item without a rule
+        assert [row["gold_article"] for row in items] == [records[row["item_id"]]["output"].get("article") for row in items]
+        assert [row["gold_article"] is None for row in items if row not in measured] == [False, True]
         assert any(row["citation"] is not None for row in items)
     shares = [board.get(name).metrics["context_selection"] for name in ("cited-a", "cited-b")]
     assert any(0.0 < share < 1.0 for share in shares), shares  # sampled choices: some right, some wrong

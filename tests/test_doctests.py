@@ -11,6 +11,8 @@ MODULES = [
     "malpyeong_eval.metrics.rouge",
     "malpyeong_eval.metrics.pairwise",
     "malpyeong_eval.selection",
+    "malpyeong_eval.sampling",
+    "malpyeong_eval.norms",
     "malpyeong_eval.evaluation",
     "rewards.functions",
     "malpyeong_eval.batching",

@@ -138,7 +138,7 @@ def test_torn_generation_lines_are_regenerated(tmp_path):
 
     store = GenerationStore(tmp_path / run_folder_name("team/ckpt 1", "0123456789abcdef"))
     assert store.folder.name == "team_ckpt_1-0123456789"  # the one naming rule of run folders
-    store.append([("1", "가"), ("2", "나", "프롬프트", "<규정 - 제1항>")])
+    store.append([Generation("1", "가"), Generation("2", "나", "프롬프트", "<규정 - 제1항>")])
     with store.path.open("ab") as handle:
         handle.write('{"id": "3", "prediction": "다'.encode()[:-1])  # cut inside a UTF-8 character
     assert store.load() == {"1": "가", "2": "나"}
@@ -442,7 +442,7 @@ def test_run_on_retrieved_data_keeps_prompts_and_records_retrieval(tiny_policy, 
 
 def test_own_extra_fields_are_recorded_by_name_and_old_generation_lines_resume(tiny_policy, tmp_path, cli):
     from malpyeong_eval.runner import retrieval_settings
-    from malpyeong_eval.submission import GenerationStore
+    from malpyeong_eval.submission import Generation, GenerationStore
 
     records = json.loads(sample_path("gold").read_text(encoding="utf-8"))[:4]
     for record in records:
@@ -459,6 +459,6 @@ def test_own_extra_fields_are_recorded_by_name_and_old_generation_lines_resume(t
     store = GenerationStore(tmp_path / "old")  # a line written before prompts were kept still resumes
     store.path.parent.mkdir()
     store.path.write_text('{"id": "1", "prediction": "가"}\n', encoding="utf-8")
-    store.append([("2", "나", "프롬프트")])
+    store.append([Generation("2", "나", "프롬프트")])
     assert store.load() == {"1": "가", "2": "나"}
     assert json.loads(store.path.read_text(encoding="utf-8").splitlines()[1])["prompt"] == "프롬프트"

@@ -13,7 +13,8 @@ from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.generation import Decoding, EngineOptions, GenerationSettings
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.recording import Recording
-from malpyeong_eval.runs import FLAGS, Follow, RunData, RunRequest
+from malpyeong_eval.generation import MAX_SEED
+from malpyeong_eval.runs import FLAGS, Follow, RunData, RunRequest, Sampling
 from malpyeong_eval.tracking import Tracking
 
 SERVED = EngineOptions(backend="openai", base_url="http://127.0.0.1:8000/v1")
@@ -37,6 +38,10 @@ SERVED = EngineOptions(backend="openai", base_url="http://127.0.0.1:8000/v1")
     ({"follow": Follow(enabled=True), "output": Path("sub.json")},
      "--output writes one submission; --follow writes one per checkpoint in --runs-dir"),
     ({"metrics": ("em", "bleu")}, "unknown metric 'bleu'; choose from em,rouge1,bertscore,bleurt"),
+    ({"sampling": Sampling(4, "vote")}, "--samples 4 draws 4 answers per item, and greedy decoding gives the same one "
+                                        "each time: add --do-sample (and --temperature) or --preset baseline"),
+    ({"sampling": Sampling(2, "vote"), "decoding": Decoding(GenerationSettings(do_sample=True, seed=MAX_SEED))},
+     f"--seed {MAX_SEED}: candidate k is drawn with seed+k, which must stay at most {MAX_SEED}"),
 ])
 def test_each_rule_refuses_with_the_message_naming_the_flags(request_fields, message):
     with pytest.raises(MalpyeongError) as refused:
@@ -66,6 +71,7 @@ def _run_command():
                scorer=ScorerOptions("bert", 2, "bleurt", "cpu", "auto"), metrics=("em", "bleurt"),
                runs_dir=Path("/r"), recording=Recording(False, "sqlite:///b.db", None, ("a", "b c")),
                follow=Follow(True, 0.5, 4.0, 20), tracking=Tracking("trackio", "team")),
+    RunRequest("model", decoding=Decoding.of(temperature=0.8), sampling=Sampling(8, "vote+mbr:bertscore,rouge1")),
     RunRequest("served-name", decoding=Decoding.of("baseline", max_new_tokens=8),
                engine=replace(SERVED, api_key_env="KEY", model_name="m", concurrency=2, request_timeout=9.5, max_retries=0),
                scorer=ScorerOptions(batch_size=16), output=Path("/o/sub.json"), recording=Recording(name="n")),
@@ -79,6 +85,25 @@ def test_command_words_read_back_as_the_same_request(request_value):
     assert run_request(_run_command().make_context("run", list(words)).params) == request_value
     if request_value.decoding.settings.preset:
         assert "--preset" in words and "--temperature" not in words  # the preset's own values are its name
+
+
+@pytest.mark.parametrize(("sampling", "message"), [
+    ((1, "vote"), "--select chooses among candidates: give --samples N (2 or more) with it"),
+    ((3, None), "--samples 3 needs --select RULE to choose the answer (vote, mbr:rouge1, vote+mbr:rouge1,bertscore ...)"),
+    ((0, None), "--samples 0: must be a whole number from 1"),
+    ((2, "mbr:bleu"), "--select 'mbr:bleu': unknown metric 'bleu'; give vote, mbr:METRIC[,METRIC...] or "
+                      "vote+mbr:METRIC[,METRIC...] (METRIC: rouge1, bertscore, bleurt)"),
+])
+def test_sampling_refuses_a_rule_without_candidates_and_candidates_without_a_rule(sampling, message, cli):
+    with pytest.raises(MalpyeongError) as refused:
+        Sampling(*sampling)
+    assert str(refused.value) == message
+    words = ["--samples", str(sampling[0]), *(["--select", sampling[1]] if sampling[1] else []), "--do-sample"]
+    code, out, err = cli("run", "no-such-model", *words)  # refused as the flags are read: nothing loads
+    lines = err.strip().splitlines()
+    assert (code, out, len(lines)) == (2, "", 1)
+    assert lines[0] == f"error: {message}" if sampling[0] else "'--samples'" in lines[0]  # 0: click's own range check
+    assert RunRequest("model").sampling == Sampling() and not Sampling().enabled  # one greedy answer by default
 
 
 def test_what_runs_flags_cannot_say_is_refused_and_every_flag_is_runs():

@@ -49,7 +49,7 @@ class DemoResult:
 WARM_START_STEPS = 150  # the supervised pass's steps: after them the tiny policy answers in the contest's shape
 
 
-def _warm_policy(folder: Path, texts: list[str]) -> Path:
+def warm_policy(folder: Path, texts: list[str]) -> Path:
     """The tiny Qwen2 after a short supervised pass on the sample (see ``warm_start_policy``)."""
     from malpyeong_eval.data import load_items, sample_path
     from malpyeong_eval.prompts import load_prompt
@@ -61,13 +61,19 @@ def _warm_policy(folder: Path, texts: list[str]) -> Path:
     return warm_start_policy(folder, pairs, steps=WARM_START_STEPS)
 
 
-def _tiny_models(cache: Path, stages: DemoDisplay) -> dict[str, str]:
+def tiny_model_texts() -> list[str]:
+    """The texts the tiny models' vocabularies are built from: the packaged sample's answers and questions."""
     from malpyeong_eval.data import load_items, sample_path
-    from malpyeong_eval.tiny_models import TINY_MODELS_VERSION, build_tiny_bert, build_tiny_bleurt
 
     items = load_items(sample_path("gold")) + load_items(sample_path("submission"))
-    texts = [item.answer or "" for item in items] + [item.question for item in items]
-    builders: dict[str, Callable[[Path, list[str]], Any]] = {"policy": _warm_policy, "bert": build_tiny_bert,
+    return [item.answer or "" for item in items] + [item.question for item in items]
+
+
+def _tiny_models(cache: Path, stages: DemoDisplay) -> dict[str, str]:
+    from malpyeong_eval.tiny_models import TINY_MODELS_VERSION, build_tiny_bert, build_tiny_bleurt
+
+    texts = tiny_model_texts()
+    builders: dict[str, Callable[[Path, list[str]], Any]] = {"policy": warm_policy, "bert": build_tiny_bert,
                                                             "bleurt": build_tiny_bleurt}
     paths = {}
     for name, build in builders.items():

@@ -25,12 +25,13 @@ from malpyeong_eval.metrics.registry import (
     REASON_METRICS,
     SUMMARY_NAMES,
 )
+from malpyeong_eval.norms import NO_RULE, NormBreakdown
 from malpyeong_eval.parsing import split_answer
 from malpyeong_eval.prompts import EXTRA_HEADER
 from malpyeong_eval.submission import Generation, generation_files, read_generations, run_folder_prefix
 
 from ..reading import RankingRequest, RunDetailRequest, ranking, run_detail
-from ..compare import compare_runs
+from ..compare import HEADLINE, compare_runs
 from ..records import GroupRecord, ItemRecord, RunRecord, runs_of_training
 from ..store import Leaderboard
 
@@ -217,11 +218,12 @@ class RunPage:
     generations_file: str | None
     tags: list[str] = field(default_factory=list)
     curves: list[str] = field(default_factory=list)  # its tags whose runs have training steps
+    by_norm: NormBreakdown | None = None  # its scores by norm category (show's)
 
 
 def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPage:
-    """One run (:func:`~leaderboard.reading.run_detail`, as ``show`` reads it): by-type metrics,
-    configuration, every item with its details."""
+    """One run (:func:`~leaderboard.reading.run_detail`, as ``show`` reads it): by-type and by-norm
+    metrics, configuration, every item with its details."""
     detail = run_detail(board, RunDetailRequest(reference))
     run, items = detail.run, detail.items
     data_path, records = sources.data_file(run)
@@ -232,6 +234,7 @@ def run_page(board: Leaderboard, reference: str, sources: ItemSources) -> RunPag
         question_types=sorted({item.question_type for item in items}), configuration=detail.configuration,
         data_file=str(data_path) if data_path else None, generations_file=str(generations_path) if generations_path else None,
         tags=run.tags, curves=[tag for tag in run.tags if any(other.step is not None for other in board.runs(tag=tag))],
+        by_norm=detail.by_norm,
     )
 
 
@@ -275,11 +278,17 @@ class ComparePage:
 def _delta_summary(base: RunRecord, run: RunRecord, base_items: list[ItemRecord], run_items: list[ItemRecord]) -> dict[str, Any]:
     """``compare``'s numbers of ``run`` against the baseline, as the page lists them."""
     result = compare_runs(base, base_items, run, run_items, flips=len(base_items))
+    norms = result.by_norm
+    groups = [*norms.groups, *([norms.without_rule] if norms.without_rule else [])] if norms and norms.groups else []
     return {
         "id": run.id, "name": run.name, "won": result.won, "lost": result.lost, "tied": result.tied,
         "flips": [flip.item_id for flip in result.em_flips],
         "metrics": [{"key": key, "label": LABELS[key], "a": base.metrics.get(key), "b": run.metrics.get(key),
                      "delta": delta, "low": low, "high": high} for key, (delta, low, high) in result.deltas.items()],
+        "by_norm": [{"norm": NO_RULE if group.norm is None else group.norm, "n": group.n,
+                     "metrics": [{"key": key, "label": LABELS[key], "delta": delta, "low": low, "high": high}
+                                 for key, (delta, low, high) in group.deltas.items() if key in HEADLINE]}
+                    for group in groups],
     }
 
 

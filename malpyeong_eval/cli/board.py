@@ -51,6 +51,8 @@ __all__ = ["compare", "export", "leaderboard", "plot", "register", "rescore", "s
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DataFilesOption = Annotated[Optional[list[Path]], typer.Option("--data", help="Data file whose questions and passages the item pages show, for the runs scored on it (matched by sha256; repeatable; the packaged sample is always known).")]
+NormByOption = Annotated[str, typer.Option("--by", help="Scores by norm 'category' (the rule heading's part before ' - ') or 'rule'; items without a rule (output.article) are counted apart.")]
+ByOption = Annotated[Optional[str], typer.Option("--by", help="Also each run's scores by norm: 'category' (the rule heading's part before ' - ') or 'rule'; items without a rule (output.article) counted apart.")]
 RunsDirsOption = Annotated[Optional[list[Path]], typer.Option("--runs-dir", help="Run folders of 'run' whose generations.jsonl hold each item's prompt (repeatable; default: ./malpyeong-runs when it exists).")]
 console = make_console()
 err_console = make_console(stderr=True)
@@ -76,6 +78,7 @@ def leaderboard(
     tag: Annotated[Optional[str], typer.Option("--tag", help="Only runs with this tag.")] = None,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show the best N runs.")] = None,
     all_rules: AllRulesFlag = False,
+    by: ByOption = None,
     json_output: JsonFlag = False,
     where: Annotated[bool, typer.Option("--where", help="Print the database location and exit.")] = False,
 ) -> None:
@@ -87,7 +90,7 @@ def leaderboard(
 
         print(mask_url(resolve_url(db)))
         return
-    request = RankingRequest(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules)
+    request = RankingRequest(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules, by=by)
     result = ranking(open_board(db), request)
     if json_output:
         print(json_text(result.to_json()))
@@ -101,10 +104,11 @@ def show(
     run: Annotated[str, typer.Argument(help="Run name (or #id).")],
     db: DbOption = None,
     worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst items to show.")] = 5,
+    by: NormByOption = "category",
     json_output: JsonFlag = False,
 ) -> None:
-    """One run: metrics by question_type (with the counted items), its worst items, its configuration."""
-    request = RunDetailRequest(run, worst=worst)
+    """One run: metrics by question_type and by norm (with the counted items), its worst items, its configuration."""
+    request = RunDetailRequest(run, worst=worst, by=by)
     detail = run_detail(open_board(db), request)
     if json_output:
         print(json_text(detail.to_json()))
@@ -116,10 +120,11 @@ def compare(
     run_a: Annotated[str, typer.Argument(help="Baseline run name.")],
     run_b: Annotated[str, typer.Argument(help="Run compared with it.")],
     db: DbOption = None,
+    by: NormByOption = "category",
     json_output: JsonFlag = False,
 ) -> None:
-    """B against A: per-metric deltas with paired bootstrap 95% intervals, items won and lost, EM flips."""
-    result = comparison(open_board(db), run_a, run_b)
+    """B against A: per-metric deltas with paired bootstrap 95% intervals (overall and by norm), items won and lost, EM flips."""
+    result = comparison(open_board(db), run_a, run_b, by=by)
     if json_output:
         print(json_text(result.to_json()))
         return
@@ -134,11 +139,12 @@ def export(
     db: DbOption = None,
     data: DataFilesOption = None,
     runs_dir: RunsDirsOption = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Instead, the scores by norm 'category' or 'rule' of --run's run or of every run: one row per run and group (an empty norm: the items without a rule).")] = None,
 ) -> None:
     """The leaderboard (runs scored under the current rules; --all-rules: every run), or one run's items,
-    as CSV, Markdown, HTML (escaped) or JSON; --format site writes serve's pages as static files."""
+    as CSV, Markdown, HTML (escaped) or JSON; --by: the scores by norm; --format site writes serve's pages as static files."""
     request = ExportRequest(format=fmt, run=run, output=output, all_rules=all_rules, data_files=tuple(data or ()),
-                            runs_dirs=default_runs_dirs(runs_dir or ()))
+                            runs_dirs=default_runs_dirs(runs_dir or ()), by=by)
     exported = export_board(open_board(db, read_only=request.site), request)
     for skipped in exported.skipped:
         note(f"left out: {skipped}")

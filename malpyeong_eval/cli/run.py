@@ -42,6 +42,8 @@ from .generation_options import (
     ModelNameOption,
     PresetOption,
     RequestTimeoutOption,
+    SamplesOption,
+    SelectOption,
     VllmArgsOption,
 )
 
@@ -99,7 +101,7 @@ def run_request(params: Mapping[str, Any]) -> RunRequest:
     from ..generation import Decoding, EngineOptions, parse_engine_args
     from ..metrics.options import parse_batch_size
     from ..recording import Recording
-    from ..runs import Follow, RunData, RunRequest
+    from ..runs import Follow, RunData, RunRequest, Sampling
     from ..tracking import Tracking
 
     device = params["device"]
@@ -110,6 +112,7 @@ def run_request(params: Mapping[str, Any]) -> RunRequest:
         decoding=Decoding.of(params["preset"], parse_batch_size(params["batch_size"]),
                              **{key: params[key] for key in ("max_new_tokens", "do_sample", "temperature", "top_p",
                                                              "repetition_penalty", "seed")}),
+        sampling=Sampling(params["samples"], params["select"]),
         engine=EngineOptions(backend=params["backend"], device=device, trust_remote_code=params["trust_remote_code"],
                              vllm_args=parse_engine_args(params["vllm_args"]),
                              **{key: params[key] for key in ("base_url", "api_key_env", "model_name", "concurrency",
@@ -156,6 +159,8 @@ def run(
     top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (implies --do-sample).")] = None,
     repetition_penalty: Annotated[Optional[float], typer.Option("--repetition-penalty")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    samples: SamplesOption = 1,
+    select: SelectOption = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Submission file to write (default: in the run folder).")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders (generations, submissions) live.")] = Path("malpyeong-runs"),
     name: NameOption = None,
