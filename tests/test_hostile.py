@@ -609,12 +609,12 @@ def test_ranking_and_won_lost_rules_are_on_the_screen(tmp_path, cli):
     for name in ("a", "b"):
         assert cli("score", "--sample", "--metrics", "em,rouge1", "--record", "--name", name, "--db", url)[0] == 0
     code, out, _ = cli("leaderboard", "--db", url)
-    assert code == 0 and "runs without one (not scored with all four metrics)" in " ".join(out.split())
+    assert code == 0 and "without one by the mean of the reason metrics scored, then EM" in " ".join(out.split())
     assert "BERTScore" not in out  # no run has it: no empty column
     code, out, _ = cli("compare", "a", "b", "--db", url)
-    assert code == 0 and "by each item's EM: the runs have no Final Score" in " ".join(out.split())
+    assert code == 0 and "by each item's ROUGE-1, then EM: the runs have no Final Score" in " ".join(out.split())
     code, out, _ = cli("compare", "a", "b", "--db", url, "--json")
-    assert json.loads(out)["decided_by"] == "exact_match"
+    assert json.loads(out)["decided_by"] == "rouge1,exact_match"
 
 
 def test_plot_needs_one_training(cli, board):

@@ -25,7 +25,7 @@ from leaderboard.api import (
     comparison,
     default_runs_dirs,
     export_board,
-    ranking,
+    ranking_at,
     rescore_runs,
     run_detail,
     training_curve,
@@ -50,6 +50,7 @@ __all__ = ["compare", "export", "leaderboard", "plot", "register", "rescore", "s
 
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WideFlag = Annotated[bool, typer.Option("--wide", help="Every column and whole names, however wide (default: the tables fit the terminal, or 100 columns when piped; COLUMNS sets it).")]
 DataFilesOption = Annotated[Optional[list[Path]], typer.Option("--data", help="Data file whose questions and passages the item pages show, for the runs scored on it (matched by sha256; repeatable; the packaged sample is always known).")]
 RunsDirsOption = Annotated[Optional[list[Path]], typer.Option("--runs-dir", help="Run folders of 'run' whose generations.jsonl hold each item's prompt (repeatable; default: ./malpyeong-runs when it exists).")]
 console = make_console()
@@ -78,8 +79,11 @@ def leaderboard(
     all_rules: AllRulesFlag = False,
     json_output: JsonFlag = False,
     where: Annotated[bool, typer.Option("--where", help="Print the database location and exit.")] = False,
+    wide: WideFlag = False,
 ) -> None:
-    """Every recorded run scored under the current rules, best Final Score first (--all-rules: every run)."""
+    """Every recorded run scored under the current rules, one table per dataset, best first: by Final Score;
+    without one by the mean of the reason metrics scored, then EM; ties newest first (--all-rules: every run).
+    With no database yet at the default place, says where it looked and how to fill it."""
     if where:
         from leaderboard.db import resolve_url
 
@@ -88,13 +92,14 @@ def leaderboard(
         print(mask_url(resolve_url(db)))
         return
     request = RankingRequest(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules)
-    result = ranking(open_board(db), request)
+    result = ranking_at(db, request)
     if json_output:
         print(json_text(result.to_json()))
-        if result.hidden_note:  # stdout stays JSON
-            note(result.hidden_note)
+        for line in (result.empty_note, result.hidden_note):  # stdout stays JSON
+            if line:
+                note(line)
         return
-    console.print(result)
+    make_console(wide=wide).print(result)
 
 
 def show(
@@ -102,6 +107,7 @@ def show(
     db: DbOption = None,
     worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst items to show.")] = 5,
     json_output: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """One run: metrics by question_type (with the counted items), its worst items, its configuration."""
     request = RunDetailRequest(run, worst=worst)
@@ -109,7 +115,7 @@ def show(
     if json_output:
         print(json_text(detail.to_json()))
         return
-    console.print(detail)
+    make_console(wide=wide).print(detail)
 
 
 def compare(
@@ -117,13 +123,15 @@ def compare(
     run_b: Annotated[str, typer.Argument(help="Run compared with it.")],
     db: DbOption = None,
     json_output: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
-    """B against A: per-metric deltas with paired bootstrap 95% intervals, items won and lost, EM flips."""
+    """B against A: per-metric deltas with paired bootstrap 95% intervals, items won and lost (each item by the
+    leaderboard's ranking rule), EM flips."""
     result = comparison(open_board(db), run_a, run_b)
     if json_output:
         print(json_text(result.to_json()))
         return
-    console.print(result)
+    make_console(wide=wide).print(result)
 
 
 def export(
