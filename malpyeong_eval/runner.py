@@ -23,6 +23,7 @@ from .data import DataFile, Item
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
 from .backends import make_generator
+from .batching import settled_line
 from .generation import DEFAULT_BATCH_SIZE, EngineOptions, GenerationSettings
 from .outputs import write_output
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
@@ -118,6 +119,7 @@ class RunOutcome:
     resumed: int = 0
     metadata: RunMetadata | None = None
     results_file: Path | None = None
+    batch_size: int | None = None  # --batch-size auto: the generation batch size it settled on
 
     @property
     def provenance(self) -> dict[str, Any] | None:
@@ -129,7 +131,8 @@ class RunOutcome:
         state = ("already on the leaderboard" if self.already_recorded else
                  f"recorded as {self.run_name!r}" if self.run_name else "not recorded")
         return (f"{self.target.name}: {state}; submission {self.submission}"
-                + (f"; resumed {self.resumed} finished items" if self.resumed else ""))
+                + (f"; resumed {self.resumed} finished items" if self.resumed else "")
+                + (f"; {settled_line('generation', self.batch_size)}" if self.batch_size is not None else ""))
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as an entry of ``malpyeong-eval run --json``."""
@@ -280,6 +283,8 @@ class CheckpointRunner:
                 self.progress(target.name, finished, len(self.items))
             generator.generate(prompts, self.settings, self.batch_size, on_batch)
             made["seconds"] = time.perf_counter() - started
+            if self.batch_size is None:  # auto: the size that fitted
+                made["batch_size"] = getattr(generator, "batch_size", None)
         else:
             made["chat_template"] = _chat_template(target, self.engine.trust_remote_code)
         return done, len(self.items) - len(todo), made
@@ -317,7 +322,7 @@ class CheckpointRunner:
         store = GenerationStore(folder)
         predictions, resumed, made = self._generate(target, store)
         write_submission(submission, self.items, predictions)
-        outcome = RunOutcome(target, predictions, submission, resumed=resumed)
+        outcome = RunOutcome(target, predictions, submission, resumed=resumed, batch_size=made.get("batch_size"))
         scoring_started = time.perf_counter()
         if self.scorable and self.scorer is not None:
             citations = {key: value for key, value in store.citations().items() if key in predictions}

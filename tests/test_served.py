@@ -247,6 +247,7 @@ def test_batch_size_auto_finds_a_size_and_predicts_as_a_fixed_size(served_model,
                          "--output", str(tmp_path / "sub.json"), *DECODE)
     assert code == 0, err
     assert predictions(tmp_path / "sub.json") == local_predictions  # local_predictions: --batch-size 8 (the default)
+    assert "--batch-size auto: generation settled on 8" in err
 
 
 def test_halving_on_out_of_memory():

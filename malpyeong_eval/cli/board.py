@@ -248,6 +248,11 @@ def rescore(
         finished = True
     finally:
         bar.stop(finished)
+    if request.options.batch_size == "auto":
+        from ..metrics.pool import settled_batch_sizes
+
+        for line in settled_batch_sizes():
+            note(line)
     if json_output:
         print(json_text(outcome.to_json()))
         return
