@@ -641,6 +641,22 @@ def test_exports_are_tidy(tmp_path, cli):
     assert json.loads(rows)[0]["context"] is None
 
 
+def test_every_file_written_is_said(tmp_path, cli):
+    """``score -o`` (stderr: stdout keeps the table or JSON) and ``export -o`` in each format say what they wrote."""
+    from leaderboard.store import Leaderboard
+
+    url = str(tmp_path / "b.db")
+    Leaderboard(url).record(make_result(4), name="kept")
+    result = tmp_path / "result.json"
+    code, out, err = cli("score", "--sample", "--metrics", "em", "-o", str(result), "--json")
+    assert code == 0 and f"wrote the result to {result}" in err and json.loads(out) and result.is_file()
+    for fmt in ("csv", "md", "html", "json"):
+        for run, what in ((None, "the leaderboard"), ("kept", "the items of run kept")):
+            path = tmp_path / f"{run or 'board'}.{fmt}"
+            code, out, _ = cli("export", "--format", fmt, "-o", str(path), "--db", url, *(["--run", run] if run else []))
+            assert code == 0 and out.strip() == f"wrote {what} as {fmt} to {path}" and path.stat().st_size > 0
+
+
 def test_show_json_is_strict_json_with_a_stored_nan(tmp_path, cli):
     path = _damaged_db(tmp_path, """UPDATE runs SET generation = '{"top_p": NaN, "seed": 0}';""")
     code, out, err = cli("show", "kept", "--json", "--db", path)

@@ -155,6 +155,9 @@ def export(
         console.print(f"wrote {len(exported.pages)} pages to {folder} (open {folder / 'index.html'})", highlight=False, markup=False)
     elif exported.written is None:
         print(exported.text, end="")
+    else:
+        what = f"the items of run {run}" if run else "the leaderboard"
+        console.print(f"wrote {what} as {request.format} to {exported.written}", highlight=False, markup=False, soft_wrap=True)
 
 
 def serve(

@@ -70,6 +70,8 @@ def score(
 
         for line in settled_batch_sizes():
             err_console.print(line, highlight=False, markup=False)
+    if request.output is not None:
+        err_console.print(f"wrote the result to {request.output}", highlight=False, markup=False, soft_wrap=True)
     if board is not None:
         err_console.print(f"recorded run {outcome.run_name!r} (#{outcome.run_id}) in {board.where}", highlight=False,
                           markup=False)
