@@ -78,7 +78,7 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
 
 def run_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """The leaderboard's columns for each run of ranked runs (:meth:`~leaderboard.store.Leaderboard.runs`),
-    ``rank`` counted within each dataset."""
+    ``rank`` counted within each set of items (dataset and item count)."""
     from .ranking_rule import by_dataset
 
     rows = []

@@ -9,7 +9,8 @@ Scores are compared in this order, higher first:
 3. **Exact Match**;
 
 a score that is missing ranks below any score; runs still tied go newest first. Runs are ranked
-only against runs on the same dataset (by name): the leaderboard shows one table per dataset.
+only against runs on the same items: the same dataset (by name) and as many items (a ``--limit``
+scores fewer), one table each.
 
 For an item, the reason part counts 0 when the item is not counted (a prediction without a reason
 must not gain by skipping it, as in :func:`~malpyeong_eval.metrics.aggregate.item_final_score`),
@@ -27,8 +28,8 @@ from typing import Protocol, TypeVar
 from malpyeong_eval.metrics.aggregate import item_final_score
 from malpyeong_eval.metrics.registry import DESCRIPTIVE, FINAL_CLAUSE_METRICS, LABELS
 
-__all__ = ["RANKING_RULE", "Rankable", "Standing", "by_dataset", "dataset_label", "describe", "item_standing", "rank_runs",
-           "standing"]
+__all__ = ["RANKING_RULE", "ItemSet", "Rankable", "Standing", "by_dataset", "describe", "item_set", "item_standing",
+           "rank_runs", "standing"]
 
 RANKING_RULE = ("ranked by Final Score; without one by the mean of the reason metrics scored, then EM; "
                 "a missing score ranks last; ties: newest first")
@@ -99,6 +100,9 @@ class Rankable(Protocol):
     def dataset_name(self) -> str | None: ...
 
     @property
+    def n(self) -> int: ...
+
+    @property
     def created_at(self) -> datetime: ...
 
     @property
@@ -108,25 +112,36 @@ class Rankable(Protocol):
 Run = TypeVar("Run", bound=Rankable)
 
 
-def _dataset_key(run: Rankable) -> tuple[bool, str]:
-    return (run.dataset_name is None, run.dataset_name or "")
+@dataclass(frozen=True)
+class ItemSet:
+    """What runs ranked together share: the dataset's name and the number of items."""
+
+    dataset_name: str | None
+    n: int
+
+    def __str__(self) -> str:
+        return f"dataset {NO_DATASET if self.dataset_name is None else self.dataset_name}, {self.n} items"
 
 
-def dataset_label(name: str | None) -> str:
-    """A dataset's name as a table shows it."""
-    return NO_DATASET if name is None else name
+def item_set(run: Rankable) -> ItemSet:
+    """The items ``run`` was scored on, as ranking groups them."""
+    return ItemSet(run.dataset_name, run.n)
+
+
+def _set_order(run: Rankable) -> tuple[bool, str, int]:
+    return (run.dataset_name is None, run.dataset_name or "", -run.n)
 
 
 def rank_runs(runs: Iterable[Run], top: int | None = None) -> list[Run]:
-    """``runs`` dataset by dataset (by name; unnamed last), each dataset's ranked by the rule; ``top``:
-    the best ``top`` of each dataset."""
+    """``runs`` item set by item set (:func:`item_set`: by dataset name, unnamed last, then the most items
+    first), each ranked by the rule; ``top``: the best ``top`` of each."""
     ordered = sorted(runs, key=lambda run: (standing(run.metrics), run.created_at, run.id), reverse=True)
     ranked: list[Run] = []
-    for _, group in groupby(sorted(ordered, key=_dataset_key), key=_dataset_key):  # sorted() is stable: ranks stay
+    for _, group in groupby(sorted(ordered, key=_set_order), key=_set_order):  # sorted() is stable: ranks stay
         ranked.extend(list(group)[:top])
     return ranked
 
 
-def by_dataset(runs: Sequence[Run]) -> list[tuple[str | None, list[Run]]]:
-    """Ranked runs (:func:`rank_runs`) as one ranked list per dataset name, in order."""
-    return [(name, list(group)) for name, group in groupby(runs, key=lambda run: run.dataset_name)]
+def by_dataset(runs: Sequence[Run]) -> list[tuple[ItemSet, list[Run]]]:
+    """Ranked runs (:func:`rank_runs`) as one ranked list per item set, in order."""
+    return [(items, list(group)) for items, group in groupby(runs, key=item_set)]

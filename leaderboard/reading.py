@@ -25,7 +25,7 @@ from malpyeong_eval.table_width import NAME_ROOM, shorten
 
 from .compare import Comparison, compare_runs, old_rules_items
 from .export import run_rows
-from .ranking_rule import Standing, by_dataset, dataset_label, item_standing
+from .ranking_rule import Standing, by_dataset, item_standing
 from .records import GroupRecord, ItemRecord, RunRecord, configuration_rows
 from .tables import (
     ALIGNED_MARK,
@@ -102,10 +102,10 @@ class Ranking(RichDisplay):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         groups = by_dataset(self.runs)
         yield Text(visible(f"malpyeong-eval leaderboard ({self.where})"))
-        for dataset, runs in groups:
-            yield leaderboard_table(runs, title=inert(f"dataset {dataset_label(dataset)}"), width=options.max_width)
+        for items, runs in groups:
+            yield leaderboard_table(runs, title=inert(str(items)), width=options.max_width)
         if len(groups) > 1:
-            yield Text(f"{len(groups)} datasets, each ranked on its own (--dataset NAME: one)")
+            yield Text(f"{len(groups)} sets of items (dataset and item count), each ranked on its own (--dataset NAME: one dataset)")
         for note in (self.empty_note, self.hidden_note):
             if note:
                 yield Text(visible(note))

@@ -183,18 +183,19 @@ class Leaderboard:
         top: int | None = None,
         all_rules: bool = False,
     ) -> list[RunRecord]:
-        """Runs dataset by dataset, each dataset's ranked best first by the leaderboard's rule
-        (:mod:`leaderboard.ranking_rule`: Final Score; else the mean of the reason metrics, then EM; then
-        newest); ``top``: the best ``top`` of each dataset.
+        """Runs by the items they were scored on (dataset name, then item count), each set of items ranked
+        best first by the leaderboard's rule (:mod:`leaderboard.ranking_rule`: Final Score; else the mean
+        of the reason metrics, then EM; then newest); ``top``: the best ``top`` of each.
 
         Only runs scored under this version's rules unless ``all_rules`` (see :meth:`old_rules_count`).
         The standings are read first (a few columns per run), then only the runs shown.
         """
         rules = [] if all_rules else [Run.scoring_rules == SCORING_RULES]
-        standings = self._filtered(select(Run.id, Run.dataset_name, Run.created_at,
+        standings = self._filtered(select(Run.id, Run.dataset_name, Run.n, Run.created_at,
                                           *(getattr(Run, column) for column in METRIC_COLUMNS)).where(*rules), dataset, model, tag)
         with self._reading() as session:
-            rows = [_RunStanding(row.id, row.dataset_name, row.created_at, {column: row._mapping[column] for column in METRIC_COLUMNS})
+            rows = [_RunStanding(row.id, row.dataset_name, row.n, row.created_at,
+                                 {column: row._mapping[column] for column in METRIC_COLUMNS})
                     for row in session.execute(standings)]
             order = [row.id for row in rank_runs(rows, top)]
             chosen = select(Run).where(Run.id.in_(order)) if top else self._filtered(select(Run).where(*rules), dataset, model, tag)
@@ -253,6 +254,7 @@ class _RunStanding:
 
     id: int
     dataset_name: str | None
+    n: int
     created_at: datetime
     metrics: dict[str, float | None]
 

@@ -68,10 +68,18 @@ def test_runs_on_two_datasets_are_two_rankings(board, cli, tmp_path):
     code, out, _ = cli("leaderboard", "--db", db, "--top", "1", "--json")
     assert [row["name"] for row in json.loads(out)] == ["big-best", "small"]  # the best of each dataset
     text = rendered_text(ranking(board), 100)
-    assert "dataset dev" in text and "dataset sample" in text and "2 datasets, each ranked on its own" in text
+    assert "dataset dev, 8 items" in text and "dataset sample, 4 items" in text and "each ranked on its own" in text
     assert text.index("big-worst") < text.index("dataset sample") < text.index("small")
     one = rendered_text(ranking(board, RankingRequest(dataset="sample")), 100)
     assert "dataset sample" in one and "big-best" not in one and "each ranked on its own" not in one
+
+
+def test_a_limit_makes_another_set_of_items(board, cli, tmp_path):
+    """``run --limit 8`` on the sample scores 8 of its 40 items: not ranked against the runs of all 40."""
+    record(board, "all-40", em_rouge_result([0] * 40, [0.1] * 40))
+    record(board, "first-8", em_rouge_result([1] * 8, [0.9] * 8))
+    code, out, _ = cli("leaderboard", "--db", str(tmp_path / "board.db"), "--json")
+    assert code == 0 and [(row["n"], row["rank"]) for row in json.loads(out)] == [(40, 1), (8, 1)]
 
 
 def test_compare_counts_items_by_the_same_rule(board):
