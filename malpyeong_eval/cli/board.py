@@ -67,7 +67,7 @@ def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
 
 def note(line: str) -> None:
     """A line on stderr (beside JSON on stdout, or a table)."""
-    err_console.print(line, highlight=False, markup=False)
+    err_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def leaderboard(
@@ -152,7 +152,7 @@ def export(
         note(f"left out: {skipped}")
     if request.site:
         folder = cast("Path", exported.written)
-        console.print(f"wrote {len(exported.pages)} pages to {folder} (open {folder / 'index.html'})", highlight=False, markup=False)
+        console.print(f"wrote {len(exported.pages)} pages to {folder} (open {folder / 'index.html'})", highlight=False, markup=False, soft_wrap=True)
     elif exported.written is None:
         print(exported.text, end="")
     else:

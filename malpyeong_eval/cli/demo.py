@@ -34,7 +34,7 @@ def demo(
     board = result.board
     console.print(leaderboard_table(board.runs(tag=result.tag), title=f"the demo's runs ({board.where})",
                                     width=console.width))
-    console.print(f"training curve: {result.plot}", highlight=False, markup=False)
+    console.print(f"training curve: {result.plot}", highlight=False, markup=False, soft_wrap=True)
     again = " ".join(["malpyeong-eval leaderboard", *(["--db", shlex.quote(board.where)] if db else []),
                       "--tag", shlex.quote(result.tag)])
     console.print(f"recorded in {board.where}; see them again: {again}", highlight=False, markup=False, soft_wrap=True)

@@ -111,7 +111,7 @@ def retrieve(
     loaded = load_corpus(corpus)
     if top_k > len(loaded):
         err_console.print(f"note: --top-k {top_k} > the corpus's {len(loaded)} passages; taking all {len(loaded)}",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
         top_k = len(loaded)
     gold_labels = item_labels(items, overrides)
     unmatched_examples = sum(1 for example in learned_from if not loaded.passages_for(example.label))
@@ -152,24 +152,24 @@ def retrieve(
     err_console.print(
         f"retrieved {top_k} passages for each of {len(written)} items{where} ({name}, {len(loaded)} passages of {loaded.name}"
         + (f", {len(learned_from)} labelled examples" if learned_from else "") + ")",
-        highlight=False, markup=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
     for count, what in ((unmatched_examples, "examples"), (unmatched_labels, f"labelled items of {data.name}")):
         if count:
             err_console.print(f"note: {count} {what} name a rule that is no heading of {loaded.name} "
-                              "(check the label's form against the corpus's headings)", highlight=False, markup=False)
+                              "(check the label's form against the corpus's headings)", highlight=False, markup=False, soft_wrap=True)
     if self_excluded:
         err_console.print(f"{self_excluded} items of {data.name} are also examples: each was left out of its own examples",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
     if folds is not None:
         err_console.print(f"{folds.k}-fold cross-validation (seed {folds.seed}): each fold retrieved with the other folds' "
                           f"examples only ({min(folds.examples_per_fold)}–{max(folds.examples_per_fold)} examples per fold)",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
     if report.overall.n:
         console.print(_metrics_table(report, title=f"retrieval: {data.name} over {loaded.name} (top {top_k})"))
     else:
         err_console.print("no item has a label (output.article or --labels): no retrieval metrics",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
