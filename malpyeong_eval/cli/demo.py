@@ -32,8 +32,7 @@ def demo(
                       cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2),
                       eval_limit=eval_limit)
     board = result.board
-    console.print(leaderboard_table(board.runs(tag=result.tag), title=f"the demo's runs ({board.where})",
-                                    width=console.width))
+    console.print(leaderboard_table(board.runs(tag=result.tag), title="the demo's runs", width=console.width))
     console.print(f"training curve: {result.plot}", highlight=False, markup=False, soft_wrap=True)
     again = " ".join(["malpyeong-eval leaderboard", *(["--db", shlex.quote(board.where)] if db else []),
                       "--tag", shlex.quote(result.tag)])
