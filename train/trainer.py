@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from malpyeong_eval.runs import RunRequest
 from malpyeong_eval.tracking import EvaluationLogger, Tracking
 
 from .config import TrainSettings, check_training
+from .library_warnings import library_warnings_silenced
 from .plan import evaluation_request, follow_command, training_name
 
 
@@ -169,19 +167,6 @@ def quiet_progress(trainer) -> None:
         trainer.add_callback(progress)
     if progress is not None or printer is not None:
         trainer.add_callback(StepLines(progress))
-
-
-# TRL 1.16 calls transformers 5's deprecated gradient-checkpointing names (FutureWarning, three per training):
-# nothing a user of malpyeong-eval can change, so training runs with them silenced.
-LIBRARY_WARNINGS = r"`(is_gradient_checkpointing|gradient_checkpointing_enable|gradient_checkpointing_disable)` is deprecated"
-
-
-@contextmanager
-def library_warnings_silenced() -> Iterator[None]:
-    """The block without :data:`LIBRARY_WARNINGS`."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=LIBRARY_WARNINGS, category=FutureWarning)
-        yield
 
 
 LOCAL_BASE_MODEL = "[None](https://huggingface.co/None)"  # what TRL's card says of a base model in a local folder
