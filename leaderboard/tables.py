@@ -77,7 +77,7 @@ def leaderboard_columns(runs: list[RunRecord]) -> list[Column]:
                  for key, label in DIAGNOSTIC_COLUMNS if any(run.metrics.get(key) is not None for run in runs)]
     return [
         Column("#", [str(rank) for rank in range(1, len(runs) + 1)], "right"),
-        Column("name", [run.name for run in runs], shrinks=True,
+        Column("name", [visible(run.name) for run in runs], shrinks=True,
                marks=[ALIGNED_MARK * run.aligned_by_id + ("" if run.current_rules else OLD_RULES_MARK) for run in runs]),
         Column("step", ["" if run.step is None else str(run.step) for run in runs], "right", drop=4),
         *metrics,

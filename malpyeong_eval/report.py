@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .metrics.registry import COLUMN_NAMES, CONTEXT_METRICS, REASON_METRICS, labelled
+from .table_width import WIDE, Column, dropped_note, fit
 
 # C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides and isolates
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -43,7 +44,6 @@ COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, 
 
 
 PIPED_WIDTH = 100  # the width of output to a file or a pipe when no terminal says its own
-WIDE_WIDTH = 1000  # --wide: wider than any table, so none is narrowed
 
 
 def piped_width() -> int:
@@ -65,7 +65,7 @@ def make_console(stderr: bool = False, *, wide: bool = False) -> Console:
     """A console as wide as the terminal; to a file or a pipe, as wide as :func:`piped_width` says (the
     tables fit it); ``wide``: wider than any table (every column, names whole)."""
     if wide:
-        return Console(stderr=stderr, width=WIDE_WIDTH)
+        return Console(stderr=stderr, width=WIDE)
     console = Console(stderr=stderr)
     return console if console.is_terminal else Console(stderr=stderr, width=piped_width())
 
@@ -102,8 +102,6 @@ def scores_table(
     ``width``: the table keeps within it, one line per row, leaving out (and saying so) first the
     ``counted`` column, then EM (lenient), Selection and Desc. Avg.
     """
-    from .table_width import WIDE, Column, dropped_note, fit
-
     rows = [("overall", n, n_counted, overall), *((inert(kind), row["n"], row.get("n_counted"), row) for kind, row in by_type.items())]
     columns = [Column("group", [row[0] for row in rows]), Column("n", [str(row[1]) for row in rows], "right")]
     if n_counted is not None:

@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .report import WIDE_WIDTH, visible
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -28,7 +27,7 @@ __all__ = ["NAME_ROOM", "Column", "Fit", "dropped_note", "fit", "shorten", "shor
 ELLIPSIS = "…"
 NAME_ROOM = 30  # a name's columns before optional columns go: "malpyeong-demo/…/checkpoint-40"
 NAME_FLOOR = 12  # the fewest columns a name is shortened to
-WIDE = WIDE_WIDTH  # a width no table reaches (every column, names whole): the default of the tables
+WIDE = 1000  # a width no table reaches (every column, names whole): --wide, and the tables' default
 
 
 def _head(text: str, cells: int) -> str:
@@ -115,8 +114,9 @@ class Column:
     """One column: its header and cells (rich markup), how it aligns, and whether it may go.
 
     ``drop``: an optional column's order of leaving (the lowest first); ``None``: always shown.
-    ``shrinks``: the names' column, whose cells are plain text (escaped when shown) shortened from
-    the middle to fit, each followed by its ``marks`` (markup: ``†``, `` (old rules)``).
+    ``shrinks``: the names' column, whose cells are plain text with control characters already made
+    visible (:func:`~malpyeong_eval.report.visible`; escaped here when shown), shortened from the middle
+    to fit, each followed by its ``marks`` (markup: ``†``, `` (old rules)``).
     """
 
     header: str
@@ -130,7 +130,7 @@ class Column:
     def natural(self) -> int:
         """The cells it takes with nothing shortened."""
         marks = self.marks or [""] * len(self.cells)
-        cells = [cell_len(visible(text)) + Text.from_markup(mark).cell_len for text, mark in zip(self.cells, marks, strict=True)] \
+        cells = [cell_len(text) + Text.from_markup(mark).cell_len for text, mark in zip(self.cells, marks, strict=True)] \
             if self.shrinks else [Text.from_markup(cell).cell_len for cell in self.cells]
         return max([Text.from_markup(self.header).cell_len, *cells])
 
@@ -183,7 +183,7 @@ def fit(columns: Sequence[Column], width: int) -> Fit:
         return Fit(kept, dropped, others(kept))
     room = max(min(names.natural(), width - others(kept)), min(names.natural(), NAME_FLOOR))
     marks = names.marks or [""] * len(names.cells)
-    short = shorten_distinct([visible(text) for text in names.cells],
+    short = shorten_distinct(names.cells,
                              room - max((Text.from_markup(mark).cell_len for mark in marks), default=0))
     shown = replace(names, cells=[escape(text) + mark for text, mark in zip(short, marks, strict=True)], shrinks=False, marks=[])
     return Fit([shown if column is names else column for column in kept], dropped, others(kept) + room)
