@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .generation import Decoding, EngineOptions, GenerationSettings
     from .runner import RunOutcome
     from .runs import Follow, RunData, RunOutcomes, RunRequest, prepare_run, run_checkpoints
+    from .retrieval import LabelRequest, RetrievalRequest, label, retrieve
     from .scoring import ScoreOutcome, ScoreRequest, score_submission
 
 # name -> module of what is imported on first use
@@ -27,6 +28,7 @@ _LAZY = {
     "RunOutcome": "runner",
     **dict.fromkeys(("Follow", "RunData", "RunOutcomes", "RunRequest", "prepare_run", "run_checkpoints"), "runs"),
     **dict.fromkeys(("ScoreOutcome", "ScoreRequest", "score_submission"), "scoring"),
+    **dict.fromkeys(("LabelRequest", "RetrievalRequest", "label", "retrieve"), "retrieval"),
 }
 
 
@@ -50,11 +52,13 @@ __all__ = [
     "GenerationSettings",
     "Item",
     "ItemScore",
+    "LabelRequest",
     "MalpyeongError",
     "ModelLoadError",
     "ParsedAnswer",
     "Recording",
     "RunData",
+    "RetrievalRequest",
     "RunMetadata",
     "RunOutcome",
     "RunOutcomes",
@@ -66,10 +70,12 @@ __all__ = [
     "SubmissionError",
     "check_format",
     "evaluate_metric_path",
+    "label",
     "load_items",
     "match_submission",
     "prepare_run",
     "run_checkpoints",
+    "retrieve",
     "sample_path",
     "score",
     "score_submission",

@@ -70,13 +70,6 @@ def make_console(stderr: bool = False, *, wide: bool = False) -> Console:
     return console if console.is_terminal else Console(stderr=stderr, width=piped_width())
 
 
-def as_html(renderable: Any, width: int = 120) -> str:
-    """A rich renderable as HTML (a notebook's ``_repr_html_``): rich's own export, every text escaped."""
-    import io
-
-    console = Console(record=True, file=io.StringIO(), width=width, color_system="truecolor")
-    console.print(renderable)
-    return console.export_html(inline_styles=True, code_format='<pre style="font-family: monospace">{code}</pre>')
 
 
 def format_score(value: float | None) -> str:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .backends import make_generator
+from .batching import settled_line
 from .checkpoints import Target
 from .citation import Choice, choose, item_candidates, split_citation
 from .data import DataFile, Item
+from .display import RichDisplay
 from .errors import AlreadyRecorded, MalpyeongError
 from .evaluation import ContestScorer, EvaluationResult
-from .backends import make_generator
-from .batching import settled_line
 from .generation import DEFAULT_BATCH_SIZE, EngineOptions, GenerationSettings
 from .outputs import write_output
 from .prompts import EXTRA_LAYOUT, ContestPrompt, clean_output
@@ -104,7 +105,7 @@ def item_choices(items: Sequence[Item], citations: dict[str, str | None]) -> lis
 
 
 @dataclass
-class RunOutcome:
+class RunOutcome(RichDisplay):
     """One checkpoint evaluated: its predictions and submission file, its scores (``None`` on items
     without answers), how it was recorded, and its :class:`RunMetadata` (``None`` when it was already
     recorded: nothing was run). Prints as its score table (rich, Jupyter)."""
@@ -169,10 +170,6 @@ class RunOutcome:
         status = Text(visible(self.status()))
         return Group(result_table(self.result, title=inert(self.target.name)), status) if self.result else status
 
-    def _repr_html_(self) -> str:
-        from .report import as_html
-
-        return as_html(self)
 
 
 def _dtype(generator: Any) -> str | None:

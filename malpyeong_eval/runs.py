@@ -33,6 +33,7 @@ from typing import Any, Protocol, Union
 
 from .checkpoints import Target
 from .data import DataFile, Item
+from .display import RichDisplay
 from .errors import MalpyeongError
 from .evaluation import METRICS, parse_metrics
 from .generation import PRESETS, Decoding, EngineOptions
@@ -264,7 +265,7 @@ RunEvent = Union[RunOutcome, RunNote]
 
 
 @dataclass
-class RunOutcomes:
+class RunOutcomes(RichDisplay):
     """What a run did: one :class:`RunOutcome` per checkpoint, in order (indexable, iterable), and
     the notes of a follow. Prints as the checkpoints' score tables (rich, Jupyter)."""
 
@@ -297,10 +298,6 @@ class RunOutcomes:
 
         return Group(*self.outcomes, *self.notes)
 
-    def _repr_html_(self) -> str:
-        from .report import as_html
-
-        return as_html(self)
 
 
 def _follow_folder(checkpoint: str) -> Path:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .display import RichDisplay
 from .errors import MalpyeongError
 from .evaluation import METRICS, EvaluationResult, parse_metrics
 from .metrics.options import ScorerOptions
@@ -74,7 +75,7 @@ class ScoreRequest:
 
 
 @dataclass(frozen=True)
-class ScoreOutcome:
+class ScoreOutcome(RichDisplay):
     """The scores of a :class:`ScoreRequest`, and the run it was recorded as (``run_id``/``run_name``;
     ``None`` when not recorded). Prints as its score table (rich, Jupyter)."""
 
@@ -92,10 +93,6 @@ class ScoreOutcome:
 
         return result_table(self.result, title=inert(self.request.title))
 
-    def _repr_html_(self) -> str:
-        from .report import as_html
-
-        return as_html(self)
 
 
 def _refuse_a_taken_name(board: RunRecorder, name: str) -> None:

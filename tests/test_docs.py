@@ -1,6 +1,6 @@
 """The scoring spec the code cites is the package's own document, and every citation points into it.
 
-Docstrings, comments, the README and the tests cite ``malpyeong_eval/docs/scoring.md §N`` (or a
+Docstrings, comments, the README, the documentation site's pages and the tests cite ``malpyeong_eval/docs/scoring.md §N`` (or a
 range ``§N–§M``); each such section must be a heading of the document, and the document must ship
 with the package (package data), so that an installed user can read what the code cites.
 """
@@ -14,6 +14,8 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+
+from tests.manual_support import manual_pages
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,7 +34,8 @@ def _document() -> str:
 
 
 def _texts():
-    yield ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8")
+    for page in manual_pages():  # README.md and the documentation site's pages
+        yield page, page.read_text(encoding="utf-8")
     for folder in SOURCES:
         for path in sorted((ROOT / folder).rglob("*.py")):
             yield path, path.read_text(encoding="utf-8")

@@ -126,6 +126,14 @@ def test_cli_writes_labels_keeps_given_ones_and_counts_agreement(cli, tmp_path, 
         row.pop("labelling")
         assert without_label(row) == without_label(record)
 
+    # the same from Python, no command line: the same summary and the same records
+    from malpyeong_eval.retrieval import LabelRequest, label
+
+    outcome = label(LabelRequest(data, corpus_path, tmp_path / "again.jsonl"))
+    assert outcome.to_json() == {**summary, "output": str(tmp_path / "again.jsonl")}
+    assert outcome.summary.agreement.share == 0.5 and outcome.records == list(written.values())
+    assert "agreement" in outcome._repr_html_()
+
 def test_agreement_function_by_hand():
     counted = agreement([title("제18항"), title("제30항"), title("제47항"), title("제18항")],
                         [f"{HEAD}한글 맞춤법 제18항", title("제18항"), None, "한글 맞춤법 제18항"])

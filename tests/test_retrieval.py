@@ -515,3 +515,15 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_recall_at_20_and_30_by_norm_category_by_hand():
+    titles = [f"<a - 제{i}항>" for i in range(1, 31)]
+    report = retrieval_metrics([titles, titles, titles], ["a - 제1항", "a - 제25항", "<b - 제2항>"], ["선택형", "교정형", "교정형"],
+                               30, categories=["a", "a", "b"])
+    # ranks 1, 25 and none; the first passage is of category a for all three
+    assert [report.overall.recall[k] for k in (1, 20, 30)] == pytest.approx([1 / 3, 1 / 3, 2 / 3])
+    assert report.by_category["a"].n == 2 and report.by_category["a"].recall[30] == 1.0 and report.by_category["a"].recall[20] == 0.5
+    assert report.by_category["b"].n == 1 and report.by_category["b"].recall[30] == 0.0
+    assert report.top1_category_accuracy == pytest.approx(2 / 3)
+    assert report.to_dict()["by_norm_category"]["a"]["recall@30"] == 1.0

@@ -81,10 +81,13 @@ def test_examples_beat_retrieval_without_them(cli, files):
     corpus, train, test = files
     without = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1")
     learned = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1", "--examples", str(train))
-    assert learned["settings"]["retriever"].startswith("rrf(") and "examples" in learned["settings"]["retriever"]
-    assert learned["metrics"]["overall"]["recall@1"] > without["metrics"]["overall"]["recall@1"]
-    assert learned["metrics"]["overall"]["recall@1"] >= 5 / 6
-    assert learned["self_excluded"] == 0
+    assert learned["settings"]["retriever"] == "learned(bm25-mecab+bm25-char+examples+category)"  # the default with examples
+    rrf = recall_at(cli, str(test), "--corpus", str(corpus), "--top-k", "1", "--examples", str(train), "--fusion", "rrf")
+    assert rrf["settings"]["retriever"].startswith("rrf(") and "examples" in rrf["settings"]["retriever"]
+    for result in (learned, rrf):
+        assert result["metrics"]["overall"]["recall@1"] > without["metrics"]["overall"]["recall@1"]
+        assert result["metrics"]["overall"]["recall@1"] >= 5 / 6
+        assert result["self_excluded"] == 0
 
 
 def test_an_item_never_finds_its_rule_through_itself(cli, files, tmp_path):
@@ -128,12 +131,14 @@ def load_corpus_text(text: str, tmp=[]):  # noqa: B006 - one folder per test ses
     return load_corpus(path)
 
 
-def test_cross_validation_equals_k_separate_calls_counted_by_hand(cli, files, tmp_path):
+@pytest.mark.parametrize("fusion", ["learned", "rrf"])
+def test_cross_validation_equals_k_separate_calls_counted_by_hand(cli, files, tmp_path, fusion):
     corpus, train, test = files
     everything = TRAIN + TEST
     data = write(tmp_path / "all.json", everything)
     result = recall_at(cli, str(data), "--corpus", str(corpus), "--examples", str(data), "--cross-validate", "3",
-                       "--seed", "7", "--top-k", "3")
+                       "--seed", "7", "--top-k", "3", "--fusion", fusion)
+    assert f"{fusion}(" in result["settings"]["retriever"]
     folds = result["cross_validation"]["folds"]
     assert result["cross_validation"]["k"] == 3 and result["cross_validation"]["seed"] == 7
     assert sorted(folds) == sorted(record["id"] for record in everything) and set(folds.values()) == {0, 1, 2}
@@ -143,7 +148,8 @@ def test_cross_validation_equals_k_separate_calls_counted_by_hand(cli, files, tm
         others = [record for record in everything if folds[record["id"]] != fold]
         out = tmp_path / f"fold{fold}.json"
         status, _, err = cli("retrieve", str(write(tmp_path / f"d{fold}.json", members)), "--corpus", str(corpus),
-                             "--examples", str(write(tmp_path / f"e{fold}.json", others)), "--top-k", "3", "-o", str(out))
+                             "--examples", str(write(tmp_path / f"e{fold}.json", others)), "--top-k", "3", "-o", str(out),
+                             "--fusion", fusion)
         assert status == 0, err
         for record in json.loads(out.read_text(encoding="utf-8")):
             ranks = [rank for rank, pid in enumerate(record["retrieval"]["passage_ids"], start=1)
@@ -152,6 +158,8 @@ def test_cross_validation_equals_k_separate_calls_counted_by_hand(cli, files, tm
                 found_at[k] += bool(ranks and ranks[0] <= k)
     for k in found_at:
         assert result["metrics"]["overall"][f"recall@{k}"] == pytest.approx(found_at[k] / len(everything))
+    if fusion == "rrf":
+        return
     # the same seed deals the same folds; another seed deals others
     again = recall_at(cli, str(data), "--corpus", str(corpus), "--cross-validate", "3", "--seed", "7")
     assert again["cross_validation"]["folds"] == folds
@@ -268,3 +276,136 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
     return str(folder)
+
+
+def test_python_api_gives_the_commands_recall_and_json(cli, files, tmp_path):
+    """From Python (no command line): retrieve with examples under cross-validation, the same numbers as the command."""
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest, retrieve
+
+    corpus, _, _ = files
+    data = write(tmp_path / "all.json", TRAIN + TEST)
+    command = recall_at(cli, str(data), "--corpus", str(corpus), "--cross-validate", "3", "--seed", "7", "--top-k", "3")
+    outcome = retrieve(RetrievalRequest(str(data), str(corpus), RetrievalPlan(), top_k=3, cross_validate=3, seed=7))
+    assert outcome.to_json() == command
+    assert outcome.report.overall.recall[3] == command["metrics"]["overall"]["recall@3"]
+    assert outcome.cross_validation is not None and outcome.cross_validation.folds == command["cross_validation"]["folds"]
+    assert "R@3" in outcome._repr_html_() and "3-fold cross-validation (seed 7)" in outcome._repr_html_()
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"top_k": 0}, "--top-k: must be at least 1, got 0"),
+    ({"cross_validate": 1}, "--cross-validate: needs at least 2 folds, got 1"),
+    ({"field": "question"}, "--field: 'question' cannot receive the passages"),
+    ({"plan": "examples"}, "--retriever: the examples part needs --examples FILE"),
+    ({"plan": "bm25", "examples": ("e.json",)}, "--examples/--cross-validate: --retriever has no examples part"),
+])
+def test_a_request_checks_itself_naming_the_flag(settings, message):
+    from malpyeong_eval.errors import MalpyeongError
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest
+
+    if "plan" in settings:
+        settings = {**settings, "plan": RetrievalPlan.parse(settings["plan"])}
+    with pytest.raises(MalpyeongError, match=message.replace("(", r"\(")):
+        RetrievalRequest("d.json", "c.txt", **settings)
+
+
+# -- the norm category decides: rules of two categories with the same words, told apart only by the
+# instruction (which neither BM25 nor the examples classifier reads) ---------------------------------
+
+SPELLING, LOANWORDS = "한글 맞춤법, 표준어 규정", "외래어 표기법"
+TWIN_WORDS = ["사과 바구니", "책상 서랍", "기차 선로", "바다 모래"]
+# the loanword rules first: where nothing tells the twins apart, a tie goes to them
+TWIN_CORPUS = "".join(f"<{category} - 규정 제{rule + 1}항>\n{words}에 관한 규칙이다.\n\n"
+                      for category in (LOANWORDS, SPELLING) for rule, words in enumerate(TWIN_WORDS))
+INSTRUCTION = {SPELLING: "가운데 표기가 올바른 것을 선택하고, 그 이유를 설명하세요.",
+               LOANWORDS: "가운데 외래어 표기가 올바른 것을 선택하고, 그 이유를 설명하세요."}
+TWIN_ALTERNATIVES = ["{다시/다씨}", "{자주/자쭈}", "{가만히/가만이}", "{살짝/살작}"]
+
+
+def twin_item(item_id: str, category: str, rule: int, name: str, alternative: str) -> dict:
+    question = f'"{name}는 {TWIN_WORDS[rule]}을 {alternative} 보았다." {INSTRUCTION[category]}'
+    return {"id": item_id, "input": {"question_type": "선택형", "question": question},
+            "output": {"answer": "이유.", "article": f"<{category} - 규정 제{rule + 1}항>"}}
+
+
+@pytest.fixture
+def twins(tmp_path):
+    """Training questions: 2 per spelling rule, 4 per loanword rule, each with a name of its own (which a
+    model that saw the question memorises); test questions: one per rule, names never seen."""
+    train, test = [], []
+    for category, count in ((SPELLING, 2), (LOANWORDS, 4)):
+        for rule in range(4):
+            for copy in range(count):
+                number = len(train) + 1
+                train.append(twin_item(f"t{number}", category, rule, f"사람{number}", TWIN_ALTERNATIVES[(number + copy) % 4]))
+    for number, (category, rule) in enumerate(((category, rule) for category in (SPELLING, LOANWORDS) for rule in range(4)), 1):
+        test.append(twin_item(f"q{number}", category, rule, f"손님{number}", TWIN_ALTERNATIVES[number % 4]))
+    corpus = tmp_path / "twins.txt"
+    corpus.write_text(TWIN_CORPUS, encoding="utf-8")
+    return corpus, write(tmp_path / "train.json", train), write(tmp_path / "test.json", test)
+
+
+def test_the_category_decides_and_learned_fusion_beats_rrf(twins):
+    """BM25 and the examples classifier see the twins' words only; the category part reads the instruction.
+    The learned fusion finds every rule at rank 1, RRF (the default parts, or with the category part) does
+    not. Its weights are fitted on cross-fitted scores: without that guard the examples classifier, which
+    has memorised each training question's name, looks perfect on them, gets the weight, and at test time
+    follows its bias to the more frequent loanword rules — half the questions are lost (checked by removing
+    the guard in CrossFitted.models_for)."""
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest, retrieve
+
+    corpus, train, test = twins
+
+    def at_1(spec: str | None, fusion: str | None) -> float:
+        request = RetrievalRequest(test, corpus, RetrievalPlan.parse(spec, fusion=fusion), top_k=3, examples=(train,))
+        return retrieve(request).report.overall.recall[1]
+
+    learned = at_1(None, None)
+    assert learned == 1.0
+    assert at_1(None, "rrf") <= 0.5
+    assert at_1("bm25,bm25-char,examples,category", "rrf") < learned
+
+
+def test_category_accuracy_under_cross_validation_counted_by_hand(twins):
+    """The category part of each fold, learned from the other folds' questions, against the gold categories."""
+    from malpyeong_eval.data import load_items
+    from malpyeong_eval.retrieval import RetrievalRequest, retrieve
+    from malpyeong_eval.retrieval.category import CategoryRetriever
+    from malpyeong_eval.retrieval.pipeline import examples_of, queries_of
+    from malpyeong_eval.retrieval.plan import deal_folds
+
+    corpus_path, train, _ = twins
+    outcome = retrieve(RetrievalRequest(train, corpus_path, cross_validate=3))
+    items, corpus = load_items(train), load_corpus(corpus_path)
+    examples, queries, folds = examples_of(items), queries_of(items), deal_folds(len(items), 3, 0)
+    right = 0
+    for fold in range(3):
+        part = CategoryRetriever(corpus, [example for example, f in zip(examples, folds, strict=True) if f != fold])
+        members = [i for i, f in enumerate(folds) if f == fold]
+        for i, probabilities in zip(members, part.probabilities([queries[i] for i in members]), strict=True):
+            right += max(probabilities, key=probabilities.get) == examples[i].label[1:].split(" - ")[0]
+    assert outcome.category_accuracy == right / len(items) >= 0.9
+    assert outcome.to_json()["cross_validation"]["category_accuracy"] == outcome.category_accuracy
+
+
+def test_kiwi_proposes_the_correction_of_a_correction_question():
+    pytest.importorskip("kiwipiepy")
+    from malpyeong_eval.retrieval.proposals import KiwiProposer, with_proposal
+
+    proposer = KiwiProposer()
+    correction = '다음 문장에서 어문 규범에 부합하지 않는 부분을 찾아 고치고, 그 이유를 설명하세요.\n"숙제를 않 했다."'
+    assert with_proposal(correction, proposer).endswith('\n"숙제를 {않/안} 했다."')
+    query = proposer.query(Query(correction, "c1"))
+    assert query.question_type == "교정형" and query.id == "c1"
+    assert read_question(query.question).variants == ("숙제를 않 했다.", "숙제를 안 했다.")  # what every part reads
+    selection = SELECTION.format('"숙제를 {않/안} 했다."')
+    assert with_proposal(selection, proposer) == selection  # a 선택형 has its alternatives already
+
+
+def test_proposals_without_kiwi_name_the_extra(cli, files, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kiwipiepy", None)  # import fails as if not installed
+    corpus, _, test = files
+    status, _, err = cli("retrieve", str(test), "--corpus", str(corpus), "--proposals", "kiwi")
+    assert status == 2 and "pip install 'malpyeong-eval[kiwi]'" in err and err.strip().count("\n") == 0

@@ -2,7 +2,6 @@
 evaluation plan behind both the inline evaluation and the printed ``run --follow`` command."""
 
 import dataclasses
-import re
 import shlex
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import typer
 
 from malpyeong_eval.data import sample_path
 from malpyeong_eval.errors import MalpyeongError
+from tests.manual_support import blocks, manual_pages
 from train.config import EvalSettings, LoraSettings, TrainSettings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +83,7 @@ def test_a_bad_flag_value_names_the_flag():
 
 
 def _readme_train_commands():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for block in re.findall(r"^```(?:bash|shell)\n(.*?)^```", readme, re.S | re.M):
+    for block in [text for page in manual_pages() for _, text in blocks(page, ("bash", "shell"))]:
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line.split("  #")[0])
             if "train" in words and ("malpyeong-eval" in words or "malpyeong_eval" in words):

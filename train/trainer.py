@@ -12,6 +12,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
+from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError, ModelLoadError
 from malpyeong_eval.metrics.loading import one_line, quiet_hub_logs
 from malpyeong_eval.prompts import ContestPrompt, load_prompt
@@ -228,7 +229,7 @@ class SavedCheckpoint:
 
 
 @dataclass
-class TrainSummary:
+class TrainSummary(RichDisplay):
     """What a training did: the trainer's log history, each checkpoint scored inline (a
     :class:`~malpyeong_eval.runner.RunOutcome`, step 0 first with ``eval.start``) and, with
     ``eval.mode: follow``, the ``run --follow`` command that scores them elsewhere (``None`` on the
@@ -277,10 +278,6 @@ class TrainSummary:
                           format_score(rewards.get(outcome.target.step)))
         return Group(table, *(inert(line) for line in self.lines()[len(self.evaluations):]))
 
-    def _repr_html_(self) -> str:
-        from malpyeong_eval.report import as_html
-
-        return as_html(self)
 
 
 def _inline_evaluation(settings: TrainSettings, request: RunRequest, device: str | None, progress) -> LeaderboardCallback:

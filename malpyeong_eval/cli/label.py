@@ -10,14 +10,12 @@ written once everything has succeeded (a temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import MalpyeongError
-from ..report import format_score, make_console
+from ..report import json_text, make_console
 from .options import DeviceOption, JsonFlag
 
 console = make_console()
@@ -36,18 +34,6 @@ def _progress_bar():
                              progress.TimeElapsedColumn(), console=err_console, transient=True)
 
 
-def _summary_table(summary: dict, title: str):
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in ("items", "labelled", "written", "kept as given", "skipped (no answer)", "agreement", "n"):
-        table.add_column(column, justify="right")
-    agree = summary["agreement"]
-    table.add_row(str(summary["n_items"]), str(summary["n_labelled"]), str(summary["n_written"]), str(summary["n_kept"]),
-                  str(summary["n_skipped"]), format_score(agree["share"]), str(agree["n"]))
-    return table
-
-
 def label(
     data: Annotated[Path, typer.Argument(help="Contest data (JSON list or JSONL) with output.answer.", show_default=False)],
     corpus: Annotated[Path, typer.Option("--corpus", help="Norms corpus: a PDF or text file with <분류 - 규정 제N항> headings, or JSONL of {id, title, text}.", show_default=False)],
@@ -60,48 +46,27 @@ def label(
     json_output: JsonFlag = False,
 ) -> None:
     """Write DATA with output.article (the rule each answer is about) where an item has none."""
-    from ..data import load_items, write_records
-    from ..outputs import check_output
-    from ..retrieval import labelling, load_corpus
+    from ..retrieval import LabelRequest, label as run_label
 
-    if method not in labelling.METHODS:
-        raise MalpyeongError(f"--method: unknown method {method!r} ({' or '.join(labelling.METHODS)})")
-    if method == "perplexity" and not model:
-        raise MalpyeongError("--method perplexity needs --model (a causal LM id or directory)")
-    if method == "lexical" and model:
-        _say("note: --model is only used by --method perplexity; ignored")
-    items = load_items(data)
-    positions = [i for i, item in enumerate(items) if labelling.has_answer(item)]
-    if not positions:
-        raise MalpyeongError(f"{data}: no item has an answer (output.answer) to label from")
-    check_output(output)
-    loaded = load_corpus(corpus)
-    if method == "perplexity" and candidates > len(loaded):
-        _say(f"note: --candidates {candidates} > the corpus's {len(loaded)} passages; scoring all {len(loaded)}")
-        candidates = len(loaded)
-    answered = [items[i] for i in positions]
-    if method == "lexical":
-        labels = labelling.lexical_labels(loaded, [item.answer or "" for item in answered])
-    else:
-        assert model is not None  # refused above without --model
-        scorer = labelling.AnswerScorer(model, device=device)
+    request = LabelRequest(data, corpus, output, method=method, model=model, candidates=candidates, batch_size=batch_size,
+                           device=device)
+    for note in request.notes:
+        _say(note)
+    if request.method == "perplexity":
         with _progress_bar() as bar:
             task = bar.add_task("score", total=None)
-            labels = labelling.perplexity_labels(loaded, answered, scorer, candidates=candidates, batch_size=batch_size,
-                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
-    written, summary = labelling.write_labels(items, dict(zip(positions, labels, strict=True)), loaded)
-    write_records(output, written)
-    settings = {"method": method, "model": model if method == "perplexity" else None, "corpus": loaded.name,
-                "corpus_hash": loaded.sha256, "candidates": candidates if method == "perplexity" else None}
+            outcome = run_label(request, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    else:
+        outcome = run_label(request)
+    for note in outcome.notes:
+        _say(note)
     if json_output:
-        print(json.dumps({"output": str(output), "settings": settings, **summary}, ensure_ascii=False, indent=2))
+        print(json_text(outcome.to_json()))
         return
-    _say(f"wrote {summary['n_items']} items to {output}: {summary['n_written']} labels written into output.article, "
-         f"{summary['n_kept']} given labels kept, {summary['n_skipped']} items without an answer copied unchanged "
-         f"({method}{', ' + str(model) if method == 'perplexity' else ''}; {len(loaded)} passages of {loaded.name})")
-    console.print(_summary_table(summary, title=f"labels: {data.name} over {loaded.name} ({method})"))
-    if not summary["agreement"]["n"]:
-        _say("no item carried a label (output.article): no agreement to report")
+    _say(outcome.summary_lines()[0])
+    console.print(outcome.table())
+    for line in outcome.summary_lines()[1:]:
+        _say(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,15 +4,22 @@
 - :mod:`.question` — a question read the way the task writes it (sentence, ``{A/B}``, their difference);
 - :mod:`.base` — the :class:`Retriever` interface (``search(queries, k)``), :class:`Query`, tokenizers;
 - :mod:`.bm25` — BM25 over morphemes or character n-grams (bm25s), the index cached on disk;
-- :mod:`.examples` — labelled questions voting for their rule (no item votes for itself);
+- :mod:`.examples` — a linear classifier (LinearSVC) from labelled questions to their rule, and the
+  cross-fitting guard every learned part shares (no item learns from itself);
+- :mod:`.category` — the norm category of a question as probabilities (labelled questions and the
+  question's own evidence), a part and a feature;
 - :mod:`.dense` — sentence-transformers embeddings (the ``dense`` extra);
-- :mod:`.fusion` — reciprocal rank fusion, a cross-encoder reranker;
+- :mod:`.fusion` — reciprocal rank fusion (k = 10 by default), a cross-encoder reranker;
+- :mod:`.learned` — a fusion learned from labelled questions (a conditional logit over passages);
+- :mod:`.proposals` — Kiwi's corrections of a 교정형 sentence as alternatives (the ``kiwi`` extra);
 - :mod:`.plan` — ``--retriever`` parsed into one :class:`RetrievalPlan`, and its builder;
 - :mod:`.metrics` — recall@k and MRR against ``output.article`` labels;
 - :mod:`.pipeline` — the passages written into the data, labelled examples, cross-validation;
-- :mod:`.labelling` — rule labels made from gold answers (lexical, or a language model's likelihood).
+- :mod:`.labelling` — rule labels made from gold answers (lexical, or a language model's likelihood);
+- :mod:`.workflows` — ``retrieve`` and ``label`` as library calls: :class:`RetrievalRequest` →
+  :func:`retrieve` → :class:`RetrievalOutcome`, :class:`LabelRequest` → :func:`label` → :class:`LabelOutcome`.
 
-Importing this package imports neither bm25s, pypdf, python-docx nor sentence-transformers.
+Importing this package imports neither bm25s, pypdf, python-docx, scikit-learn, kiwipiepy nor sentence-transformers.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from .corpus import Corpus, CorpusError, Passage, load_corpus
 from .metrics import is_relevant, normalize_title, retrieval_metrics
 from .pipeline import SETTINGS_KEYS, retrieve_into
 from .plan import RetrievalPlan, RetrieverBuilder, parse_parts
+from .workflows import LabelOutcome, LabelRequest, RetrievalOutcome, RetrievalRequest, label, retrieve
 
 __all__ = [
-    "Corpus", "CorpusError", "Hit", "Passage", "Query", "RetrievalPlan", "Retriever", "RetrieverBuilder", "SETTINGS_KEYS",
-    "is_relevant", "load_corpus", "make_retriever", "normalize_title", "retrieval_metrics", "retrieve_into",
+    "Corpus", "CorpusError", "Hit", "LabelOutcome", "LabelRequest", "Passage", "Query", "RetrievalOutcome", "RetrievalPlan",
+    "RetrievalRequest", "Retriever", "RetrieverBuilder", "SETTINGS_KEYS", "is_relevant", "label", "load_corpus",
+    "make_retriever", "normalize_title", "retrieval_metrics", "retrieve", "retrieve_into",
 ]
 
 

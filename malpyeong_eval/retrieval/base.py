@@ -23,13 +23,15 @@ Tokenizer = Callable[[str], list[str]]
 
 @dataclass(frozen=True)
 class Query:
-    """What a retriever is asked: an item's question (never its answer) and the item's id.
+    """What a retriever is asked: an item's question (never its answer), the item's id and its question type.
 
-    The id lets a retriever that learns from labelled questions leave the item itself out.
+    The id lets a retriever that learns from labelled questions leave the item itself out; the type
+    (``선택형``, ``교정형``; ``None``: read from the question) lets a learned fusion weigh parts by it.
     """
 
     question: str
     id: str | None = None
+    question_type: str | None = None
 
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9가-힣ㄱ-ㅎㅏ-ㅣ]")
 
@@ -41,7 +43,8 @@ class Retriever(Protocol):
     ``name`` is what the output records as ``retrieval.retriever`` (``bm25-mecab``,
     ``dense:<model>``). ``search`` returns, per query, up to ``k`` hits, best first. A hit of
     score exactly 0 is filler (the retriever found nothing for it: BM25 with no shared token, a
-    passage no labelled neighbour names); fusion gives filler no weight.
+    rule no labelled question is about, which the examples classifier cannot predict); fusion gives
+    filler no weight.
     """
 
     name: str

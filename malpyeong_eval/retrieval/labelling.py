@@ -26,18 +26,20 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data import Item
 from ..errors import MalpyeongError
 from ..parsing import split_answer
-from ..prompts import ContestPrompt, load_prompt
 from .base import Hit
 from .corpus import Corpus
 from .metrics import is_relevant
 
+if TYPE_CHECKING:  # the prompts import the citation reader, which imports this package
+    from ..prompts import ContestPrompt
+
 __all__ = [
-    "METHODS", "Agreement", "AnswerScorer", "Label", "LogLikelihood", "agreement", "has_answer", "lexical_labels",
+    "METHODS", "Agreement", "AnswerScorer", "Label", "LabelSummary", "LogLikelihood", "agreement", "has_answer", "lexical_labels",
     "lexical_query", "perplexity_labels", "write_labels",
 ]
 
@@ -80,6 +82,23 @@ class Agreement:
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "agreeing": self.agreeing, "share": self.share}
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    """What :func:`write_labels` did: items read, labelled, labels written and given ones kept, items
+    skipped (no answer), and the agreement with the given labels."""
+
+    n_items: int
+    n_labelled: int
+    n_written: int
+    n_kept: int
+    n_skipped: int
+    agreement: Agreement
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_items": self.n_items, "n_labelled": self.n_labelled, "n_written": self.n_written, "n_kept": self.n_kept,
+                "n_skipped": self.n_skipped, "agreement": self.agreement.to_dict()}
 
 
 def has_answer(item: Item) -> bool:
@@ -240,6 +259,8 @@ def perplexity_labels(corpus: Corpus, items: Sequence[Item], scorer: AnswerScore
     the answer tokens, in nats); each candidate's log-likelihood, gain and gain per token are in
     ``candidates``, the no-passage log-likelihood in ``without_passage``.
     """
+    from ..prompts import load_prompt
+
     prompt = prompt or load_prompt()
     rankings = _candidates(corpus, [lexical_query(item.answer or "") for item in items], candidates)
     plans: list[tuple[list[int], int]] = []  # per item: the no-passage sequence, then one per candidate
@@ -287,7 +308,7 @@ def _given(item: Item) -> str | None:
 
 
 def write_labels(items: Sequence[Item], labels: Mapping[int, Label],
-                 corpus: Corpus) -> tuple[list[dict], dict[str, Any]]:
+                 corpus: Corpus) -> tuple[list[dict], LabelSummary]:
     """The items' records (:meth:`Item.as_record`) with the ``labels`` (by position) written in, and a summary.
 
     A labelled record gets a top-level ``labelling`` (the label's record and
@@ -309,8 +330,4 @@ def write_labels(items: Sequence[Item], labels: Mapping[int, Label],
             given.append(existing)
         written.append(copied)
     kept = sum(1 for label in given if label is not None)
-    summary = {
-        "n_items": len(written), "n_labelled": len(ours), "n_written": len(ours) - kept, "n_kept": kept,
-        "n_skipped": len(written) - len(ours), "agreement": agreement(ours, given).to_dict(),
-    }
-    return written, summary
+    return written, LabelSummary(len(written), len(ours), len(ours) - kept, kept, len(written) - len(ours), agreement(ours, given))

@@ -41,7 +41,7 @@ def queries_of(items: Sequence[Item], source: str = "data") -> list[Query]:
         if not item.question.strip():
             raise SubmissionError(f"{source}: item {index} (id {item.id!r}): no input.question (a non-empty string) "
                                   "to retrieve for")
-    return [Query(item.question, item.id) for item in items]
+    return [Query(item.question, item.id, item.question_type) for item in items]
 
 
 def _rule_label(value: object) -> RuleLabel | None:
@@ -67,7 +67,7 @@ def examples_of(items: Sequence[Item], overrides: Mapping[str, object] | None = 
     Items without a label are skipped; a file in which none has one is one line.
     """
     queries = queries_of(items, source)
-    examples = [Example(query.id, query.question, label)
+    examples = [Example(query.id, query.question, label, query.question_type)
                 for query, label in zip(queries, item_labels(items, overrides), strict=True) if label is not None]
     if not examples:
         raise MalpyeongError(f"{source}: no item has a rule label (output.article, or --labels) to learn from")
@@ -119,6 +119,11 @@ class CrossValidation:
     retriever: str
     retrievers: list[str]
     examples_per_fold: list[int]
+    categories: list[str | None] | None = None  # each item's most probable norm category (where there is a category part)
+
+
+def _most_probable(probabilities: dict[str, float]) -> str | None:
+    return max(probabilities, key=lambda category: probabilities[category]) if probabilities else None
 
 
 def cross_validate(items: Sequence[Item], examples: Sequence[Example], builder: RetrieverBuilder,
@@ -132,6 +137,7 @@ def cross_validate(items: Sequence[Item], examples: Sequence[Example], builder: 
     fold_of_query = deal_folds(len(queries), k, seed)
     fold_of_key = {key: fold for query, fold in zip(queries, fold_of_query, strict=True) for key in _self_keys(query.id, query.question)}
     hits: list[list[Hit]] = [[] for _ in queries]
+    categories: list[str | None] = [None for _ in queries]
     per_fold: list[int] = []
     names: list[str] = []
     for fold in range(k):
@@ -143,8 +149,12 @@ def cross_validate(items: Sequence[Item], examples: Sequence[Example], builder: 
         retriever = builder.build(kept)
         names.append(retriever.name)
         members = [i for i, f in enumerate(fold_of_query) if f == fold]
-        for i, found in zip(members, retriever.search([queries[i] for i in members], top_k), strict=True):
+        asked = [queries[i] for i in members]
+        for i, found in zip(members, retriever.search(asked, top_k), strict=True):
             hits[i] = found
+        for i, probabilities in zip(members, builder.category_probabilities(retriever, asked) or [{} for _ in members], strict=True):
+            categories[i] = _most_probable(probabilities)
     folds = {query.id if query.id is not None else str(i): fold for i, (query, fold) in enumerate(zip(queries, fold_of_query, strict=True))}
     common = names[0] if len(set(names)) == 1 else "per fold: " + "; ".join(names)
-    return CrossValidation(hits, folds, k, seed, common, names, per_fold)
+    return CrossValidation(hits, folds, k, seed, common, names, per_fold,
+                           categories if any(category is not None for category in categories) else None)

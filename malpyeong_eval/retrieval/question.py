@@ -116,6 +116,24 @@ def _spacing_tokens(a: str, b: str) -> list[str]:
     return tokens
 
 
+def _jamo_tokens(left: str, right: str) -> list[str]:
+    """Syllables replaced one for one: their changed jamo (initial, medial, final) as unordered pairs."""
+    tokens = []
+    for x, y in zip(left, right, strict=True):
+        jx, jy = _jamo(x), _jamo(y)
+        if jx is not None and jy is not None:
+            tokens += [f"Δ{part}:{_pair(p, q)}" for part, p, q in zip("초중종", jx, jy, strict=True) if p != q]
+    return tokens
+
+
+def _mark_tokens(marks: list[str]) -> list[str]:
+    """Each differing punctuation mark, and its Korean name where the rules name it."""
+    tokens = []
+    for mark in marks:
+        tokens += [f"Δpunct:{mark}", *([PUNCTUATION_NAMES[mark]] if mark in PUNCTUATION_NAMES else [])]
+    return tokens
+
+
 def _character_tokens(a: str, b: str) -> list[str]:
     tokens: list[str] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
@@ -124,19 +142,10 @@ def _character_tokens(a: str, b: str) -> list[str]:
             continue
         left, right = a[i1:i2], b[j1:j2]
         marks = [char for char in left + right if _is_punctuation(char)]
-        for mark in marks:
-            tokens.append(f"Δpunct:{mark}")
-            if mark in PUNCTUATION_NAMES:
-                tokens.append(PUNCTUATION_NAMES[mark])
+        tokens += _mark_tokens(marks)
         if tag == "replace" and len(left) == len(right):
-            for x, y in zip(left, right, strict=True):
-                jx, jy = _jamo(x), _jamo(y)
-                if jx is None or jy is None:
-                    continue
-                for part, p, q in zip("초중종", jx, jy, strict=True):
-                    if p != q:
-                        tokens.append(f"Δ{part}:{_pair(p, q)}")
-        elif tag != "replace" or len(left) != len(right):
+            tokens += _jamo_tokens(left, right)
+        else:
             added = (left or right).strip()
             if added and not marks:
                 tokens.append(f"Δ+{added}")
