@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         comparison,
         export_board,
         ranking,
+        ranking_at,
         rescore_runs,
         run_detail,
         training_curve,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 _HOMES = {
     **dict.fromkeys(("CurveRequest", "Exported", "ExportRequest", "Ranking", "RankingRequest", "RescoreOutcome",
                      "RescoreRequest", "RunDetail", "RunDetailRequest", "TrainingCurve", "comparison", "export_board",
-                     "ranking", "rescore_runs", "run_detail", "training_curve"), "api"),
+                     "ranking", "ranking_at", "rescore_runs", "run_detail", "training_curve"), "api"),
     **dict.fromkeys(("Comparison", "EmFlip"), "compare"),
     **dict.fromkeys(("DamagedDatabase", "DatabaseError"), "db"),
     **dict.fromkeys(("GroupRecord", "ItemRecord", "RunRecord"), "records"),
@@ -53,7 +54,7 @@ _HOMES = {
 __all__ = [
     "Comparison", "CurveRequest", "DamagedDatabase", "DatabaseError", "EmFlip", "ExportRequest", "Exported", "GroupRecord",
     "ItemRecord", "Leaderboard", "Ranking", "RankingRequest", "RescoreOutcome", "RescoreRequest", "RunDetail",
-    "RunDetailRequest", "RunRecord", "TrainingCurve", "comparison", "export_board", "ranking", "rescore_runs", "run_detail",
+    "RunDetailRequest", "RunRecord", "TrainingCurve", "comparison", "export_board", "ranking", "ranking_at", "rescore_runs", "run_detail",
     "training_curve",
 ]
 

@@ -45,7 +45,7 @@ from malpyeong_eval.report import inert, visible
 
 from .compare import Comparison
 from .export import EXPORT_FORMATS, run_rows
-from .reading import Ranking, RankingRequest, RunDetail, RunDetailRequest, comparison, ranking, run_detail
+from .reading import Ranking, RankingRequest, RunDetail, RunDetailRequest, comparison, ranking, ranking_at, run_detail
 from .records import RunRecord, runs_of_training
 from .tables import RESCORE_HINT, rescored_table
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Comparison", "CurveRequest", "Exported", "ExportRequest", "Ranking", "RankingRequest", "RescoreOutcome",
     "RescoreProgress", "RescoreRequest", "RunDetail", "RunDetailRequest", "TrainingCurve", "comparison", "default_runs_dirs",
-    "export_board", "ranking", "rescore_runs", "run_detail", "training_curve",
+    "export_board", "ranking", "ranking_at", "rescore_runs", "run_detail", "training_curve",
 ]
 
 DEFAULT_RUNS_DIR = Path("malpyeong-runs")  # where ``run`` keeps its run folders unless told otherwise

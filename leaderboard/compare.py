@@ -15,18 +15,19 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from malpyeong_eval.display import RichDisplay
 from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import PER_ITEM, aggregate, summarize
-from malpyeong_eval.metrics.registry import CONTEXT_METRICS, FINAL_METRICS, LABELS, SUMMARY_NAMES
+from malpyeong_eval.metrics.registry import CONTEXT_METRICS, DESCRIPTIVE, FINAL_CLAUSE_METRICS, FINAL_METRICS, LABELS, SUMMARY_NAMES
 from malpyeong_eval.norms import NO_RULE, group_by_norm
 from malpyeong_eval.report import inert
 from malpyeong_eval.report import visible
 
+from .ranking_rule import describe, item_standing
 from .records import ItemRecord, RunRecord, retrieval_text
 from .tables import RESCORE_HINT, deltas_table
 
@@ -121,7 +122,8 @@ class Comparison(RichDisplay):
     won: int = 0
     lost: int = 0
     tied: int = 0
-    decided_by: str | None = None  # the item score that decides won and lost: final_score, else the first metric
+    decided_by: str | None = None  # the item scores that decide won and lost (decided_by_key)
+    deciding: tuple[str, ...] = ()  # those metrics (deciding_metrics)
     em_flips: list[EmFlip] = field(default_factory=list)
     by_norm: NormComparison | None = None
 
@@ -144,16 +146,15 @@ class Comparison(RichDisplay):
         }
 
     def tally_line(self) -> str:
-        """``items won W, lost L, tied T (by each item's …)``."""
-        by = LABELS.get(self.decided_by or "", self.decided_by or "no metric")
-        why = "" if self.decided_by == "final_score" else ": the runs have no Final Score (not scored with all four metrics)"
-        return f"items won {self.won}, lost {self.lost}, tied {self.tied} (by each item's {by}{why})"
+        """``items won W, lost L, tied T (by each item's …)``: the ranking rule on each item."""
+        why = "" if "final_score" in self.deciding else ": the runs have no Final Score (not scored with all four metrics)"
+        return f"items won {self.won}, lost {self.lost}, tied {self.tied} (by each item's {describe(self.deciding)}{why})"
 
-    def __rich__(self) -> RenderableType:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         a, b = self.run_a, self.run_b
-        lines: list[RenderableType] = [Text(visible(f"context of {run.name}: {retrieval_text(run.retrieval)}"))
-                                       for run in (a, b)]  # what each run's items carried: what retrieval buys is the delta
-        lines.append(deltas_table(a, b, self.deltas))
+        lines: list[RenderableType] = [Text(visible(f"{label}: context of {run.name}: {retrieval_text(run.retrieval)}"))
+                                       for label, run in (("A", a), ("B", b))]  # what each run's items carried: what retrieval buys is the delta
+        lines.append(deltas_table(a, b, self.deltas, width=options.max_width))
         if a.scoring_rules is None:
             lines.append(Text(f"both runs were scored under the old (pre-2025) rules; rescore them: {RESCORE_HINT}"))
         lines.append(Text(self.tally_line()))
@@ -162,7 +163,7 @@ class Comparison(RichDisplay):
         if self.by_norm is not None:
             lines.append(self.by_norm if self.by_norm.groups else
                          Text("by norm: no item carries a rule (output.article); malpyeong-eval label writes rules into a dev set"))
-        return Group(*lines)
+        yield from lines
 
 
 def _rules_name(run: RunRecord) -> str:
@@ -212,27 +213,37 @@ def interval_deltas(rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mappin
     return deltas
 
 
-def deciding_metric(deltas: dict[str, tuple[float, float, float]]) -> str | None:
-    """The item score that decides won and lost: Final where both runs have it, else the first metric compared."""
+def deciding_metrics(deltas: Mapping[str, tuple[float, float, float]]) -> tuple[str, ...]:
+    """The metrics both runs have that decide won and lost (:mod:`~leaderboard.ranking_rule`'s rule on
+    each item): Final where both have it, else their reason metrics, then EM."""
     if "final_score" in deltas:
+        return ("final_score", *DESCRIPTIVE, *FINAL_CLAUSE_METRICS)
+    return tuple(metric for metric in (*DESCRIPTIVE, *FINAL_CLAUSE_METRICS) if metric in deltas)
+
+
+def decided_by_key(metrics: Sequence[str]) -> str | None:
+    """``compare --json``'s ``decided_by``: ``final_score``, or the metrics in the rule's order
+    (``rouge1,exact_match``; a mean of several reason metrics ``mean(rouge1,bertscore),exact_match``)."""
+    if "final_score" in metrics:
         return "final_score"
-    return next((metric for metric in deltas if metric not in CONTEXT_METRICS), None)
+    reasons = [metric for metric in metrics if metric in DESCRIPTIVE]
+    parts = [metric for metric in metrics if metric not in DESCRIPTIVE]
+    if len(reasons) > 1:
+        parts.insert(0, f"mean({','.join(reasons)})")
+    elif reasons:
+        parts.insert(0, reasons[0])
+    return ",".join(parts) or None
 
 
-def item_score(item: ItemRecord, metric: str | None) -> float | None:
-    """An item's score on ``metric`` (``final_score``: the item's own Final; ``None``: no metric)."""
-    if metric is None:
-        return None
-    return item.final if metric == "final_score" else item.score(metric)
-
-
-def tally(pairs: Pairs, metric: str | None) -> tuple[int, int, int]:
-    """Items B won, lost and tied against A by ``metric`` (an item without the score on either side is tied)."""
+def tally(pairs: Pairs, metrics: Sequence[str]) -> tuple[int, int, int]:
+    """Items B won, lost and tied against A, each item's two standings compared on ``metrics``
+    (:func:`~leaderboard.ranking_rule.item_standing`); no metric: every item tied."""
     won = lost = 0
-    for a, b in pairs:
-        score_a, score_b = item_score(a, metric), item_score(b, metric)
-        if score_a is not None and score_b is not None and score_a != score_b:
-            won, lost = (won + 1, lost) if score_b > score_a else (won, lost + 1)
+    if metrics:
+        for a, b in pairs:
+            standing_a, standing_b = (item_standing(item.scores, item.counted, metrics) for item in (a, b))
+            if standing_a != standing_b:
+                won, lost = (won + 1, lost) if standing_b > standing_a else (won, lost + 1)
     return won, lost, len(pairs) - won - lost
 
 
@@ -318,8 +329,8 @@ def compare_runs(
     by_id = {item.item_id: item for item in items_b}
     pairs = [(item, by_id[item.item_id]) for item in items_a]
     deltas = paired_deltas(pairs)
-    decided_by = deciding_metric(deltas)
-    won, lost, tied = tally(pairs, decided_by)
-    return Comparison(run_a, run_b, deltas=deltas, won=won, lost=lost, tied=tied, decided_by=decided_by,
-                      em_flips=em_flips(pairs, flips),
+    deciding = deciding_metrics(deltas)
+    won, lost, tied = tally(pairs, deciding)
+    return Comparison(run_a, run_b, deltas=deltas, won=won, lost=lost, tied=tied, decided_by=decided_by_key(deciding),
+                      deciding=deciding, em_flips=em_flips(pairs, flips),
                       by_norm=None if by is None else norm_comparison(pairs, by))

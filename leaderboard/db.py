@@ -63,6 +63,14 @@ def resolve_url(url: str | None = None) -> str:
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
+def default_not_made(url: str | None = None) -> bool:
+    """Whether ``url`` names nothing (no ``--db``, no ``$MALPYEONG_DB``) and the default SQLite file does
+    not exist yet: a fresh machine, where a reader finds no runs rather than a mistyped path."""
+    if url is not None or os.environ.get(DB_VARIABLE):
+        return False
+    return not Path(make_url(default_url()).database or "").is_file()
+
+
 def error_line(url: str, exc: BaseException) -> str:
     """One line of a database error: the driver's message where there is one (``DBAPIError.orig``;
     other SQLAlchemy errors have none), else the error's own, else its type; never a password."""

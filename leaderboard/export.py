@@ -77,12 +77,16 @@ def render(rows: list[dict[str, Any]], fmt: str, title: str) -> str:
 
 
 def run_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
-    """The leaderboard's columns for each run, ranked."""
+    """The leaderboard's columns for each run of ranked runs (:meth:`~leaderboard.store.Leaderboard.runs`),
+    ``rank`` counted within each set of items (dataset and item count)."""
+    from .ranking_rule import by_dataset
+
     rows = []
-    for rank, run in enumerate(runs, start=1):
-        data = run.to_json()
-        data["rank"] = rank
-        if not run.retrieval:
-            data["context"] = None  # no context: null, not the screen's dash
-        rows.append({column: data.get(column) for column in RUN_COLUMNS})
+    for _, group in by_dataset(list(runs)):
+        for rank, run in enumerate(group, start=1):
+            data = run.to_json()
+            data["rank"] = rank
+            if not run.retrieval:
+                data["context"] = None  # no context: null, not the screen's dash
+            rows.append({column: data.get(column) for column in RUN_COLUMNS})
     return rows

@@ -10,7 +10,9 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 
 from malpyeong_eval.display import RichDisplay
@@ -18,11 +20,14 @@ from malpyeong_eval.errors import MalpyeongError
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.metrics.registry import CONTEXT_METRICS, REASON_METRICS
 from malpyeong_eval.norms import NormBreakdown, check_norm_by
+from malpyeong_eval.secrets import mask_url
 from malpyeong_eval.report import inert, result_caption, scores_table, visible
+from malpyeong_eval.table_width import NAME_ROOM, shorten
 
 from .compare import Comparison, compare_runs, old_rules_items
 from .export import run_rows
 from .norms import norm_matrix, norm_table, run_norms
+from .ranking_rule import Standing, by_dataset, item_standing
 from .records import GroupRecord, ItemRecord, RunRecord, configuration_rows
 from .tables import (
     ALIGNED_MARK,
@@ -37,7 +42,7 @@ from .tables import (
 if TYPE_CHECKING:
     from .store import Leaderboard
 
-__all__ = ["Ranking", "RankingRequest", "RunDetail", "RunDetailRequest", "at_least", "comparison", "ranking", "run_detail"]
+__all__ = ["Ranking", "RankingRequest", "RunDetail", "RunDetailRequest", "at_least", "comparison", "ranking", "ranking_at", "run_detail"]
 
 
 def at_least(flag: str, value: int | None, low: int) -> None:
@@ -68,20 +73,25 @@ class RankingRequest:
             check_norm_by(self.by)
 
 
+FILL_HINT = "fill it: malpyeong-eval demo, or malpyeong-eval score --sample --record --name NAME"
+
+
 @dataclass
 class Ranking(RichDisplay):
-    """The ranked runs (the store's order: :meth:`~leaderboard.store.Leaderboard.runs`), how many runs
-    scored under the old rules the ranking leaves out (``hidden``), the database (``where``) and, when
-    asked for, each run's scores by norm (``by_norm``, by run id)."""
+    """The ranked runs (the store's order: :meth:`~leaderboard.store.Leaderboard.runs`, dataset by
+    dataset), how many runs scored under the old rules the ranking leaves out (``hidden``), the
+    database (``where``), whether filters chose the runs (``filtered``) and, when asked for, each
+    run's scores by norm (``by_norm``, by run id)."""
 
     runs: list[RunRecord]
     hidden: int
     where: str
+    filtered: bool = False
     by_norm: dict[int, NormBreakdown] | None = None
 
     def to_json(self) -> list[dict[str, Any]]:
-        """``leaderboard --json``: the leaderboard's columns of each run, ranked (with ``--by``: and its
-        ``by_norm``)."""
+        """``leaderboard --json``: the leaderboard's columns of each run, ranked within its dataset (with
+        ``--by``: and its ``by_norm``)."""
         rows = run_rows(self.runs)
         if self.by_norm is not None:
             for row, run in zip(rows, self.runs, strict=True):
@@ -93,12 +103,27 @@ class Ranking(RichDisplay):
         """The line saying that runs are hidden and how to see them (``None``: none is)."""
         return hidden_runs_note(self.hidden) if self.hidden else None
 
-    def __rich__(self) -> RenderableType:
-        table, note = leaderboard_table(self.runs, title=inert(f"malpyeong-eval leaderboard ({self.where})")), self.hidden_note
-        parts: list[RenderableType] = [table, *([Text(note)] if note else [])]
-        if self.by_norm is not None:
-            parts.append(norm_matrix(self.runs, self.by_norm))
-        return Group(*parts) if len(parts) > 1 else table
+    @property
+    def empty_note(self) -> str | None:
+        """With no run to show: where it looked and how to fill it (``None``: runs are shown)."""
+        if self.runs:
+            return None
+        if self.filtered or self.hidden:
+            return f"no run matches in {self.where}"
+        return f"no runs recorded in {self.where} yet; {FILL_HINT}"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        groups = by_dataset(self.runs)
+        yield Text(visible(f"malpyeong-eval leaderboard ({self.where})"))
+        for items, runs in groups:
+            yield leaderboard_table(runs, title=inert(str(items)), width=options.max_width)
+        if self.by_norm is not None and self.runs:
+            yield norm_matrix(self.runs, self.by_norm)
+        if len(groups) > 1:
+            yield Text(f"{len(groups)} sets of items (dataset and item count), each ranked on its own (--dataset NAME: one dataset)")
+        for note in (self.empty_note, self.hidden_note):
+            if note:
+                yield Text(visible(note))
 
 
 def ranking(board: Leaderboard, request: RankingRequest = RankingRequest()) -> Ranking:
@@ -107,7 +132,19 @@ def ranking(board: Leaderboard, request: RankingRequest = RankingRequest()) -> R
                       all_rules=request.all_rules)
     hidden = 0 if request.all_rules else board.old_rules_count(dataset=request.dataset, model=request.model, tag=request.tag)
     by_norm = None if request.by is None else {run.id: run_norms(run, board.items(run), request.by) for run in runs}
-    return Ranking(runs, hidden, board.where, by_norm)
+    return Ranking(runs, hidden, board.where, filtered=any((request.dataset, request.model, request.tag)), by_norm=by_norm)
+
+
+def ranking_at(db: str | None, request: RankingRequest = RankingRequest()) -> Ranking:
+    """``malpyeong-eval leaderboard`` on the database ``db`` names (``--db``, else ``$MALPYEONG_DB``, else the
+    per-user default), opened without creating it. The default not made yet is an empty board, which says
+    where it looked and how to fill it (nothing is created); a ``db`` given that does not exist is an error."""
+    from .db import default_not_made, resolve_url
+    from .store import Leaderboard
+
+    if default_not_made(db):
+        return Ranking([], 0, mask_url(resolve_url(None)), filtered=any((request.dataset, request.model, request.tag)))
+    return ranking(Leaderboard(db, create=False), request)
 
 
 # -- show -----------------------------------------------------------------------------------------------------
@@ -127,10 +164,9 @@ class RunDetailRequest:
         check_norm_by(self.by)
 
 
-def _badness(item: ItemRecord) -> tuple[float, str]:
-    """An item's place among the worst: its Final where all four metrics exist, else its ROUGE-1."""
-    final = item.final
-    return (final if final is not None else item.score("rouge1") or 0.0, item.item_id)
+def _badness(item: ItemRecord) -> tuple[Standing, str]:
+    """An item's place among the worst: its standing under the ranking rule (lowest first)."""
+    return (item_standing(item.scores, item.counted), item.item_id)
 
 
 @dataclass
@@ -148,7 +184,7 @@ class RunDetail(RichDisplay):
 
     @property
     def worst_items(self) -> list[ItemRecord]:
-        """The ``worst`` items by their Final (ROUGE-1 without one), lowest first; under the old rules
+        """The ``worst`` items by the ranking rule (:func:`~leaderboard.ranking_rule.item_standing`), lowest first; under the old rules
         every item counts in the reason metrics."""
         scored = old_rules_items(self.items) if self.run.scoring_rules is None else self.items
         ranked = sorted(zip(self.items, scored, strict=True), key=lambda pair: _badness(pair[1]))
@@ -160,17 +196,21 @@ class RunDetail(RichDisplay):
                 "worst_items": [item.to_json() for item in self.worst_items],
                 "by_norm": self.by_norm.to_json() if self.by_norm is not None else None}
 
-    def _scores(self) -> RenderableType:
+    def _scores(self, console: Console, options: ConsoleOptions) -> Table:
+        """The run's scores within the width, titled ``run NAME`` (the name shortened to the table's width)."""
         run = self.run
         reason_metrics = any(run.metrics.get(key) is not None for key in REASON_METRICS)
         selection = run.n_selection if run.metrics.get(CONTEXT_METRICS[0]) is not None else None
         caption = result_caption(run.n, run.n_counted, run.aligned_by_id, reason_metrics, selection)
-        title = f"run {run.name}" + ALIGNED_MARK * run.aligned_by_id + ("" if run.current_rules else OLD_RULES_MARK)
-        return scores_table(run.metrics, run.n, {group.question_type: group.to_json() for group in self.groups},
-                            title=inert(title), n_counted=run.n_counted, caption=inert(caption) or None)
+        table = scores_table(run.metrics, run.n, {group.question_type: group.to_json() for group in self.groups},
+                             title="", n_counted=run.n_counted, caption=inert(caption) or None, width=options.max_width)
+        marks = ALIGNED_MARK * run.aligned_by_id + ("" if run.current_rules else OLD_RULES_MARK)
+        room = max(Measurement.get(console, options, table).maximum, NAME_ROOM) - len("run ") - len(marks)
+        table.title = inert(f"run {shorten(visible(run.name), room)}{marks}")
+        return table
 
-    def __rich__(self) -> RenderableType:
-        run, parts = self.run, [self._scores()]
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        run, parts = self.run, list[RenderableType]([self._scores(console, options)])
         if self.by_norm is not None:
             parts.append(norm_table(run, self.by_norm) if self.by_norm.groups else
                          Text(f"by norm: none of the {run.n} items carries a rule (output.article); "
@@ -182,7 +222,7 @@ class RunDetail(RichDisplay):
             cited = any(item.choice is not None for item in self.items)
             parts.append(worst_items_table(self.worst_items, cited))
         parts.append(configuration_table(self.configuration))
-        return Group(*parts)
+        yield from parts
 
 
 def run_detail(board: Leaderboard, request: RunDetailRequest | str) -> RunDetail:

@@ -6,6 +6,8 @@ import re
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -21,6 +23,7 @@ from malpyeong_eval.recording import RunMetadata
 from malpyeong_eval.secrets import mask_url
 
 from .db import DamagedDatabase, DatabaseError, error_line, open_engine, open_read_only_engine, reader, resolve_url
+from .ranking_rule import rank_runs
 from .models import ITEM_METRIC_COLUMNS, METRIC_COLUMNS, GroupMetric, ItemResult, Run, RunTag
 from .records import CHOICE_FIELDS, GroupRecord, ItemRecord, RunRecord, context_label, runs_of_training
 
@@ -180,23 +183,24 @@ class Leaderboard:
         top: int | None = None,
         all_rules: bool = False,
     ) -> list[RunRecord]:
-        """Runs by Final Score, best first; runs without a Final after those with one, by
-        Descriptive Avg, then Exact Match.
+        """Runs by the items they were scored on (dataset name, then item count), each set of items ranked
+        best first by the leaderboard's rule (:mod:`leaderboard.ranking_rule`: Final Score; else the mean
+        of the reason metrics, then EM; then newest); ``top``: the best ``top`` of each.
 
         Only runs scored under this version's rules unless ``all_rules`` (see :meth:`old_rules_count`).
+        The standings are read first (a few columns per run), then only the runs shown.
         """
-        query = self._filtered(select(Run), dataset, model, tag)
-        if not all_rules:
-            query = query.where(Run.scoring_rules == SCORING_RULES)
-        query = query.order_by(
-            Run.final_score.is_(None), Run.final_score.desc(),  # runs without a Final go after those with one
-            Run.descriptive_avg.is_(None), Run.descriptive_avg.desc(),
-            Run.exact_match.is_(None), Run.exact_match.desc(), Run.id.desc(),
-        )
-        if top:
-            query = query.limit(top)
+        rules = [] if all_rules else [Run.scoring_rules == SCORING_RULES]
+        standings = self._filtered(select(Run.id, Run.dataset_name, Run.n, Run.created_at,
+                                          *(getattr(Run, column) for column in METRIC_COLUMNS)).where(*rules), dataset, model, tag)
         with self._reading() as session:
-            return [RunRecord.from_row(run) for run in session.scalars(query)]
+            rows = [_RunStanding(row.id, row.dataset_name, row.n, row.created_at,
+                                 {column: row._mapping[column] for column in METRIC_COLUMNS})
+                    for row in session.execute(standings)]
+            order = [row.id for row in rank_runs(rows, top)]
+            chosen = select(Run).where(Run.id.in_(order)) if top else self._filtered(select(Run).where(*rules), dataset, model, tag)
+            records = {run.id: run for run in session.scalars(chosen)}
+            return [RunRecord.from_row(records[run_id]) for run_id in order if run_id in records]
 
     def count(self) -> int:
         """Every run, whatever its rules."""
@@ -242,6 +246,17 @@ class Leaderboard:
         with self._reading() as session:
             rows = session.scalars(select(ItemResult).where(ItemResult.run_id == run.id).order_by(ItemResult.position))
             return [ItemRecord.from_row(item) for item in rows]
+
+
+@dataclass(frozen=True)
+class _RunStanding:
+    """What the ranking reads of a run (:class:`~leaderboard.ranking.Rankable`), before its record is loaded."""
+
+    id: int
+    dataset_name: str | None
+    n: int
+    created_at: datetime
+    metrics: dict[str, float | None]
 
 
 def _old_rules():

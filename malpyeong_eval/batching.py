@@ -52,7 +52,8 @@ class BatchSizer:
     """A scorer's batch size per call: a fixed size, its default, or ``auto``.
 
     ``auto`` starts at ``auto_start`` (or what fitted on an earlier call of this scorer) and halves
-    on out-of-memory; :attr:`fitted` is the size that fitted last.
+    on out-of-memory; :attr:`fitted` is the size that fitted last, :attr:`settled` the same once an
+    ``auto`` call has run (``None`` before).
 
     >>> sizer = BatchSizer(default=32)
     >>> seen = []
@@ -63,11 +64,17 @@ class BatchSizer:
 
     def __init__(self, default: int, auto_start: int = 512) -> None:
         self.default, self.fitted = default, auto_start
+        self.settled: int | None = None
 
     def run(self, count: int, batch_size: BatchSize, run_batch: Callable[[list[int]], None]) -> None:
         """``run_batch`` over ``range(count)`` in batches of ``batch_size`` (``None``: the default)."""
         if batch_size == "auto":
             if count:
-                self.fitted = run_halving(range(count), max(1, min(self.fitted, count)), run_batch)
+                self.fitted = self.settled = run_halving(range(count), max(1, min(self.fitted, count)), run_batch)
             return
         run_batches(count, batch_size or self.default, run_batch)
+
+
+def settled_line(what: str, size: int) -> str:
+    """The line that says which size ``--batch-size auto`` settled on for ``what``."""
+    return f"--batch-size auto: {what} settled on {size}"

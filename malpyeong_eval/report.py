@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .metrics.registry import COLUMN_NAMES, CONTEXT_METRICS, REASON_METRICS, labelled
+from .table_width import WIDE, Column, dropped_note, fit
 
 # C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides and isolates
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -40,18 +43,40 @@ def inert(text: object) -> str:
 COLUMNS = labelled(COLUMN_NAMES)  # (key, label): every metric of the registry, then Desc. Avg and Final
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A console that keeps tables whole when the output is a file or a pipe (no 80-column cut)."""
+PIPED_WIDTH = 100  # the width of output to a file or a pipe when no terminal says its own
+
+
+def piped_width() -> int:
+    """The width of output that goes to a file or a pipe: ``$COLUMNS``, else the width of the terminal
+    the command runs in (its stderr's or stdin's), else :data:`PIPED_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for stream in (sys.stderr, sys.stdin):
+        try:
+            if stream is not None and stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # a replaced stream without a file descriptor
+            continue
+    return PIPED_WIDTH
+
+
+def make_console(stderr: bool = False, *, wide: bool = False) -> Console:
+    """A console as wide as the terminal; to a file or a pipe, as wide as :func:`piped_width` says (the
+    tables fit it); ``wide``: wider than any table (every column, names whole)."""
+    if wide:
+        return Console(stderr=stderr, width=WIDE)
     console = Console(stderr=stderr)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, width=200)
-    return console
+    return console if console.is_terminal else Console(stderr=stderr, width=piped_width())
 
 
 
 
 def format_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+SCORE_DROPS = {"exact_match_lenient": 3, "context_selection": 4, "descriptive_avg": 5}  # the scores a narrow table leaves out, first to last
 
 
 def scores_table(
@@ -62,28 +87,24 @@ def scores_table(
     *,
     n_counted: int | None = None,
     caption: str | None = None,
+    width: int | None = None,
 ) -> Table:
     """Overall scores, then one row per question type; columns of metrics not computed are left out.
 
     ``counted``: the items that entered ROUGE-1, BERTScore and BLEURT (both reasons non-empty).
+    ``width``: the table keeps within it, one line per row, leaving out (and saying so) first the
+    ``counted`` column, then EM (lenient), Selection and Desc. Avg.
     """
-    shown = [(key, label) for key, label in COLUMNS if overall.get(key) is not None]
-    table = Table(title=title, caption=caption)
-    table.add_column("group")
-    table.add_column("n", justify="right")
-    with_counts = n_counted is not None
-    if with_counts:
-        table.add_column("counted", justify="right")
-    for key, label in shown:
-        table.add_column(label, justify="right", style="bold" if key == "final_score" else None)
-
-    def counts(size: int, counted: int | None) -> list[str]:
-        return [str(size), "—" if counted is None else str(counted)] if with_counts else [str(size)]
-
-    table.add_row("overall", *counts(n, n_counted), *(format_score(overall.get(key)) for key, _ in shown), style="bold")
-    for question_type, row in by_type.items():
-        table.add_row(inert(question_type), *counts(row["n"], row.get("n_counted")),
-                      *(format_score(row.get(key)) for key, _ in shown))
+    rows = [("overall", n, n_counted, overall), *((inert(kind), row["n"], row.get("n_counted"), row) for kind, row in by_type.items())]
+    columns = [Column("group", [row[0] for row in rows]), Column("n", [str(row[1]) for row in rows], "right")]
+    if n_counted is not None:
+        columns.append(Column("counted", ["—" if row[2] is None else str(row[2]) for row in rows], "right", drop=1))
+    columns += [Column(label, [format_score(row[3].get(key)) for row in rows], "right", drop=SCORE_DROPS.get(key),
+                       style="bold" if key == "final_score" else None)
+                for key, label in COLUMNS if overall.get(key) is not None]
+    fitted = fit(columns, width or WIDE)
+    table = fitted.table(title=title, caption="\n".join(line for line in (dropped_note(fitted.dropped), caption) if line) or None)
+    table.rows[0].style = "bold"
     return table
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import make_generator
+from .batching import settled_line
 from .checkpoints import Target
 from .citation import Choice, choose, item_candidates, split_citation
 from .data import DataFile, Item
@@ -126,6 +127,7 @@ class RunOutcome(RichDisplay):
     resumed: int = 0
     metadata: RunMetadata | None = None
     results_file: Path | None = None
+    batch_size: int | None = None  # --batch-size auto: the generation batch size it settled on
 
     @property
     def provenance(self) -> dict[str, Any] | None:
@@ -137,7 +139,8 @@ class RunOutcome(RichDisplay):
         state = ("already on the leaderboard" if self.already_recorded else
                  f"recorded as {self.run_name!r}" if self.run_name else "not recorded")
         return (f"{self.target.name}: {state}; submission {self.submission}"
-                + (f"; resumed {self.resumed} finished {self._generated_unit}" if self.resumed else ""))
+                + (f"; resumed {self.resumed} finished {self._generated_unit}" if self.resumed else "")
+                + (f"; {settled_line('generation', self.batch_size)}" if self.batch_size is not None else ""))
 
     @property
     def _generated_unit(self) -> str:
@@ -300,6 +303,8 @@ class CheckpointRunner:
                                       sample if self.sampling.enabled else None)
                 generator.generate(prompts, self.sampling.settings(self.settings, sample), self.batch_size, store_batch)
         made["seconds"] = time.perf_counter() - started
+        if self.batch_size is None:  # auto: the size that fitted
+            made["batch_size"] = getattr(generator, "batch_size", None)
 
     def _store_batch(self, target: Target, store: GenerationStore, stored: dict[str, dict[int, Generation]],
                      todo: list[Item], prompts: list[str], sample: int | None, indices: list[int], texts: list[str]) -> None:
@@ -359,7 +364,7 @@ class CheckpointRunner:
         generations, resumed, made = self._generate(target, GenerationStore(folder))
         predictions = {item_id: generation.prediction for item_id, generation in generations.items()}
         write_submission(submission, self.items, predictions)
-        outcome = RunOutcome(target, predictions, submission, resumed=resumed)
+        outcome = RunOutcome(target, predictions, submission, resumed=resumed, batch_size=made.get("batch_size"))
         scoring_started = time.perf_counter()
         if self.scorable and self.scorer is not None:
             citations = {item_id: generation.citation for item_id, generation in generations.items()}

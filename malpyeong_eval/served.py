@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import threading
 import urllib.request
 from collections.abc import Sequence
@@ -27,6 +28,25 @@ from .generation import BatchCallback, EngineOptions, GenerationSettings, public
 from .prompts import ContestPrompt, clean_output
 
 PROBE_TIMEOUT = 10.0  # seconds for the first look at the endpoint: a dead one fails at once
+# The role headers of common chat templates (ChatML: Qwen; Llama 3; Gemma; Phi-3): the template's own markup,
+# which a reply's content never begins with unless the server put it there. ``transformers serve`` 5.24-5.25
+# prepends ``<|im_start|>assistant`` (cut to ``<|im_start|>assisa`` here) to Qwen-family replies.
+ROLE_HEADER = re.compile(r"\A\s*((?:<\|im_start\|>|<\|start_header_id\|>|<start_of_turn>|<\|assistant\|>)\S*)")
+
+
+def role_header(reply: str) -> str | None:
+    """The chat template's role header ``reply`` begins with (``<|im_start|>assistant``), or ``None``."""
+    found = ROLE_HEADER.match(reply)
+    return found.group(1) if found else None
+
+
+def role_header_fault(engine: EngineOptions, header: str) -> str:
+    """The line that reports a server answering with the chat template's role header."""
+    where = public_url(api_base(engine.base_url or ""))
+    server = f", server {engine.server_version}" if engine.server_version else ""
+    return (f"endpoint {where} (model {engine.model_name}{server}): its reply begins with the chat template's role header "
+            f"{header!r}, a server fault, not the model's answer (transformers serve 5.24-5.25 adds it to Qwen-family "
+            "replies); nothing is scored: serve the model with vLLM or SGLang")
 
 
 def api_base(url: str) -> str:
@@ -142,7 +162,11 @@ class OpenAIGenerator:
             response = self.client.chat.completions.create(model=self.engine.model_name, messages=messages, **options)
         except openai.APIError as exc:
             raise MalpyeongError(_error_line(self.engine, exc, self.engine.max_retries)) from None
-        return clean_output(response.choices[0].message.content or "")
+        content = response.choices[0].message.content or ""
+        header = role_header(content)
+        if header is not None:  # the first such reply ends the run: one line, no answer scored
+            raise MalpyeongError(role_header_fault(self.engine, header))
+        return clean_output(content)
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings, batch_size: int | None,
                  on_batch: BatchCallback) -> None:

@@ -31,8 +31,10 @@ TINY_BLEURT_CONFIG: dict[str, Any] = {
 
 
 # Names the builders' shapes: the demo's model cache keeps one folder per version, so a change of
-# shape (the policy's context grew to 4096 in version 2) builds afresh instead of reusing old models.
-TINY_MODELS_VERSION = "v2"
+# shape (the policy's context grew to 4096 in version 2; its tokenizer's limit to the same in version 3)
+# builds afresh instead of reusing old models.
+TINY_MODELS_VERSION = "v3"
+TINY_QWEN2_CONTEXT = 4096  # a context long enough for the README's prompts with three retrieved passages
 
 
 def build_tiny_bert(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
@@ -141,8 +143,8 @@ def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0)
         list(texts),
         trainers.BpeTrainer(vocab_size=800, special_tokens=specials, show_progress=False),  # only bytes seen: no control characters
     )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, model_max_length=512, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+    tokenizer = PreTrainedTokenizerFast(  # its limit is the model's context: no length warning for prompts that fit
+        tokenizer_object=bpe, model_max_length=TINY_QWEN2_CONTEXT, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         bos_token=None, additional_special_tokens=["<|im_start|>"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -150,8 +152,8 @@ def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0)
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        # a context long enough for the README's prompts with three retrieved passages (rotary: no weights)
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        # rotary positions: a long context costs no weights
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=TINY_QWEN2_CONTEXT,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
         tie_word_embeddings=True,
     )

@@ -19,6 +19,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 if "torch" in sys.modules:  # imported by a plugin before this file: the variable came too late
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+# Output to a pipe is as wide as COLUMNS says (malpyeong_eval.report.piped_width): one width for every test,
+# with or without pytest-xdist (whose workers set COLUMNS=80). tests/test_ranking.py renders 80, 100 and 120.
+os.environ["COLUMNS"] = "100"
 # trackio keeps its projects here for the whole session (read when trackio is first imported), never in ~/.cache
 os.environ["TRACKIO_DIR"] = tempfile.mkdtemp(prefix="malpyeong-test-trackio-")
 

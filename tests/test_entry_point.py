@@ -32,3 +32,11 @@ def test_python_dash_m_ignores_modules_in_the_current_folder(project_folder, arg
     assert "Usage" in done.stdout and "current folder" not in done.stderr
     if args[0] == "train":
         assert "--eval-mode" in done.stdout  # the train command's own help, from our train package
+
+
+@pytest.mark.parametrize("args", [["--help"], ["leaderboard", "--help"], ["train", "--help"]])
+def test_help_shows_flags_as_flags(args, cli):
+    """``--version``, ``--json`` and every other flag take no value: no ``<bool>`` beside them (typer 0.29 shows one)."""
+    code, out, _ = cli(*args)
+    assert code == 0 and "--help" in out and "<bool>" not in out
+    assert "<int" in out or "<str>" in out or args == ["--help"]  # options that take a value keep their type

@@ -609,12 +609,12 @@ def test_ranking_and_won_lost_rules_are_on_the_screen(tmp_path, cli):
     for name in ("a", "b"):
         assert cli("score", "--sample", "--metrics", "em,rouge1", "--record", "--name", name, "--db", url)[0] == 0
     code, out, _ = cli("leaderboard", "--db", url)
-    assert code == 0 and "runs without one (not scored with all four metrics)" in " ".join(out.split())
+    assert code == 0 and "without one by the mean of the reason metrics scored, then EM" in " ".join(out.split())
     assert "BERTScore" not in out  # no run has it: no empty column
     code, out, _ = cli("compare", "a", "b", "--db", url)
-    assert code == 0 and "by each item's EM: the runs have no Final Score" in " ".join(out.split())
+    assert code == 0 and "by each item's ROUGE-1, then EM: the runs have no Final Score" in " ".join(out.split())
     code, out, _ = cli("compare", "a", "b", "--db", url, "--json")
-    assert json.loads(out)["decided_by"] == "exact_match"
+    assert json.loads(out)["decided_by"] == "rouge1,exact_match"
 
 
 def test_plot_needs_one_training(cli, board):
@@ -639,6 +639,22 @@ def test_exports_are_tidy(tmp_path, cli):
     assert code == 0 and "<style>" in page and "None" not in page
     code, rows, _ = cli("export", "--format", "json", "--db", url)
     assert json.loads(rows)[0]["context"] is None
+
+
+def test_every_file_written_is_said(tmp_path, cli):
+    """``score -o`` (stderr: stdout keeps the table or JSON) and ``export -o`` in each format say what they wrote."""
+    from leaderboard.store import Leaderboard
+
+    url = str(tmp_path / "b.db")
+    Leaderboard(url).record(make_result(4), name="kept")
+    result = tmp_path / "result.json"
+    code, out, err = cli("score", "--sample", "--metrics", "em", "-o", str(result), "--json")
+    assert code == 0 and f"wrote the result to {result}" in err and json.loads(out) and result.is_file()
+    for fmt in ("csv", "md", "html", "json"):
+        for run, what in ((None, "the leaderboard"), ("kept", "the items of run kept")):
+            path = tmp_path / f"{run or 'board'}.{fmt}"
+            code, out, _ = cli("export", "--format", fmt, "-o", str(path), "--db", url, *(["--run", run] if run else []))
+            assert code == 0 and out.strip() == f"wrote {what} as {fmt} to {path}" and path.stat().st_size > 0
 
 
 def test_show_json_is_strict_json_with_a_stored_nan(tmp_path, cli):

@@ -365,6 +365,20 @@ def test_plot_writes_png_and_terminal_curve(db_url, tmp_path, cli):
     assert code == 2 and "no runs" in err
 
 
+def test_the_curve_has_whole_steps_on_its_axis(db_url):
+    """The demo's three checkpoints (0, 20, 40) were drawn with ticks at 22.5 and 27.5; 40 checkpoints get whole ticks too."""
+    from leaderboard.plot import training_figure
+
+    board = Leaderboard(db_url)
+    for step in (0, 20, 40):
+        board.record(make_result(step, n=4), name=f"demo/checkpoint-{step}", metadata=RunMetadata(step=step))
+    runs = sorted(board.runs(), key=lambda run: run.step or 0)
+    assert list(training_figure(runs, "demo").axes[0].get_xticks()) == [0, 20, 40]
+    many = [run.__class__(**{**run.__dict__, "step": step}) for step, run in zip(range(0, 39, 3), runs * 5, strict=False)]
+    ticks = training_figure(many, "many").axes[0].get_xticks()
+    assert len(ticks) > 2 and all(float(tick).is_integer() for tick in ticks)
+
+
 def test_older_schema_is_upgraded_with_its_runs(tmp_path):
     from alembic import command
 

@@ -297,12 +297,15 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
+    from train.library_warnings import library_warnings_silenced
+
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": item.question}], "answer": item.answer} for item in GOLD])
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=16, num_generations=8, max_completion_length=24,
-        learning_rate=3e-2, max_steps=12, logging_steps=1, report_to=[], save_strategy="no", seed=0, use_cpu=True,
-        disable_tqdm=True,
-    )
+    with library_warnings_silenced():  # TRL's use of transformers' deprecated names, as train() silences them
+        args = GRPOConfig(
+            output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=16, num_generations=8, max_completion_length=24,
+            learning_rate=3e-2, max_steps=12, logging_steps=1, report_to=[], save_strategy="no", seed=0, use_cpu=True,
+            disable_tqdm=True,
+        )
     trainer = GRPOTrainer(
         model=tiny_policy, reward_funcs=[PartsLogging(format_reward), rouge1_reward], args=args, train_dataset=dataset,
         processing_class=AutoTokenizer.from_pretrained(tiny_policy),
@@ -315,7 +318,8 @@ def test_real_grpo_training_raises_the_reward(tiny_policy, tmp_path):
         trl_log_extra(column, values)
 
     trainer._log_completion_extra = counting_log_extra
-    trainer.train()
+    with library_warnings_silenced():
+        trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     assert len(rewards) == 12
     # two rewards, the first asked to log: each step's clauses and reasons logged once, one value per completion

@@ -1,6 +1,7 @@
 """`malpyeong-eval score` end to end on the packaged sample with tiny local scorer models."""
 
 import json
+import re
 
 import pytest
 
@@ -171,6 +172,9 @@ def test_batch_size_auto_scores_as_the_default_sizes(full_result, tiny_bert, tin
     assert code == 0, err
     for key, value in json.loads(out)["metrics"].items():
         assert value == pytest.approx(full_result["metrics"][key], abs=1e-6), key
+    # the size BERTScore settled on (its start: a size an earlier call fitted, or the pairs); BLEURT answers these
+    # pairs from its cache (full_result scored them): no batch ran, so it settles on nothing and says nothing
+    assert re.search(r"^--batch-size auto: BERTScore settled on [1-9][0-9]*$", err, re.MULTILINE), err
     code, _, err = cli("score", "--sample", "--metrics", "em", "--batch-size", "lots")
     assert code == 2 and "--batch-size 'lots': give a positive integer or 'auto'" in err and len(err.strip().splitlines()) == 1
 

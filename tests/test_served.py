@@ -65,29 +65,51 @@ def served_model(tiny_policy, tmp_path_factory) -> str:
     return str(folder)
 
 
-@pytest.fixture(scope="module")
-def server(served_model):
-    """``transformers serve MODEL`` on 127.0.0.1, on CPU; its base URL."""
+def start_serving(model: str) -> tuple[subprocess.Popen, str]:
+    """``transformers serve MODEL`` on 127.0.0.1, on CPU, starting: the process and its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "transformers"), "serve", served_model, "--host", "127.0.0.1",
+        [str(Path(sys.executable).parent / "transformers"), "serve", model, "--host", "127.0.0.1",
          "--port", str(port), "--device", "cpu"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_serving(process: subprocess.Popen, url: str) -> None:
     deadline = time.time() + 120
     while time.time() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else "transformers serve exited"
         try:
             with urllib.request.urlopen(url + "/health", timeout=1):
-                break
+                return
         except OSError:
             time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("transformers serve did not start within 120 s")
-    yield url
+    process.kill()
+    pytest.fail("transformers serve did not start within 120 s")
+
+
+def stop_serving(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def qwen_serving(tiny_policy):
+    """``transformers serve`` of the tiny Qwen2 policy, started with the module's server (its start overlaps
+    the tests before the one that reads it): a server pins one model, and its reply parser is chosen by the
+    model's family, so the Qwen-family behaviour needs this second one."""
+    process, url = start_serving(tiny_policy)
+    yield process, url
+    stop_serving(process)
+
+
+@pytest.fixture(scope="module")
+def server(served_model, qwen_serving):
+    """``transformers serve MODEL`` on 127.0.0.1, on CPU; its base URL."""
+    process, url = start_serving(served_model)
+    wait_serving(process, url)
+    yield url
+    stop_serving(process)
 
 
 class FaultyProxy:
@@ -247,6 +269,7 @@ def test_batch_size_auto_finds_a_size_and_predicts_as_a_fixed_size(served_model,
                          "--output", str(tmp_path / "sub.json"), *DECODE)
     assert code == 0, err
     assert predictions(tmp_path / "sub.json") == local_predictions  # local_predictions: --batch-size 8 (the default)
+    assert "--batch-size auto: generation settled on 8" in err
 
 
 def test_halving_on_out_of_memory():
@@ -315,3 +338,29 @@ def test_vllm_extra_matches_trl_and_engine_arguments_pass_through(tmp_path, cli)
     assert code == 2 and "key=value" in err
     code, _, err = cli("run", "x", "--vllm-args", "tensor_parallel_size=2")
     assert code == 2 and "--backend vllm" in err
+
+
+def test_a_reply_that_begins_with_the_role_header_is_a_server_fault(qwen_serving, tiny_policy, tmp_path, cli):
+    """The installed ``transformers serve`` (5.25 here) prepends ``<|im_start|>assisa`` to a tiny Qwen2's
+    reply content (its Qwen reply parser): one line naming the endpoint and the header, exit 2, nothing
+    scored, recorded or written as a submission. (A plain reply, the Llama's, runs as before: the tests above.)"""
+    process, url = qwen_serving
+    wait_serving(process, url)
+    db = tmp_path / "board.db"
+    code, out, err = cli("run", "--backend", "openai", "--base-url", url, "--db", str(db), "--runs-dir", str(tmp_path / "runs"),
+                         "--output", str(tmp_path / "sub.json"), "--max-new-tokens", "8", "--metrics", "em", "--limit", "2",
+                         "--concurrency", "1", "--json")
+    assert code == 2 and err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert f"endpoint {url}/v1 (model {tiny_policy}" in err and "role header '<|im_start|>assis" in err
+    assert "server fault" in err and "vLLM or SGLang" in err
+    assert not (tmp_path / "sub.json").exists() and (not db.exists() or Leaderboard(str(db)).runs() == [])
+
+
+def test_role_headers_of_chat_templates():
+    from malpyeong_eval.served import role_header
+
+    assert role_header("<|im_start|>assistant\n\"가\"가 옳다.") == "<|im_start|>assistant"
+    assert role_header("<|start_header_id|>assistant<|end_header_id|>\n\n답") == "<|start_header_id|>assistant<|end_header_id|>"
+    assert role_header(" <start_of_turn>model\n답") == "<start_of_turn>model"
+    assert role_header("\"우동이 불을 것 같아 걱정이다.\"가 옳다. 이유 <|im_start|>") is None  # only at the start
+    assert role_header("") is None

@@ -34,7 +34,7 @@ def trained(tiny_policy, tmp_path_factory, run_cli):
         "--grpo", "log_completions=true", "--json", *TINY_GRPO,
     )
     assert code == 0, err[-2000:]
-    return {"summary": json.loads(out), "db": db, "project": project, "folder": folder}
+    return {"summary": json.loads(out), "db": db, "project": project, "folder": folder, "err": err}
 
 
 def test_train_records_each_checkpoint(trained, cli):
@@ -48,6 +48,28 @@ def test_train_records_each_checkpoint(trained, cli):
     assert all("rewards/format_reward/mean" in row and "rewards/rouge1_reward/mean" in row for row in summary["rewards"])
     code, out, _ = cli("plot", "--tag", "train:grpo-run", "--db", db, "-o", str(trained["folder"] / "c.png"))
     assert code == 0 and "3 checkpoints" in out
+
+
+def test_train_says_what_it_does_and_nothing_a_user_cannot_act_on(trained, tiny_policy):
+    """Each logged step is one line (not the trainer's raw dictionaries); TRL's calls of transformers'
+    deprecated names (FutureWarning) and the tokenizer's length warning for prompts within the model's
+    context stay out; the model card names the base model, a local folder (TRL's own card says None)."""
+    err = trained["err"]
+    assert "step 1/2: reward" in err and "step 2/2: reward" in err and "trained 2 steps in" in err
+    assert "{'loss'" not in err and "FutureWarning" not in err and "Token indices sequence length" not in err
+    card = (trained["folder"] / "grpo-run" / "README.md").read_text(encoding="utf-8")
+    assert f"fine-tuned version of the local model `{tiny_policy}`" in card and "huggingface.co/None" not in card
+    assert f'model="{trained["folder"] / "grpo-run" / "checkpoint-2"}"' in card
+
+
+def test_log_line():
+    from train.trainer import log_line
+
+    logs = {"loss": 0.00123, "reward": 0.4149, "rewards/format_reward/mean": 0.9, "rewards/rouge1_reward/mean": 0.21,
+            "rewards/format_reward/std": 0.1}
+    assert log_line(logs, 3, 40) == "step 3/40: reward 0.415 (format 0.9, rouge1 0.21), loss 0.00123"
+    assert log_line({"train_runtime": 43.12, "train_loss": 0.0}, 40, 40) == "trained 40 steps in 43.1 s"
+    assert log_line({"eval_loss": 1.0}, 3, 40) is None
 
 
 def test_yaml_config_with_lora_is_read(tmp_path):
@@ -133,6 +155,8 @@ def test_resume_continues_from_the_last_checkpoint(tiny_policy, tmp_path, cli):
               "--grpo", "gradient_accumulation_steps=1"]
     code, out, err = cli(*common, "--max-steps", "2")
     assert code == 0, err[-1000:]
+    unscored = [line for line in err.splitlines() if line.startswith("no --eval-data: the checkpoints will not be scored")]
+    assert len(unscored) == 1 and f"malpyeong-eval run {tmp_path / 'run'} --follow" in unscored[0]  # said once, with the fix
     first_state = tmp_path / "run" / "checkpoint-2" / "trainer_state.json"
     written = first_state.stat().st_mtime_ns
     code, out, err = cli(*common, "--max-steps", "4", "--resume")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -40,6 +39,8 @@ from malpyeong_eval.inputs import decode_utf8, load_yaml, read_bytes
 
 from malpyeong_eval.metrics.options import ScorerOptions
 from malpyeong_eval.metrics.registry import ALIASES, DEFAULT_METRICS_TEXT
+
+from .library_warnings import library_warnings_silenced
 
 # a metric's reward for each --metrics name, plus format, contest and context (the gold context named)
 REWARDS = ("format", *ALIASES, "contest", "context")
@@ -322,8 +323,7 @@ def _grpo_config(settings: TrainSettings):
     if settings.reward_weights is not None:
         options["reward_weights"] = settings.reward_weights
     try:
-        with warnings.catch_warnings():  # transformers' deprecation notices about fields we never set
-            warnings.simplefilter("ignore", FutureWarning)
+        with library_warnings_silenced():  # TRL's own default gradient_checkpointing, deprecated by transformers
             return GRPOConfig(**options)
     except (ValueError, TypeError) as exc:
         raise MalpyeongError(f"invalid GRPO configuration: {str(exc).splitlines()[0]}") from None

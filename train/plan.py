@@ -24,6 +24,16 @@ def training_name(settings: TrainSettings) -> str:
     return Path(settings.output_dir).resolve().name
 
 
+def unscored_note(settings: TrainSettings) -> str | None:
+    """Without eval data, the line saying that no checkpoint will be scored or recorded, and how to score
+    them (``None``: they will be)."""
+    if settings.eval.data:
+        return None
+    folder = shlex.quote(str(Path(settings.output_dir).resolve()))
+    return (f"no --eval-data: the checkpoints will not be scored or recorded on the leaderboard; score them with "
+            f"'malpyeong-eval run {folder} --follow --data EVAL.json', or train with --eval-data EVAL.json")
+
+
 def evaluation_request(settings: TrainSettings, grpo_config: Any) -> RunRequest | None:
     """How ``settings.eval`` scores each checkpoint under this ``GRPOConfig``, as ``run``'s request on the
     training's output folder (paths absolute, so any folder may run it; following it up to the last step

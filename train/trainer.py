@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from malpyeong_eval.citation import item_candidates
 from malpyeong_eval.data import Item, load_items
@@ -20,6 +21,7 @@ from malpyeong_eval.runs import RunRequest
 from malpyeong_eval.tracking import EvaluationLogger, Tracking
 
 from .config import TrainSettings, check_training
+from .library_warnings import library_warnings_silenced
 from .plan import evaluation_request, follow_command, training_name
 
 
@@ -123,6 +125,75 @@ class FollowCallback(TrainerCallback):
         if checkpoint.is_dir():
             self.checkpoints.append(SavedCheckpoint(state.global_step, str(checkpoint)))
             self.log(f"saved {checkpoint} (step {state.global_step}); scored by: {self.command}")
+
+
+def log_line(logs: dict[str, Any], step: int, max_steps: int) -> str | None:
+    """One logged step as a line: ``step 3/40: reward 0.41 (format 0.9, rouge1 0.21), loss 0.0012``;
+    the end of training as ``trained 40 steps in 43.1 s``; ``None`` for a log with neither."""
+    if "train_runtime" in logs:
+        return f"trained {step} steps in {logs['train_runtime']:.1f} s"
+    if "reward" not in logs:
+        return None
+    parts = [f"{key.split('/')[1].removesuffix('_reward')} {value:.3g}" for key, value in logs.items()
+             if key.startswith("rewards/") and key.endswith("/mean") and isinstance(value, (int, float))]
+    line = f"step {step}/{max_steps}: reward {logs['reward']:.3g}" + (f" ({', '.join(parts)})" if parts else "")
+    return line + (f", loss {logs['loss']:.4g}" if isinstance(logs.get("loss"), (int, float)) else "")
+
+
+class StepLines(TrainerCallback):
+    """Each logged step as one line (:func:`log_line`) instead of the trainer's raw log dictionaries:
+    above the progress bar where there is one, else on stderr."""
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.progress = progress
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        line = log_line(logs or {}, state.global_step, state.max_steps) if state.is_world_process_zero else None
+        if line is None:
+            return
+        bar = getattr(self.progress, "training_bar", None)
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def quiet_progress(trainer) -> None:
+    """Replace the trainer's log printing (``ProgressCallback``'s or ``PrinterCallback``'s raw dictionaries)
+    by :class:`StepLines`; its progress bar stays."""
+    printer = trainer.pop_callback(PrinterCallback)
+    progress = trainer.pop_callback(ProgressCallback)
+    if progress is not None:
+        progress.on_log = lambda *args, **kwargs: None  # the bar's own dictionary line
+        trainer.add_callback(progress)
+    if progress is not None or printer is not None:
+        trainer.add_callback(StepLines(progress))
+
+
+LOCAL_BASE_MODEL = "[None](https://huggingface.co/None)"  # what TRL's card says of a base model in a local folder
+
+
+def name_base_model(card: Path, base_model: str, checkpoint: str) -> None:
+    """The model card TRL wrote (``README.md`` of the output folder) naming ``base_model`` where TRL leaves a
+    local folder out, and the quick start loading ``checkpoint`` instead of ``"None"``."""
+    if not card.is_file():
+        return
+    text = card.read_text(encoding="utf-8")
+    fixed = text.replace(LOCAL_BASE_MODEL, f"the local model `{base_model}`").replace('model="None"', f'model="{checkpoint}"')
+    if fixed != text:
+        card.write_text(fixed, encoding="utf-8")
+
+
+def card_naming_base_model(trainer, base_model: str) -> None:
+    """Make each model card the trainer writes (one per saved checkpoint) name the base model (:func:`name_base_model`)."""
+    write_card = trainer.create_model_card
+
+    def create_model_card(*args, **kwargs):
+        write_card(*args, **kwargs)
+        output = Path(trainer.args.output_dir)
+        name_base_model(output / "README.md", base_model, str(output / f"checkpoint-{trainer.state.global_step}"))
+
+    trainer.create_model_card = create_model_card
 
 
 class StepCallback(TrainerCallback):
@@ -273,8 +344,11 @@ def train(settings: TrainSettings, grpo_config=None, *, progress=None, on_step=N
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:  # the policy's weights or config
         raise ModelLoadError(f"cannot load --model {settings.model!r}: {one_line(exc)}") from None
+    quiet_progress(trainer)
+    card_naming_base_model(trainer, settings.model)
     resume = settings.resume and any(Path(settings.output_dir).glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    with library_warnings_silenced():
+        trainer.train(resume_from_checkpoint=True if resume else None)
     main_process = trainer.is_world_process_zero()  # the others leave the follow command unsaid
     return TrainSummary(trainer.state.log_history, evaluation.outcomes if evaluation else [],
                         follow_command=follower.command if follower and main_process else None,

@@ -88,7 +88,7 @@ class LeaderboardPage:
 
 
 def leaderboard_page(board: Leaderboard) -> LeaderboardPage:
-    """Every run (all rules, ranked as ``leaderboard`` ranks them: Final, then Desc. Avg, then EM, best first)."""
+    """Every run (all rules), in ``leaderboard``'s order (:mod:`leaderboard.ranking_rule`: by set of items, each ranked best first)."""
     records = ranking(board, RankingRequest(all_rules=True)).runs
     rows = [run_summary(run) for run in records]
     tags = sorted({tag for run in records for tag in run.tags})

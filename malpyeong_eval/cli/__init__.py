@@ -83,7 +83,20 @@ def click_command() -> Command:
     global _command
     if _command is None:
         _command = typer.main.get_command(build_app())
+        _flags_take_no_value(_command)
     return _command
+
+
+def _flags_take_no_value(command: Command) -> None:
+    """Every flag's help row without a value type (typer 0.29 shows ``--json <bool>``, as if it took a
+    value): each flag of ``command`` and its subcommands, ``--help`` and ``--version`` included."""
+    import typer._click as click  # typer's own copy of click, whose objects the app is made of
+
+    for param in [*command.params, command.get_help_option(click.Context(command))]:
+        if param is not None and getattr(param, "is_flag", False):
+            param.metavar = ""
+    for subcommand in getattr(command, "commands", {}).values():
+        _flags_take_no_value(subcommand)
 
 
 def __getattr__(name: str):

@@ -25,7 +25,7 @@ from leaderboard.api import (
     comparison,
     default_runs_dirs,
     export_board,
-    ranking,
+    ranking_at,
     rescore_runs,
     run_detail,
     training_curve,
@@ -50,6 +50,7 @@ __all__ = ["compare", "export", "leaderboard", "plot", "register", "rescore", "s
 
 AllRulesFlag = Annotated[bool, typer.Option("--all-rules", help="Also runs scored under the old (pre-2025) rules, marked; they are not comparable (malpyeong-eval rescore recomputes them).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WideFlag = Annotated[bool, typer.Option("--wide", help="Every column and whole names, however wide (default: the tables fit the terminal, or 100 columns when piped; COLUMNS sets it).")]
 DataFilesOption = Annotated[Optional[list[Path]], typer.Option("--data", help="Data file whose questions and passages the item pages show, for the runs scored on it (matched by sha256; repeatable; the packaged sample is always known).")]
 NormByOption = Annotated[str, typer.Option("--by", help="Scores by norm 'category' (the rule heading's part before ' - ') or 'rule'; items without a rule (output.article) are counted apart.")]
 ByOption = Annotated[Optional[str], typer.Option("--by", help="Also each run's scores by norm: 'category' (the rule heading's part before ' - ') or 'rule'; items without a rule (output.article) counted apart.")]
@@ -68,7 +69,7 @@ def open_board(db: str | None, *, read_only: bool = False) -> Leaderboard:
 
 def note(line: str) -> None:
     """A line on stderr (beside JSON on stdout, or a table)."""
-    err_console.print(line, highlight=False, markup=False)
+    err_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def leaderboard(
@@ -81,8 +82,11 @@ def leaderboard(
     by: ByOption = None,
     json_output: JsonFlag = False,
     where: Annotated[bool, typer.Option("--where", help="Print the database location and exit.")] = False,
+    wide: WideFlag = False,
 ) -> None:
-    """Every recorded run scored under the current rules, best Final Score first (--all-rules: every run)."""
+    """Every recorded run scored under the current rules, one table per dataset, best first: by Final Score;
+    without one by the mean of the reason metrics scored, then EM; ties newest first (--all-rules: every run).
+    With no database yet at the default place, says where it looked and how to fill it."""
     if where:
         from leaderboard.db import resolve_url
 
@@ -91,13 +95,14 @@ def leaderboard(
         print(mask_url(resolve_url(db)))
         return
     request = RankingRequest(dataset=dataset, model=model, tag=tag, top=top, all_rules=all_rules, by=by)
-    result = ranking(open_board(db), request)
+    result = ranking_at(db, request)
     if json_output:
         print(json_text(result.to_json()))
-        if result.hidden_note:  # stdout stays JSON
-            note(result.hidden_note)
+        for line in (result.empty_note, result.hidden_note):  # stdout stays JSON
+            if line:
+                note(line)
         return
-    console.print(result)
+    make_console(wide=wide).print(result)
 
 
 def show(
@@ -106,6 +111,7 @@ def show(
     worst: Annotated[int, typer.Option("--worst", min=0, help="How many of the worst items to show.")] = 5,
     by: NormByOption = "category",
     json_output: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """One run: metrics by question_type and by norm (with the counted items), its worst items, its configuration."""
     request = RunDetailRequest(run, worst=worst, by=by)
@@ -113,7 +119,7 @@ def show(
     if json_output:
         print(json_text(detail.to_json()))
         return
-    console.print(detail)
+    make_console(wide=wide).print(detail)
 
 
 def compare(
@@ -122,13 +128,15 @@ def compare(
     db: DbOption = None,
     by: NormByOption = "category",
     json_output: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
-    """B against A: per-metric deltas with paired bootstrap 95% intervals (overall and by norm), items won and lost, EM flips."""
+    """B against A: per-metric deltas with paired bootstrap 95% intervals (overall and by norm), items won and lost
+    (each item by the leaderboard's ranking rule), EM flips."""
     result = comparison(open_board(db), run_a, run_b, by=by)
     if json_output:
         print(json_text(result.to_json()))
         return
-    console.print(result)
+    make_console(wide=wide).print(result)
 
 
 def export(
@@ -150,9 +158,12 @@ def export(
         note(f"left out: {skipped}")
     if request.site:
         folder = cast("Path", exported.written)
-        console.print(f"wrote {len(exported.pages)} pages to {folder} (open {folder / 'index.html'})", highlight=False, markup=False)
+        console.print(f"wrote {len(exported.pages)} pages to {folder} (open {folder / 'index.html'})", highlight=False, markup=False, soft_wrap=True)
     elif exported.written is None:
         print(exported.text, end="")
+    else:
+        what = f"the items of run {run}" if run else "the leaderboard"
+        console.print(f"wrote {what} as {request.format} to {exported.written}", highlight=False, markup=False, soft_wrap=True)
 
 
 def serve(
@@ -246,6 +257,11 @@ def rescore(
         finished = True
     finally:
         bar.stop(finished)
+    if request.options.batch_size == "auto":
+        from ..metrics.pool import settled_batch_sizes
+
+        for line in settled_batch_sizes():
+            note(line)
     if json_output:
         print(json_text(outcome.to_json()))
         return

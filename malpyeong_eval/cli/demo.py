@@ -32,8 +32,8 @@ def demo(
                       cache=Path(user_cache_dir("malpyeong-eval")) / "demo-models", steps=steps, save_steps=max(1, steps // 2),
                       eval_limit=eval_limit)
     board = result.board
-    console.print(leaderboard_table(board.runs(tag=result.tag), title=f"the demo's runs ({board.where})"))
-    console.print(f"training curve: {result.plot}", highlight=False, markup=False)
+    console.print(leaderboard_table(board.runs(tag=result.tag), title="the demo's runs", width=console.width))
+    console.print(f"training curve: {result.plot}", highlight=False, markup=False, soft_wrap=True)
     again = " ".join(["malpyeong-eval leaderboard", *(["--db", shlex.quote(board.where)] if db else []),
                       "--tag", shlex.quote(result.tag)])
     console.print(f"recorded in {board.where}; see them again: {again}", highlight=False, markup=False, soft_wrap=True)

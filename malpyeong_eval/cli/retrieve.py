@@ -26,7 +26,7 @@ err_console = make_console(stderr=True)
 
 
 def _say(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False)
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def retrieve(

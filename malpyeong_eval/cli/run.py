@@ -55,7 +55,16 @@ err_console = make_console(stderr=True)
 
 
 def _say(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False)
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _say_settled_sizes(batch_size: object) -> None:
+    """With ``auto``: the batch size each model scorer settled on, one line each (stderr)."""
+    if batch_size == "auto":
+        from ..metrics.pool import settled_batch_sizes
+
+        for line in settled_batch_sizes():
+            _say(line)
 
 
 class _ProgressDisplay:
@@ -128,12 +137,15 @@ def run_request(params: Mapping[str, Any]) -> RunRequest:
 
 def _show(event: RunEvent, json_output: bool) -> None:
     """One checkpoint's scores (stdout) and where they went (stderr), or a note of the run (stderr)."""
+    from ..batching import settled_line
     from ..runs import RunNote
 
     if isinstance(event, RunNote):
         _say(event.text)
         return
     if json_output:
+        if event.batch_size is not None:  # stdout stays JSON
+            _say(settled_line("generation", event.batch_size))
         return
     if event.result is not None:
         from ..report import result_table
@@ -200,6 +212,7 @@ def run(
         board = Leaderboard(prepared.request.recording.db)
     outcomes = prepared.run(board=board, progress=_ProgressDisplay(quiet=json_output),
                             on_event=partial(_show, json_output=json_output))
+    _say_settled_sizes(prepared.request.scorer.batch_size)
     if json_output:
         print(json.dumps(outcomes.to_json(), ensure_ascii=False, indent=2))
     if outcomes.failed:

@@ -65,9 +65,16 @@ def score(
         board = Leaderboard(db)  # open (and check) the database before the scoring work
     with scorer_progress(err_console, enabled=not json_output):
         outcome = score_submission(request, board=board)
+    if request.scorer.batch_size == "auto":
+        from ..metrics.pool import settled_batch_sizes
+
+        for line in settled_batch_sizes():
+            err_console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if request.output is not None:
+        err_console.print(f"wrote the result to {request.output}", highlight=False, markup=False, soft_wrap=True)
     if board is not None:
         err_console.print(f"recorded run {outcome.run_name!r} (#{outcome.run_id}) in {board.where}", highlight=False,
-                          markup=False)
+                          markup=False, soft_wrap=True)
     if json_output:
         print(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2))
         return

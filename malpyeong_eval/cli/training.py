@@ -103,8 +103,11 @@ def train(
     overrides, flags = given_settings(ctx)
     settings = load_settings(config, overrides, grpo or [], flags=flags)
     grpo_config = check_training(settings)  # everything checked before the trainer's slow imports and any model load
+    from train.plan import unscored_note
     from train.trainer import train as run_training
 
+    if (unscored := unscored_note(settings)) is not None:
+        err_console.print(unscored, highlight=False, markup=False, soft_wrap=True)
     with redirect_stdout(sys.stderr):  # the trainer's own log lines stay off stdout (kept for --json)
         summary = run_training(settings, grpo_config)
     if json_output:

@@ -64,3 +64,17 @@ def clear_scorers() -> None:
     """Forget every pooled scorer (their users keep those they hold until they drop them)."""
     with _LOCK:
         _POOL.clear()
+
+
+def settled_batch_sizes() -> list[str]:
+    """For each pooled scorer that scored with ``--batch-size auto``, the line saying the size it settled
+    on (:func:`~malpyeong_eval.batching.settled_line`), by metric label."""
+    from ..batching import BatchSizer, settled_line
+    from .registry import LABELS
+
+    lines = []
+    for key, scorer in loaded_scorers().items():
+        sizer = getattr(scorer, "batch", None)
+        if isinstance(sizer, BatchSizer) and sizer.settled is not None:
+            lines.append(settled_line(LABELS.get(key[0], key[0]), sizer.settled))
+    return lines
