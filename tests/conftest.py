@@ -56,6 +56,13 @@ def pytest_xdist_make_scheduler(config, log):
     return WholeModulesScheduling(config, log)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """The slow tests first (a stable sort: otherwise in collection order). The scheduler hands out the
+    whole modules first, then single tests in this order, so a long test no longer starts last and keeps
+    one worker busy after the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """One line per reason tests were skipped, with how many (pyproject's ``-rfE`` lists failures and
     errors only: a line per skipped test drowned the summary)."""

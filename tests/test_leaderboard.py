@@ -121,6 +121,7 @@ def test_a_database_error_without_a_driver_error_is_one_line(db_url, monkeypatch
     assert [run.name for run in board.runs()] == ["kept"]
 
 
+@pytest.mark.slow
 def test_kill_during_record_leaves_no_partial_run(db_url, tmp_path):
     board = Leaderboard(db_url)
     board.record(make_result(1), name="before")
@@ -253,6 +254,7 @@ def _open(url: str) -> int:
     return Leaderboard(url).count()
 
 
+@pytest.mark.slow
 def test_many_processes_open_a_fresh_database_at_once(db_url):
     context = multiprocessing.get_context("spawn")
     with context.Pool(4) as pool:

@@ -177,6 +177,7 @@ def test_rescore_keeps_alignment_and_skips_runs_without_items(db_url, files, cli
     assert code == 2 and "cannot be rescored" in err
 
 
+@pytest.mark.slow
 def test_killed_rescore_leaves_the_run_exactly_as_it_was(db_url, files, cli, tmp_path):
     submission, gold = files
     board = Leaderboard(db_url)

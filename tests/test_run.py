@@ -290,6 +290,7 @@ def _write_checkpoint(source: str, target, *, pause: float = 0.0) -> None:
     (target / "trainer_state.json").write_text(json.dumps({"global_step": step}), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_follow_scores_a_checkpoint_written_while_it_watches_once(tiny_policy, tmp_path, cli, monkeypatch):
     import malpyeong_eval.checkpoints as checkpoints
 

@@ -1,8 +1,10 @@
 """``run --backend openai`` against a real ``transformers serve`` on loopback; ``--batch-size auto``;
 ``--preset baseline``; ``--version``; vLLM's extra range and engine arguments.
 
-The server is ``transformers serve`` with a tiny chat model (:func:`served_model`). Failures come from a real HTTP proxy
-(:class:`FaultyProxy`, ``http.server`` on loopback) in front of it that answers 500 on purpose.
+One ``transformers serve`` answers for two tiny chat models, each loaded when a request names it: a Llama
+(:func:`served_model`, a plain reply) and the Qwen2 policy (whose reply the server prefixes with a role header).
+A real HTTP proxy (:class:`FaultyProxy`, ``http.server`` on loopback) in front of it lists the model a pinned
+server would list and answers 500 on purpose.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ def served_model(tiny_policy, tmp_path_factory) -> str:
     return str(folder)
 
 
-def start_serving(model: str) -> tuple[subprocess.Popen, str]:
-    """``transformers serve MODEL`` on 127.0.0.1, on CPU, starting: the process and its base URL."""
+def start_serving() -> tuple[subprocess.Popen, str]:
+    """``transformers serve`` on 127.0.0.1, on CPU, starting: the process and its base URL. No model is
+    pinned: it loads the model each request names (a local folder here) and keeps it, so one server
+    answers for both tiny models, each with its family's reply parser."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "transformers"), "serve", model, "--host", "127.0.0.1",
-         "--port", str(port), "--device", "cpu"],
+        [str(Path(sys.executable).parent / "transformers"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--device", "cpu", "--model-timeout", "3600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return process, f"http://127.0.0.1:{port}"
 
@@ -88,38 +92,27 @@ def wait_serving(process: subprocess.Popen, url: str) -> None:
     pytest.fail("transformers serve did not start within 120 s")
 
 
-def stop_serving(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def qwen_serving(tiny_policy):
-    """``transformers serve`` of the tiny Qwen2 policy, started with the module's server (its start overlaps
-    the tests before the one that reads it): a server pins one model, and its reply parser is chosen by the
-    model's family, so the Qwen-family behaviour needs this second one."""
-    process, url = start_serving(tiny_policy)
-    yield process, url
-    stop_serving(process)
-
-
-@pytest.fixture(scope="module")
-def server(served_model, qwen_serving):
-    """``transformers serve MODEL`` on 127.0.0.1, on CPU; its base URL."""
-    process, url = start_serving(served_model)
+def server():
+    """``transformers serve`` on 127.0.0.1, on CPU; its base URL."""
+    process, url = start_serving()
     wait_serving(process, url)
     yield url
-    stop_serving(process)
+    process.terminate()
+    process.wait(timeout=30)
 
 
 class FaultyProxy:
     """A real HTTP server on loopback in front of ``upstream``: chat completions get 500 for the first
     ``fail_first`` requests, and for every request after ``fail_after`` forwarded ones; ``/version``
-    answers ``version``; everything else is forwarded. It keeps each request's Authorization header."""
+    answers ``version``; ``/v1/models`` lists ``models`` (as a server started with that model does: the
+    run takes its model id from the list); everything else is forwarded. It keeps each request's
+    Authorization header."""
 
-    def __init__(self, upstream: str, *, fail_first: int = 0, fail_after: int | None = None,
+    def __init__(self, upstream: str, *, models: list[str], fail_first: int = 0, fail_after: int | None = None,
                  version: str | None = None) -> None:
         self.upstream, self.fail_first, self.fail_after, self.version = upstream, fail_first, fail_after, version
+        self.models = models
         self.failed = self.forwarded = 0
         self.authorizations: list[str] = []
         self.lock = threading.Lock()
@@ -139,6 +132,9 @@ class FaultyProxy:
             def _forward(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else None
+                if self.path == "/v1/models":
+                    listed = [{"id": model, "object": "model", "created": 0, "owned_by": "test"} for model in proxy.models]
+                    return self._answer(200, json.dumps({"object": "list", "data": listed}).encode())
                 if self.path == "/version":
                     if proxy.version is None:
                         return self._answer(404, b'{"detail": "Not Found"}')
@@ -175,11 +171,11 @@ class FaultyProxy:
 
 
 @pytest.fixture
-def proxy(server):
+def proxy(server, served_model):
     made: list[FaultyProxy] = []
 
     def make(**options) -> FaultyProxy:
-        made.append(FaultyProxy(server, **options))
+        made.append(FaultyProxy(server, **{"models": [served_model], **options}))
         return made[-1]
 
     yield make
@@ -340,12 +336,11 @@ def test_vllm_extra_matches_trl_and_engine_arguments_pass_through(tmp_path, cli)
     assert code == 2 and "--backend vllm" in err
 
 
-def test_a_reply_that_begins_with_the_role_header_is_a_server_fault(qwen_serving, tiny_policy, tmp_path, cli):
+def test_a_reply_that_begins_with_the_role_header_is_a_server_fault(proxy, tiny_policy, tmp_path, cli):
     """The installed ``transformers serve`` (5.25 here) prepends ``<|im_start|>assisa`` to a tiny Qwen2's
     reply content (its Qwen reply parser): one line naming the endpoint and the header, exit 2, nothing
     scored, recorded or written as a submission. (A plain reply, the Llama's, runs as before: the tests above.)"""
-    process, url = qwen_serving
-    wait_serving(process, url)
+    url = proxy(models=[tiny_policy]).url.removesuffix("/v1")  # a server that serves the tiny Qwen2
     db = tmp_path / "board.db"
     code, out, err = cli("run", "--backend", "openai", "--base-url", url, "--db", str(db), "--runs-dir", str(tmp_path / "runs"),
                          "--output", str(tmp_path / "sub.json"), "--max-new-tokens", "8", "--metrics", "em", "--limit", "2",
