@@ -24,14 +24,28 @@ Importing this package imports neither bm25s, pypdf, python-docx, scikit-learn, 
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .base import Hit, Query, Retriever
-from .corpus import Corpus, CorpusError, Passage, load_corpus
-from .metrics import is_relevant, normalize_title, retrieval_metrics
-from .pipeline import SETTINGS_KEYS, retrieve_into
-from .plan import RetrievalPlan, RetrieverBuilder, parse_parts
-from .workflows import LabelOutcome, LabelRequest, RetrievalOutcome, RetrievalRequest, label, retrieve
+if TYPE_CHECKING:
+    from .base import Hit, Query, Retriever
+    from .corpus import Corpus, CorpusError, Passage, load_corpus
+    from .metrics import is_relevant, normalize_title, retrieval_metrics
+    from .pipeline import SETTINGS_KEYS, retrieve_into
+    from .plan import RetrievalPlan, RetrieverBuilder
+    from .workflows import LabelOutcome, LabelRequest, RetrievalOutcome, RetrievalRequest, label, retrieve
+
+# name -> module, each imported on first use: the core's scoring imports .metrics alone (citation, norms),
+# and should not pay for the corpus readers, the plans and the workflows
+_LAZY = {
+    **dict.fromkeys(("Hit", "Query", "Retriever"), "base"),
+    **dict.fromkeys(("Corpus", "CorpusError", "Passage", "load_corpus"), "corpus"),
+    **dict.fromkeys(("is_relevant", "normalize_title", "retrieval_metrics"), "metrics"),
+    **dict.fromkeys(("SETTINGS_KEYS", "retrieve_into"), "pipeline"),
+    **dict.fromkeys(("RetrievalPlan", "RetrieverBuilder"), "plan"),
+    **dict.fromkeys(("LabelOutcome", "LabelRequest", "RetrievalOutcome", "RetrievalRequest", "label", "retrieve"), "workflows"),
+}
 
 __all__ = [
     "Corpus", "CorpusError", "Hit", "LabelOutcome", "LabelRequest", "Passage", "Query", "RetrievalOutcome", "RetrievalPlan",
@@ -40,8 +54,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_retriever(kind: str, corpus: Corpus, *, dense_model: str | None = None, device: str | None = None,
                    cache_dir: str | Path | None = None) -> Retriever:
     """The retriever ``--retriever kind`` names (parts without ``examples``) over ``corpus``."""
+    from .plan import RetrievalPlan, RetrieverBuilder, parse_parts
+
     plan = RetrievalPlan(parse_parts(kind), dense_model=dense_model, device=device)
     return RetrieverBuilder(plan, corpus, cache_dir=cache_dir).build()
