@@ -2,7 +2,7 @@
 machine and beside a CPU-bound neighbour, with the command line's thread settings and with torch's
 own defaults (a thread per core, OpenMP's spinning wait) — the cause of the slowdown under load.
 
-    python benchmarks/demo_timing.py [--steps 40] [--neighbours N] [--only new|torch-defaults]
+    python benchmarks/demo_timing.py [--steps 20] [--neighbours N] [--only new|torch-defaults]
 
 "new" is ``malpyeong-eval demo`` as a user runs it (:mod:`malpyeong_eval.cpu` sets the threads);
 "torch defaults" runs the same command through its click object, without that step, in a process
@@ -22,6 +22,9 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from malpyeong_eval.cpu import running_elsewhere
+from train.demo import DEMO_STEPS
 
 MODES = {
     "new": ["malpyeong-eval"],
@@ -68,13 +71,14 @@ def demo_seconds(mode: str, folder: Path, cache: Path, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40, help="GRPO steps (the demo's default: 40)")
+    parser.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"GRPO steps (the demo's default: {DEMO_STEPS})")
     parser.add_argument("--neighbours", type=int, default=len(os.sched_getaffinity(0)),
                         help="CPU-bound processes beside the loaded runs (default: one per core)")
     parser.add_argument("--only", choices=sorted(MODES), help="time one mode only")
     args = parser.parse_args()
     modes = [args.only] if args.only else list(MODES)
-    print(f"{len(os.sched_getaffinity(0))} cores; load before: {os.getloadavg()[0]:.2f}; demo --steps {args.steps}")
+    print(f"{len(os.sched_getaffinity(0))} cores; other work running before: {running_elsewhere():.0f} "
+          f"(load average {os.getloadavg()[0]:.2f}); demo --steps {args.steps}")
     results: dict[tuple[str, str, str], float] = {}
     for load, count in (("idle", 0), (f"{args.neighbours} neighbours", args.neighbours)):
         for mode in modes:

@@ -6,9 +6,13 @@ partner needs, and every parallel operation waits for a thread that is not runni
 models ran many times slower beside a CPU-bound neighbour instead of two or three times
 (``benchmarks/demo_timing.py`` measures it). So the command line, before torch is imported and unless
 the user set them, sets ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` to the free cores (the cores of
-the affinity mask less the one-minute load average, at least one) and ``OMP_WAIT_POLICY=PASSIVE``
-(a waiting thread sleeps instead of spinning). A script or notebook can call :func:`configure_threads`
-itself, before it imports torch.
+the affinity mask less the threads of other work running at that instant, at least one) and
+``OMP_WAIT_POLICY=PASSIVE`` (a waiting thread sleeps instead of spinning). A script or notebook can call
+:func:`configure_threads` itself, before it imports torch.
+
+Other work is counted at that instant (Linux's runnable count in ``/proc/loadavg``), not by the
+one-minute load average: that average lags, so right after a previous job ended an idle machine
+looked busy and the demo ran on one thread, a quarter slower.
 """
 
 from __future__ import annotations
@@ -16,19 +20,30 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 
-__all__ = ["configure_threads", "free_cores", "thread_settings"]
+__all__ = ["configure_threads", "free_cores", "running_elsewhere", "thread_settings"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def running_elsewhere(loadavg: Path = Path("/proc/loadavg")) -> float:
+    """The threads of other work running or ready to run now: Linux's runnable count less this
+    process; elsewhere, the one-minute load average (0 where the system has none)."""
+    try:
+        runnable = int(loadavg.read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(0, runnable - 1)
+
+
 def free_cores(cores: int | None = None, load: float | None = None) -> int:
     """The cores this process may run on (``cores``: its affinity mask) that other work does not hold
-    (``load``: the one-minute load average), at least one."""
+    (``load``: :func:`running_elsewhere`), at least one."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        load = running_elsewhere()
     return max(1, min(cores, cores - round(load)))
 
 

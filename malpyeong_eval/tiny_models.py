@@ -33,7 +33,7 @@ TINY_BLEURT_CONFIG: dict[str, Any] = {
 # Names the builders' shapes: the demo's model cache keeps one folder per version, so a change of
 # shape (the policy's context grew to 4096 in version 2; its tokenizer's limit to the same in version 3)
 # builds afresh instead of reusing old models.
-TINY_MODELS_VERSION = "v3"
+TINY_MODELS_VERSION = "v4"
 TINY_QWEN2_CONTEXT = 4096  # a context long enough for the README's prompts with three retrieved passages
 
 
@@ -127,8 +127,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0) -> Path:
-    """A 2-layer Qwen2 chat model (hidden 64) with a byte-level BPE vocabulary trained on ``texts``."""
+def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0, vocab_size: int = 800) -> Path:
+    """A 2-layer Qwen2 chat model (hidden 64) with a byte-level BPE vocabulary of at most ``vocab_size``
+    tokens trained on ``texts``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -141,7 +142,7 @@ def build_tiny_qwen2(directory: str | Path, texts: Iterable[str], seed: int = 0)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(
         list(texts),
-        trainers.BpeTrainer(vocab_size=800, special_tokens=specials, show_progress=False),  # only bytes seen: no control characters
+        trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False),  # only bytes seen: no control characters
     )
     tokenizer = PreTrainedTokenizerFast(  # its limit is the model's context: no length warning for prompts that fit
         tokenizer_object=bpe, model_max_length=TINY_QWEN2_CONTEXT, eos_token="<|im_end|>", pad_token="<|endoftext|>",

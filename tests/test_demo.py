@@ -60,3 +60,17 @@ def test_the_demo_display_lists_every_stage_before_it_runs():
         states = {task.description: (task.completed, task.fields["state"]) for task in progress.tasks}
         assert states["score checkpoint-20"] == (3, "→") and states["score checkpoint-40"] == (8, "✓")
         assert states["score the policy before training (step 0)"] == (0, "·")
+
+
+def test_a_stage_s_clock_starts_when_the_stage_does():
+    """Each stage's elapsed time is its own, not the time since the demo began."""
+    from rich.progress import Progress
+
+    with Progress(disable=True) as progress:
+        stages = demo_module.DemoDisplay(progress, steps=4, save_steps=2, items=8)
+        assert not any(task.started for task in progress.tasks)
+        stages.scored("malpyeong-demo/checkpoint-0", 0, 8)  # a run reports 0 done as it starts
+        assert progress.tasks[stages.scoring[0]].started and not progress.tasks[stages.training].started
+        stages.scored("malpyeong-demo/checkpoint-0", 8, 8)  # the policy scored: the training begins
+        assert progress.tasks[stages.training].started and not progress.tasks[stages.scoring[2]].started
+        assert progress.tasks[stages.training].fields["state"] == "→"

@@ -7,14 +7,14 @@
     summary = train(load_settings("train/configs/grpo_qwen3.yaml", {"data": "train.json"}))
     summary.evaluations  # each saved checkpoint's RunOutcome; summary.to_json() == train --json
 
-``train`` and ``TrainSummary`` are imported on first use (they need transformers and TRL).
+Each name is imported on first use: ``train`` and ``TrainSummary`` need transformers and TRL, the
+settings pydantic; the command line reads the demo's defaults from ``train.demo`` without either.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from .config import TrainSettings, load_settings, validate
-
 if TYPE_CHECKING:
+    from .config import TrainSettings, load_settings, validate
     from .trainer import TrainSummary, train
 
 __all__ = ["TrainSettings", "TrainSummary", "load_settings", "train", "validate"]
@@ -25,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from . import trainer
 
         return getattr(trainer, name)
+    if name in ("TrainSettings", "load_settings", "validate"):
+        from . import config
+
+        return getattr(config, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from .config import TrainSettings
 
 DEMO_MARKER = ".malpyeong-demo"
-LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its shape while ROUGE-1 rises
+DEMO_STEPS = 20  # with a checkpoint every half: about 35 s of GRPO on 2 idle cores (benchmarks/demo_timing.py)
+POLICY_VOCABULARY = 4000  # an upper bound: the sample and the prompt hold about 2,450 pieces
+LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its answers' shape
 
 
 @dataclass
@@ -55,8 +57,9 @@ def warm_policy(folder: Path, texts: list[str]) -> Path:
     from malpyeong_eval.prompts import load_prompt
     from malpyeong_eval.tiny_models import build_tiny_qwen2, warm_start_policy
 
-    build_tiny_qwen2(folder, texts)
     prompt = load_prompt()
+    # the prompt's fixed text in its vocabulary too: prompts of ~200 tokens, not ~360 bytes' pieces
+    build_tiny_qwen2(folder, [*texts, prompt.system, *prompt.instructions.values()], vocab_size=POLICY_VOCABULARY)
     pairs = [(prompt.messages(i.question_type, i.question), i.answer or "") for i in load_items(sample_path("gold"))]
     return warm_start_policy(folder, pairs, steps=WARM_START_STEPS)
 
@@ -79,7 +82,7 @@ def _tiny_models(cache: Path, stages: DemoDisplay) -> dict[str, str]:
     for name, build in builders.items():
         folder = cache / f"{name}-{TINY_MODELS_VERSION}"  # a model built by an older builder is not reused
         if not (folder / "complete").exists():
-            stages.progress.update(stages.models, description=f"build the tiny {name} model", state="→")
+            stages.start(stages.models, description=f"build the tiny {name} model")
             shutil.rmtree(folder, ignore_errors=True)
             build(folder, texts)
             (folder / "complete").write_text("")
@@ -143,7 +146,8 @@ def record_written(folder: Path, kept: set[str]) -> None:
 
 class DemoDisplay:
     """The demo's one progress display: every stage is listed from the start, so what comes next is
-    on the screen (``·`` waiting, ``→`` running, ``✓`` done), and the running one moves."""
+    on the screen (``·`` waiting, ``→`` running, ``✓`` done), and the running one moves. A stage's
+    clock starts when it does: the training's when the policy before training is scored."""
 
     def __init__(self, progress: Progress, *, steps: int, save_steps: int, items: int) -> None:
         self.progress = progress
@@ -155,16 +159,25 @@ class DemoDisplay:
         self.finish = self._add("leaderboard and training curve", 1)
 
     def _add(self, description: str, total: int) -> TaskID:
-        return self.progress.add_task(description, total=total, state="·")
+        return self.progress.add_task(description, total=total, state="·", start=False)
+
+    def start(self, task: TaskID, description: str | None = None) -> None:
+        """Mark ``task`` running and start its clock (once)."""
+        if not self.progress.tasks[task].started:
+            self.progress.start_task(task)
+        self.progress.update(task, state="→", description=description)
 
     def advance(self, task: TaskID, completed: int | None = None, description: str | None = None) -> None:
         """Move ``task`` on (by one, or to ``completed``), marking it running or done."""
+        self.start(task)
         if completed is None:
             self.progress.advance(task)
         else:
             self.progress.update(task, completed=completed)
         finished = self.progress.tasks[task].finished
         self.progress.update(task, state="✓" if finished else "→", description=description)
+        if finished and task == self.scoring[0]:
+            self.start(self.training)
 
     def scored(self, label: str, done: int, total: int) -> None:
         """The evaluation's progress callback: ``label`` ends with ``checkpoint-N``."""
@@ -188,13 +201,13 @@ def demo_settings(models: dict[str, str], *, db_url: str, output_dir: Path, step
         bleurt_model=models["bleurt"],
         eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
                           batch_size=20, dataset_name="sample", start=True, mode="inline"),
-        grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 16, "num_generations": 8,
+        grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 8, "num_generations": 8,
               "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
               "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
     )
 
 
-def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, steps: int = 40, save_steps: int = 20,
+def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, steps: int = DEMO_STEPS, save_steps: int = DEMO_STEPS // 2,
              eval_limit: int | None = None) -> DemoResult:
     """Build, score, train, score each checkpoint, record (in the leaderboard at ``db_url``, tag
     ``train:NAME``), plot."""
@@ -225,6 +238,7 @@ def run_demo(console: Console, *, db_url: str, output_dir: Path, cache: Path, st
         try:
             train(settings, grpo_config, progress=stages.scored,
                   on_step=lambda step: stages.advance(stages.training, step))
+            stages.start(stages.finish)
             name = training_name(settings)
             tag = f"train:{name}"
             runs = runs_of_training(board.runs(tag=tag))

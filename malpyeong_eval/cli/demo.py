@@ -8,13 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from ..report import make_console
+from train.demo import DEMO_STEPS
+
 from .options import DbOption
 
 
 def demo(
     db: DbOption = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", help="Checkpoints, run folders and the training curve.")] = Path("malpyeong-demo"),
-    steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = 40,
+    steps: Annotated[int, typer.Option("--steps", min=2, help="GRPO steps (a checkpoint every half).")] = DEMO_STEPS,
     eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1, help="Score each checkpoint on the first N sample items (default: all 40).")] = None,
 ) -> None:
     """Offline on CPU: tiny models, GRPO on the sample, every checkpoint scored and recorded on the leaderboard
