@@ -27,7 +27,7 @@ from malpyeong_eval.cpu import running_elsewhere
 from train.demo import DEMO_STEPS
 
 MODES = {
-    "new": ["malpyeong-eval"],
+    "new": [str(Path(sys.executable).with_name("malpyeong-eval"))],  # this environment's, activated or not
     "torch-defaults": [sys.executable, "-c", "import sys; from malpyeong_eval.cli import click_command; "
                        "sys.exit(click_command().main(sys.argv[1:], standalone_mode=True))"],
 }
