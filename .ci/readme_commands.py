@@ -5,7 +5,8 @@ The manual is README.md, then the documentation site's pages in mkdocs.yml's nav
 carries over: the README's first block installs and runs the demo, every later block builds on it.
 The README's second block (the test command) is left out: .ci/run has just run it. ``python``
 blocks run with the ``python`` of the moment (the project's venv, which the first block
-activates). Blocks marked ``shell`` (or ``py``, for Python) need the user's data, real models, a
+activates); the ``python`` blocks of a page with no ``bash`` block between them run in one process,
+as a notebook's cells do, so a later block uses the names an earlier one made. Blocks marked ``shell`` (or ``py``, for Python) need the user's data, real models, a
 GPU or a server and are not run.
 
 One change: this CI machine cannot reach PyTorch's CPU wheel index, so the first block's
@@ -45,6 +46,16 @@ def first_block(block: str, venv: str | None) -> str:
     return " && ".join([f". {shlex.quote(str(Path(venv) / 'bin' / 'activate'))}", *kept])
 
 
+def _python_session(cells: list[tuple[str, str]]) -> str:
+    """Consecutive ``python`` blocks of one page as one ``python`` process, as a notebook's cells share
+    their names: each block's marker line on stderr, then its text. ``cells``: (marker, text)."""
+    first, *rest = cells
+    body = [first[1].rstrip()]
+    for marker, text in rest:
+        body += [f"__import__('sys').stderr.write({marker + chr(10)!r})", text.rstrip()]
+    return f"echo {shlex.quote(first[0])} >&2\npython - <<'{PYTHON_END}'\n" + "\n".join(body) + f"\n{PYTHON_END}"
+
+
 def script(venv: str | None) -> str:
     readme, *pages = manual_pages(ROOT)
     readme_blocks = blocks(readme, ("bash", "python"))
@@ -53,13 +64,22 @@ def script(venv: str | None) -> str:
         sys.exit("README: the first bash block must install and run the demo, the second run the tests")
     lines = ["set -euo pipefail"]
     for page in [readme, *pages]:
+        cells: list[tuple[str, str]] = []  # the python blocks since the last bash block: one session
         for number, (kind, text) in enumerate(blocks(page, ("bash", "python")), start=1):
             if page == readme and number <= 2:  # the install and demo, the tests (bash blocks 1 and 2, checked above)
                 if number == 2:
                     continue
                 text = first_block(text, venv)
-            lines.append(f"echo '--- {page.relative_to(ROOT)} block {number} ({kind})' >&2")
-            lines.append(text.rstrip() if kind == "bash" else f"python - <<'{PYTHON_END}'\n{text.rstrip()}\n{PYTHON_END}")
+            marker = f"--- {page.relative_to(ROOT)} block {number} ({kind})"
+            if kind == "python":
+                cells.append((marker, text))
+                continue
+            if cells:
+                lines.append(_python_session(cells))
+                cells = []
+            lines += [f"echo {shlex.quote(marker)} >&2", text.rstrip()]
+        if cells:
+            lines.append(_python_session(cells))
     return "\n".join(lines)
 
 

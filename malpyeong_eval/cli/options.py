@@ -67,7 +67,7 @@ def _not_blank(value: str | None) -> str | None:
     return value
 
 
-DbOption = Annotated[Optional[str], typer.Option("--db", callback=_not_blank, help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file; demo: its own].")]
+DbOption = Annotated[Optional[str], typer.Option("--db", callback=_not_blank, help="Leaderboard database URL or SQLite path \\[env MALPYEONG_DB; default: per-user SQLite file].")]
 NameOption = Annotated[Optional[str], typer.Option("--name", help="Run name on the leaderboard.")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Tag for the recorded run(s) (repeatable).")]
 DatasetNameOption = Annotated[Optional[str], typer.Option("--dataset-name", help="Dataset name on the leaderboard (default: data file name).")]
