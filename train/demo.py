@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from .config import TrainSettings
 
 DEMO_MARKER = ".malpyeong-demo"
-DEMO_STEPS = 20  # with a checkpoint every half: about 35 s of GRPO on 2 idle cores (benchmarks/demo_timing.py)
+DEMO_STEPS = 20  # one question and 4 completions a step, a checkpoint every half: about 25 s of GRPO on 2 idle cores
+ANSWER_TOKENS = 80  # the sample's longest answer is 70 of the policy's tokens
 POLICY_VOCABULARY = 4000  # an upper bound: the sample and the prompt hold about 2,450 pieces
 LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its answers' shape
 
@@ -199,10 +200,10 @@ def demo_settings(models: dict[str, str], *, db_url: str, output_dir: Path, step
         model=models["policy"], data=str(sample_path("gold")), output_dir=str(output_dir),
         rewards=["format", "em", "rouge1"], db=db_url, bertscore_model=models["bert"], bertscore_layers=2,
         bleurt_model=models["bleurt"],
-        eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=96,
+        eval=EvalSettings(data=str(sample_path("gold")), limit=eval_limit, metrics=DEFAULT_METRICS_TEXT, max_new_tokens=ANSWER_TOKENS,
                           batch_size=20, dataset_name="sample", start=True, mode="inline"),
-        grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 8, "num_generations": 8,
-              "max_completion_length": 96, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
+        grpo={"max_steps": steps, "save_steps": save_steps, "per_device_train_batch_size": 4, "num_generations": 4,
+              "max_completion_length": ANSWER_TOKENS, "learning_rate": LEARNING_RATE, "gradient_accumulation_steps": 1,
               "use_cpu": True, "disable_tqdm": True, "logging_steps": 1, "seed": 0},
     )
 
