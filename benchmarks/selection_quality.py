@@ -41,7 +41,7 @@ from malpyeong_eval.runs import RunRequest, run_checkpoints  # noqa: E402
 from malpyeong_eval.sampling import Sampling  # noqa: E402
 from malpyeong_eval.selection import SelectionRule, select  # noqa: E402
 from malpyeong_eval.submission import read_candidates  # noqa: E402
-from malpyeong_eval.tiny_models import build_tiny_bert  # noqa: E402
+from malpyeong_eval.tiny_models import TINY_MODELS_VERSION, build_tiny_bert  # noqa: E402
 from train.demo import tiny_model_texts, warm_policy  # noqa: E402
 
 RULES = ("vote", "mbr:rouge1", "vote+mbr:rouge1,bertscore")
@@ -92,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temporary:
-        cache = args.cache or Path(temporary)
+        cache = (args.cache or Path(temporary)) / TINY_MODELS_VERSION  # models of an older builder are not reused
         texts = tiny_model_texts()
         policy, bert = cache / "policy", cache / "bert"
         started = time.perf_counter()
