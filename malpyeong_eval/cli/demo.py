@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..report import make_console
 from train.demo import DEMO_STEPS
 
+from ..report import make_console
 from .options import DbOption
 
 
