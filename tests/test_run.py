@@ -380,7 +380,9 @@ def test_follow_stops_cleanly_on_ctrl_c(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "malpyeong_eval", "run", str(folder), "--follow", "--poll-seconds", "0.1", "--no-record",
          "--metrics", "em", "--limit", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as at a terminal: a shell's background job (`nohup ... &`) starts with SIGINT ignored, and Python keeps that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stderr.readline()  # printed once it watches
     assert "following" in first, first + process.stderr.read()
     process.send_signal(signal.SIGINT)
