@@ -207,12 +207,12 @@ def batched_utilities(options: ScorerOptions = ScorerOptions()) -> UtilityMatric
     return matrices
 
 
-def reason_matrices(metric: str, answer_sets: Sequence[Sequence[str]], utilities: UtilityMatrices) -> list[np.ndarray]:
-    """Each item's N×N matrix of ``metric`` between its candidates' reasons, computed on the non-empty
-    reasons only; NaN on the diagonal and wherever either reason is empty."""
+def reason_matrices(metric: str, reasons: Sequence[Sequence[str]], utilities: UtilityMatrices) -> list[np.ndarray]:
+    """Each item's N×N matrix of ``metric`` between its candidates' reasons (``reasons[k]``: item ``k``'s,
+    split from the answers once for every metric), computed on the non-empty reasons only; NaN on the
+    diagonal and wherever either reason is empty."""
     import numpy as np
 
-    reasons = [[split_answer(answer).reason for answer in answers] for answers in answer_sets]
     kept = [[index for index, reason in enumerate(item) if reason] for item in reasons]
     computed = utilities(metric, [[item[index] for index in indices] for item, indices in zip(reasons, kept, strict=True)])
     matrices = []
@@ -234,6 +234,7 @@ def select(
     batched ``pair_matrices``, configured by ``options``)."""
     _require_candidates(answer_sets)
     compute = utilities or batched_utilities(options)
-    by_metric = {metric: reason_matrices(metric, answer_sets, compute) for metric in rule.metrics}
+    reasons = [[split_answer(answer).reason for answer in answers] for answers in answer_sets] if rule.metrics else []
+    by_metric = {metric: reason_matrices(metric, reasons, compute) for metric in rule.metrics}
     return [choose(rule, answers, {metric: matrices[index] for metric, matrices in by_metric.items()})
             for index, answers in enumerate(answer_sets)]

@@ -134,14 +134,6 @@ class GenerationStore:
         self.folder = folder
         self.path = folder / GENERATIONS_FILE
 
-    def load(self) -> dict[str, str]:
-        """The stored predictions by item id (each item's submitted one)."""
-        return {item_id: record.prediction for item_id, record in read_generations(self.path).items()}
-
-    def citations(self) -> dict[str, str | None]:
-        """What each stored generation's citation line named (``None``: it had none)."""
-        return {item_id: record.citation for item_id, record in read_generations(self.path).items()}
-
     def candidates(self) -> dict[str, dict[int, Generation]]:
         """Every stored generation by item id and candidate number (:func:`read_candidates`)."""
         return read_candidates(self.path)

@@ -31,7 +31,8 @@ TINY_BLEURT_CONFIG: dict[str, Any] = {
 
 
 # Names the builders' shapes: the demo's model cache keeps one folder per version, so a change of
-# shape (the policy's context grew to 4096 in version 2; its tokenizer's limit to the same in version 3)
+# shape (the policy's context grew to 4096 in version 2; its tokenizer's limit to the same in version 3;
+# the demo's policy vocabulary, learned from the prompt too and up to ``vocab_size``, in version 4)
 # builds afresh instead of reusing old models.
 TINY_MODELS_VERSION = "v4"
 TINY_QWEN2_CONTEXT = 4096  # a context long enough for the README's prompts with three retrieved passages

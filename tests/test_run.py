@@ -141,7 +141,7 @@ def test_torn_generation_lines_are_regenerated(tmp_path):
     store.append([Generation("1", "가"), Generation("2", "나", "프롬프트", "<규정 - 제1항>")])
     with store.path.open("ab") as handle:
         handle.write('{"id": "3", "prediction": "다'.encode()[:-1])  # cut inside a UTF-8 character
-    assert store.load() == {"1": "가", "2": "나"}
+    assert {item_id: slots[0].prediction for item_id, slots in store.candidates().items()} == {"1": "가", "2": "나"}
     assert read_generations(store.path) == {"1": Generation("1", "가"), "2": Generation("2", "나", "프롬프트", "<규정 - 제1항>")}
     assert list(generation_files(tmp_path)) == [store.path]
 
@@ -463,5 +463,5 @@ def test_own_extra_fields_are_recorded_by_name_and_old_generation_lines_resume(t
     store.path.parent.mkdir()
     store.path.write_text('{"id": "1", "prediction": "가"}\n', encoding="utf-8")
     store.append([Generation("2", "나", "프롬프트")])
-    assert store.load() == {"1": "가", "2": "나"}
+    assert store.candidates() == {"1": {0: Generation("1", "가")}, "2": {0: Generation("2", "나", "프롬프트")}}  # what a run resumes from
     assert json.loads(store.path.read_text(encoding="utf-8").splitlines()[1])["prompt"] == "프롬프트"

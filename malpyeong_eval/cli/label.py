@@ -63,9 +63,10 @@ def label(
     if json_output:
         print(json_text(outcome.to_json()))
         return
-    _say(outcome.summary_lines()[0])
+    first, *rest = outcome.summary_lines()
+    _say(first)
     console.print(outcome.table())
-    for line in outcome.summary_lines()[1:]:
+    for line in rest:
         _say(line)
 
 
