@@ -103,6 +103,19 @@ def test_ranking_to_json_is_leaderboard_json(filters, filled, cli):
     assert ("hidden" in err) == bool(result.hidden)
 
 
+def test_the_serve_page_states_the_ranking_rule(filled):
+    """``serve``'s leaderboard page: the line above the table states the ranking rule it is sorted by."""
+    from leaderboard.ranking_rule import RANKING_RULE
+    from leaderboard.serve.pages import ServedUrls, render
+    from leaderboard.serve.views import leaderboard_page
+
+    _, board = filled
+    page = leaderboard_page(board)
+    shown = render("leaderboard.html", ServedUrls(), board.where, page=page)
+    assert re.search(r'<span id="sort-state"[^>]*>([^<]*)</span>', shown)[1] == page.order
+    assert page.order.startswith(RANKING_RULE)
+
+
 def test_items_and_comparison_from_python_equal_show_and_compare(filled, cli):
     url, board = filled
     code, out, err = cli("show", "tuned", "--worst", "16", "--json", "--db", url)
