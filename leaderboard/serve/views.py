@@ -32,7 +32,7 @@ from malpyeong_eval.submission import Generation, generation_files, read_generat
 
 from ..reading import RankingRequest, RunDetailRequest, ranking, run_detail
 from ..compare import HEADLINE, compare_runs
-from ..ranking_rule import RANKING_RULE
+from ..ranking_rule import RANKING_RULE, by_dataset
 from ..records import GroupRecord, ItemRecord, RunRecord, runs_of_training
 from ..store import Leaderboard
 
@@ -92,9 +92,10 @@ class LeaderboardPage:
 
 
 def leaderboard_page(board: Leaderboard) -> LeaderboardPage:
-    """Every run (all rules), in ``leaderboard``'s order (:mod:`leaderboard.ranking_rule`: by set of items, each ranked best first)."""
+    """Every run (all rules), in ``leaderboard``'s order (:mod:`leaderboard.ranking_rule`: by set of items, each ranked
+    best first), each row's ``rank`` counted within its set of items as ``leaderboard`` counts it."""
     records = ranking(board, RankingRequest(all_rules=True)).runs
-    rows = [run_summary(run) for run in records]
+    rows = [{**run_summary(run), "rank": rank} for _, runs in by_dataset(records) for rank, run in enumerate(runs, start=1)]
     tags = sorted({tag for run in records for tag in run.tags})
     by_tag = {tag: [run for run in records if tag in run.tags] for tag in tags}
     return LeaderboardPage(
