@@ -250,7 +250,7 @@ class Leaderboard:
 
 @dataclass(frozen=True)
 class _RunStanding:
-    """What the ranking reads of a run (:class:`~leaderboard.ranking.Rankable`), before its record is loaded."""
+    """What the ranking reads of a run (:class:`~leaderboard.ranking_rule.Rankable`), before its record is loaded."""
 
     id: int
     dataset_name: str | None

@@ -103,6 +103,24 @@ def test_ranking_to_json_is_leaderboard_json(filters, filled, cli):
     assert ("hidden" in err) == bool(result.hidden)
 
 
+def test_the_serve_page_ranks_and_states_its_order_as_leaderboard_does(filled):
+    """``serve``'s leaderboard page: the runs in ``leaderboard --all-rules``'s order, ``#`` restarting for each set
+    of items as ``rank`` does in ``--json``, and the line above the table stating the ranking rule."""
+    from leaderboard.ranking_rule import RANKING_RULE
+    from leaderboard.serve.pages import ServedUrls, render
+    from leaderboard.serve.views import leaderboard_page
+
+    _, board = filled
+    page = leaderboard_page(board)
+    rows = ranking(board, RankingRequest(all_rules=True)).to_json()
+    assert [(run["name"], run["rank"]) for run in page.runs] == [(row["name"], row["rank"]) for row in rows]
+    assert [row["rank"] for row in rows] == [1, 2, 1, 1]  # dev's two runs, then test's, then the run without a dataset
+    shown = render("leaderboard.html", ServedUrls(), board.where, page=page)
+    assert re.findall(r'<td data-key="rank" data-value="([0-9]+)">', shown) == ["1", "2", "1", "1"]
+    assert re.search(r'<span id="sort-state"[^>]*>([^<]*)</span>', shown)[1] == page.order
+    assert page.order.startswith(RANKING_RULE)
+
+
 def test_items_and_comparison_from_python_equal_show_and_compare(filled, cli):
     url, board = filled
     code, out, err = cli("show", "tuned", "--worst", "16", "--json", "--db", url)

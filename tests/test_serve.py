@@ -155,11 +155,13 @@ def assert_nothing_ran(driver) -> None:
 
 
 def test_leaderboard_lists_runs_in_the_stated_order(server, browser, filled, shots):
+    from leaderboard.serve.views import RUNS_ORDER
+
     browser.get(server + "/")
     state = browser.find_element(*_by("#sort-state")).text
-    assert state.startswith("sorted by Final, best first")
+    assert state == RUNS_ORDER  # the ranking rule, as leaderboard states it
     names = [row.find_element(*_by("td[data-key=name]")).get_attribute("data-value") for row in visible_rows(browser, "#runs tbody tr")]
-    assert names == [row["name"] for row in filled["board"]]  # the terminal's order (Final, Desc. Avg, then EM)
+    assert names == [row["name"] for row in filled["board"]]  # the terminal's order (leaderboard/ranking_rule.py)
     ems = [row["exact_match"] for row in filled["board"]]
     assert ems == sorted(ems, reverse=True) and len(names) == 4
     assert_nothing_ran(browser)

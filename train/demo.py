@@ -38,6 +38,7 @@ DEMO_STEPS = 20  # one question and 4 completions a step, a checkpoint every hal
 ANSWER_TOKENS = 80  # the sample's longest answer is 70 of the policy's tokens
 POLICY_VOCABULARY = 4000  # an upper bound: the sample and the prompt hold about 2,450 pieces
 LEARNING_RATE = 5e-4  # gentle: the warm-started policy keeps its answers' shape
+MODELS_STAGE = "build the tiny models (policy warm start, BERT, BLEURT)"  # its line; each build shows its own while it runs
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _tiny_models(cache: Path, stages: DemoDisplay) -> dict[str, str]:
             build(folder, texts)
             (folder / "complete").write_text("")
         paths[name] = str(folder)
-        stages.advance(stages.models, description="build the tiny models (policy warm start, BERT, BLEURT)")
+        stages.advance(stages.models, description=MODELS_STAGE)
     return paths
 
 
@@ -153,7 +154,7 @@ class DemoDisplay:
 
     def __init__(self, progress: Progress, *, steps: int, save_steps: int, items: int) -> None:
         self.progress = progress
-        self.models = self._add("build the tiny models (policy warm start, BERT, BLEURT)", 3)
+        self.models = self._add(MODELS_STAGE, 3)
         self.scoring = {0: self._add("score the policy before training (step 0)", items)}
         self.training = self._add(f"GRPO training, {steps} steps", steps)
         for step in range(save_steps, steps + 1, save_steps):

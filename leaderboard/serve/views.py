@@ -32,6 +32,7 @@ from malpyeong_eval.submission import Generation, generation_files, read_generat
 
 from ..reading import RankingRequest, RunDetailRequest, ranking, run_detail
 from ..compare import HEADLINE, compare_runs
+from ..ranking_rule import RANKING_RULE, by_dataset
 from ..records import GroupRecord, ItemRecord, RunRecord, runs_of_training
 from ..store import Leaderboard
 
@@ -39,6 +40,8 @@ from ..store import Leaderboard
 # (the candidate's title, else the citation line as the model wrote it); none: the page says so.
 NAMED_RULE_FIELDS = ("cited_title", "citation")
 DEFAULT_MOVE_THRESHOLD = 0.1  # a reason metric moving more than this marks an item as changed
+# the leaderboard page's order, said above its table until a header is clicked
+RUNS_ORDER = f"{RANKING_RULE}; each set of items (dataset and item count) ranked on its own"
 
 
 def metric_columns(runs: Iterable[RunRecord]) -> list[tuple[str, str]]:
@@ -85,12 +88,14 @@ class LeaderboardPage:
     curves: list[str]  # tags whose runs have training steps
     comparisons: list[str]  # tags with two or more runs
     where: str
+    order: str = RUNS_ORDER
 
 
 def leaderboard_page(board: Leaderboard) -> LeaderboardPage:
-    """Every run (all rules), in ``leaderboard``'s order (:mod:`leaderboard.ranking_rule`: by set of items, each ranked best first)."""
+    """Every run (all rules), in ``leaderboard``'s order (:mod:`leaderboard.ranking_rule`: by set of items, each ranked
+    best first), each row's ``rank`` counted within its set of items as ``leaderboard`` counts it."""
     records = ranking(board, RankingRequest(all_rules=True)).runs
-    rows = [run_summary(run) for run in records]
+    rows = [{**run_summary(run), "rank": rank} for _, runs in by_dataset(records) for rank, run in enumerate(runs, start=1)]
     tags = sorted({tag for run in records for tag in run.tags})
     by_tag = {tag: [run for run in records if tag in run.tags] for tag in tags}
     return LeaderboardPage(
