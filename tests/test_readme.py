@@ -9,9 +9,8 @@ import re
 import shlex
 
 import pytest
-import typer
 
-from malpyeong_eval.cli import app
+from malpyeong_eval.cli import click_command
 from tests.manual_support import ROOT, blocks, manual_pages, site_pages
 
 PAGES = manual_pages()
@@ -32,7 +31,7 @@ def _commands(texts):
 
 
 COMMANDS = list(_commands(COMMAND_BLOCKS))
-CLICK_APP = typer.main.get_command(app)  # built once: each build walks every command's signature
+CLICK_APP = click_command()  # the command line's own click object, built once
 
 
 def test_first_block_installs_and_runs_the_demo_second_runs_the_tests():

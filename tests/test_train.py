@@ -247,9 +247,8 @@ def test_unknown_tracker_is_one_line(flag, tmp_path, cli):
 def test_follow_command_carries_the_tracker(tmp_path):
     import shlex
 
-    import typer
 
-    from malpyeong_eval.cli import app
+    from malpyeong_eval.cli import click_command
     from train.config import load_settings, validate
     from train.plan import follow_command
 
@@ -258,7 +257,7 @@ def test_follow_command_carries_the_tracker(tmp_path):
                              ["report_to=trackio", "project=team-runs"])
     words = shlex.split(follow_command(settings, validate(settings)))
     assert words[words.index("--report-to") + 1] == "trackio" and words[words.index("--tracker-project") + 1] == "team-runs"
-    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    run = click_command().commands["run"]  # type: ignore[attr-defined]
     assert {"--report-to", "--tracker-project"} <= {opt for param in run.params for opt in param.opts}
     plain = load_settings(None, {"data": str(sample_path("gold")), "output_dir": str(tmp_path / "out"),
                                  "eval": {"data": str(sample_path("gold")), "mode": "follow"}}, [])
