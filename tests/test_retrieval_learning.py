@@ -121,6 +121,27 @@ def test_examples_retriever_leaves_out_the_same_id_and_the_same_question():
     assert retriever.own_rows(Query("x y z", None)) == set()
 
 
+def test_searching_the_examples_again_reuses_their_cross_fitted_models(monkeypatch):
+    """A learned fusion fits each part's cross-fitting models on its examples; searching those same items
+    (DATA given as its own examples) reuses them rather than fitting them again, with the same hits."""
+    from malpyeong_eval.retrieval.category import CategoryRetriever
+    from malpyeong_eval.retrieval.learned import LearnedFusion
+
+    corpus = load_corpus_text(CORPUS)
+    examples = [Example(record["id"], record["input"]["question"], record["output"]["article"]) for record in TRAIN]
+    queries = [Query(example.question, example.id) for example in examples]
+    parts = [ExamplesRetriever(corpus, examples), CategoryRetriever(corpus, examples)]
+    fusion = LearnedFusion(parts, corpus, examples)
+    fits = []
+    for part in parts:
+        monkeypatch.setattr(part, "fit", lambda matrix, targets, fit=part.fit: fits.append(1) or fit(matrix, targets))
+    hits = fusion.search(queries, 4)
+    assert fits == []  # every query is an example: its group's model, fitted while the fusion learned
+    fresh = [ExamplesRetriever(corpus, examples), CategoryRetriever(corpus, examples)]
+    assert [part.search(queries, 4) for part in parts] == [part.search(queries, 4) for part in fresh]
+    assert hits == LearnedFusion(fresh, corpus, examples).search(queries, 4)
+
+
 def load_corpus_text(text: str, tmp=[]):  # noqa: B006 - one folder per test session is enough
     import tempfile
 
