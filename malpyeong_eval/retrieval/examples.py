@@ -170,11 +170,8 @@ class CrossFitted(Generic[Target]):
     def __init__(self, corpus: Corpus, examples: Sequence[Example]) -> None:
         self.corpus = corpus
         self.rows: list[tuple[Example, Target]] = []  # one row per (example, target)
-        self.unmatched = 0  # examples whose label names no passage of the corpus
         for example in examples:
-            targets = self.targets(example)
-            self.unmatched += not targets
-            self.rows += [(example, target) for target in targets]
+            self.rows += [(example, target) for target in self.targets(example)]
         self._rows_of: dict[str, set[int]] = {}  # "id:…" and "text:…" keys → rows
         for row, (example, _) in enumerate(self.rows):
             for key in _self_keys(example.id, example.question):
