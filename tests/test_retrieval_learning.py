@@ -121,6 +121,46 @@ def test_examples_retriever_leaves_out_the_same_id_and_the_same_question():
     assert retriever.own_rows(Query("x y z", None)) == set()
 
 
+def test_searching_the_examples_again_reuses_their_cross_fitted_models(monkeypatch):
+    """A learned fusion fits each part's cross-fitting models on its examples; searching those same items
+    (DATA given as its own examples) reuses them rather than fitting them again, with the same hits."""
+    from malpyeong_eval.retrieval.category import CategoryRetriever
+    from malpyeong_eval.retrieval.learned import LearnedFusion
+
+    corpus = load_corpus_text(CORPUS)
+    examples = [Example(record["id"], record["input"]["question"], record["output"]["article"]) for record in TRAIN]
+    queries = [Query(example.question, example.id) for example in examples]
+    parts = [ExamplesRetriever(corpus, examples), CategoryRetriever(corpus, examples)]
+    fusion = LearnedFusion(parts, corpus, examples)
+    fits = []
+    for part in parts:
+        monkeypatch.setattr(part, "fit", lambda matrix, targets, fit=part.fit: fits.append(1) or fit(matrix, targets))
+    hits = fusion.search(queries, 4)
+    assert fits == []  # every query is an example: its group's model, fitted while the fusion learned
+    fresh = [ExamplesRetriever(corpus, examples), CategoryRetriever(corpus, examples)]
+    assert [part.search(queries, 4) for part in parts] == [part.search(queries, 4) for part in fresh]
+    assert hits == LearnedFusion(fresh, corpus, examples).search(queries, 4)
+
+
+def test_cross_validation_with_an_auto_weight_searches_each_question_once_per_fixed_part(files, tmp_path, monkeypatch):
+    """The BM25 parts learn nothing: across the folds and the inner choice of the auto weight, each
+    question is searched once per part (the inner choice asks the examples as the items are asked)."""
+    from malpyeong_eval.retrieval import RetrievalPlan, RetrievalRequest, retrieve
+    from malpyeong_eval.retrieval.bm25 import BM25Retriever
+
+    corpus, _, _ = files
+    data = write(tmp_path / "all.json", TRAIN + TEST)
+    searched: list[str] = []
+    search = BM25Retriever.search
+    monkeypatch.setattr(BM25Retriever, "search",
+                        lambda self, queries, k: searched.extend(q.question for q in queries) or search(self, queries, k))
+    plan = RetrievalPlan.parse("bm25,bm25-char,examples:auto", fusion="rrf")
+    outcome = retrieve(RetrievalRequest(data, corpus, plan, top_k=3, cross_validate=3))
+    assert "examples:auto" not in outcome.retriever  # the weight was chosen (inner cross-validation ran)
+    questions = [record["input"]["question"] for record in TRAIN + TEST]
+    assert sorted(searched) == sorted(questions * 2)  # two BM25 parts, each question once each
+
+
 def load_corpus_text(text: str, tmp=[]):  # noqa: B006 - one folder per test session is enough
     import tempfile
 

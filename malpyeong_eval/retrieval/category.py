@@ -21,7 +21,6 @@ its rule. The guard against leakage is :class:`.examples.CrossFitted`'s, as for 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
@@ -30,12 +29,11 @@ from .base import Hit, Query
 from .corpus import Corpus
 from .examples import CrossFitted, Example, TextFeatures, question_features
 from .metrics import category_of
-from .question import PUNCTUATION_NAMES, QuestionView, read_question
+from .question import _QUOTES, PUNCTUATION_NAMES, QuestionView, _is_punctuation, read_question
 
 __all__ = ["CategoryRetriever", "category_of", "evidence", "looks_loanword"]
 
 _LATIN = re.compile(r"[A-Za-z]")
-_QUOTES = "\"“”"
 # 'ㅈ, ㅊ' with a y-glide: never in a native word's spelling, common in a loanword misspelt (쥬스, 쵸콜릿)
 _PALATAL_GLIDE = frozenset("쟈쟤져졔죠쥬챠챼쳐쳬쵸츄쨔쪄쬬쮸")
 # syllables far more frequent in loanwords than in native words
@@ -55,8 +53,8 @@ def looks_loanword(word: str) -> bool:
     return sum(char in _LOAN_SYLLABLES for char in word) >= 2
 
 
-def _is_mark(char: str) -> bool:
-    return unicodedata.category(char).startswith(("P", "S")) or char in PUNCTUATION_NAMES
+def _without_marks(text: str) -> str:
+    return "".join(char for char in text if char != " " and not _is_punctuation(char))
 
 
 def _group_evidence(a: str, b: str) -> list[str]:
@@ -64,7 +62,7 @@ def _group_evidence(a: str, b: str) -> list[str]:
     tokens = []
     if a.replace(" ", "") == b.replace(" ", ""):
         tokens.append("ev:space-only")
-    elif "".join(c for c in a if not _is_mark(c) and c != " ") == "".join(c for c in b if not _is_mark(c) and c != " "):
+    elif _without_marks(a) == _without_marks(b):
         tokens.append("ev:punct-only")
     elif len(a) == len(b):
         tokens.append("ev:same-length")
@@ -78,7 +76,7 @@ def _group_evidence(a: str, b: str) -> list[str]:
 def _sentence_evidence(sentence: str) -> list[str]:
     """What the sentence itself shows: the marks inside it (not the final one), loanword-like words, digits."""
     body = sentence.rstrip(".?!\"'”’ ")
-    tokens = [f"mark:{PUNCTUATION_NAMES.get(char, char)}" for char in body if _is_mark(char) and char not in "{}/"]
+    tokens = [f"mark:{PUNCTUATION_NAMES.get(char, char)}" for char in body if _is_punctuation(char) and char not in "{}/"]
     if any(looks_loanword(word) for word in sentence.split()):
         tokens.append("ev:loanword-in-sentence")
     if any(char.isdigit() for char in sentence):

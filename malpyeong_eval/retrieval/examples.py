@@ -170,11 +170,8 @@ class CrossFitted(Generic[Target]):
     def __init__(self, corpus: Corpus, examples: Sequence[Example]) -> None:
         self.corpus = corpus
         self.rows: list[tuple[Example, Target]] = []  # one row per (example, target)
-        self.unmatched = 0  # examples whose label names no passage of the corpus
         for example in examples:
-            targets = self.targets(example)
-            self.unmatched += not targets
-            self.rows += [(example, target) for target in targets]
+            self.rows += [(example, target) for target in self.targets(example)]
         self._rows_of: dict[str, set[int]] = {}  # "id:…" and "text:…" keys → rows
         for row, (example, _) in enumerate(self.rows):
             for key in _self_keys(example.id, example.question):
@@ -182,6 +179,9 @@ class CrossFitted(Generic[Target]):
         self.features = self.text_features()
         self._matrix = self.features.fit_transform([self.texts(example.question) for example, _ in self.rows]) if self.rows else None
         self._full = self._fit_without(set())
+        # the cross-fitting models of the last search that had any, by the rows each left out: a learned
+        # fusion's training asks the examples, and a search of the same items asks them again
+        self._group_models: dict[frozenset[int], Any] = {}
 
     def targets(self, example: Example) -> list[Target]:
         """What the rows of ``example`` predict (none: the example is not used)."""
@@ -217,7 +217,7 @@ class CrossFitted(Generic[Target]):
         fresh = self.features.transform([self.texts(queries[i].question) for i in fresh_at])
         return vstack([fresh[fresh_at[i]] if row is None else self._matrix[row] for i, row in enumerate(rows)]).tocsr()
 
-    def _fit_without(self, left_out: set[int]):
+    def _fit_without(self, left_out: set[int] | frozenset[int]):
         kept = [row for row in range(len(self.rows)) if row not in left_out]
         if not kept or self._matrix is None:
             return None
@@ -234,9 +234,14 @@ class CrossFitted(Generic[Target]):
         own = [self.own_rows(query) for query in queries]
         group_of = {i: position % CROSS_FIT_GROUPS for position, i in enumerate(i for i, rows in enumerate(own) if rows)}
         answered = [(self._full, [i for i in range(len(queries)) if i not in group_of])]
+        fitted: dict[frozenset[int], Any] = {}
         for group in sorted(set(group_of.values())):
             members = [i for i, g in group_of.items() if g == group]
-            answered.append((self._fit_without(set().union(*(own[i] for i in members))), members))
+            left_out = frozenset().union(*(own[i] for i in members))
+            fitted[left_out] = self._group_models[left_out] if left_out in self._group_models else self._fit_without(left_out)
+            answered.append((fitted[left_out], members))
+        if fitted:
+            self._group_models = fitted
         return answered
 
     def search(self, queries: Sequence[Query], k: int) -> list[list[Hit]]:

@@ -252,7 +252,8 @@ class RetrieverBuilder:
 
         if len(parts) == 1 or len(examples) < 2 * AUTO_FOLDS:
             return [(part, 1.0 if weight == AUTO else weight) for part, weight in parts]
-        queries = [Query(example.question, example.id) for example in examples]
+        # with the question type, as the items are asked: the fixed parts' cache then holds one search per question
+        queries = [Query(example.question, example.id, example.question_type) for example in examples]
         gold = [set(self.corpus.passages_for(example.label)) for example in examples]
         folds = deal_folds(len(examples), AUTO_FOLDS, 0)
         depth = 50

@@ -28,7 +28,6 @@ from .question import read_question
 __all__ = ["INSTALL_HINT", "KiwiProposer", "Proposer", "ProposingRetriever", "with_proposal"]
 
 INSTALL_HINT = "--proposals kiwi needs kiwipiepy: pip install 'malpyeong-eval[kiwi]'"
-_QUOTES = "\"“”"
 
 
 class Proposer(Protocol):
@@ -115,13 +114,18 @@ class KiwiProposer:
 
     def query(self, query: Query) -> Query:
         """``query`` with the proposal; its question type kept (read from the question as it was)."""
-        question_type = query.question_type or ("선택형" if read_question(query.question).groups else "교정형")
-        return replace(query, question=self._question(query.question), question_type=question_type)
+        return replace(query, question=self._question(query.question),
+                       question_type=_type_of(query.question, query.question_type))
 
     def example(self, example: Example) -> Example:
         """``example`` with the proposal, its question type kept."""
-        question_type = example.question_type or ("선택형" if read_question(example.question).groups else "교정형")
-        return replace(example, question=self._question(example.question), question_type=question_type)
+        return replace(example, question=self._question(example.question),
+                       question_type=_type_of(example.question, example.question_type))
+
+
+def _type_of(question: str, given: str | None) -> str:
+    """``given``, else the type ``question`` is written as: 선택형 with ``{A/B}``, else 교정형."""
+    return given or ("선택형" if read_question(question).groups else "교정형")
 
 
 class ProposingRetriever:
