@@ -55,6 +55,18 @@ def default_url() -> str:
     return f"sqlite:///{Path(user_data_dir('malpyeong-eval')) / 'leaderboard.db'}"
 
 
+def relative_where(url: str, folder: Path | None = None) -> str:
+    """A SQLite file's URL as seen from ``folder`` (default: the working directory): ``sqlite:///board.db``
+    for a file under it, which names the same file from there; any other URL unchanged."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix + "/"):
+        return url
+    try:
+        return prefix + str(Path(url[len(prefix):]).relative_to(folder or Path.cwd()))
+    except ValueError:  # a file elsewhere
+        return url
+
+
 def resolve_url(url: str | None = None) -> str:
     """``url``, else ``$MALPYEONG_DB``, else :func:`default_url`; a bare path means a SQLite file."""
     if url is not None and not url.strip():

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import create_engine
 
-from leaderboard.db import BUSY_TIMEOUT_MS, DatabaseError, default_url, resolve_url, schema_version
+from leaderboard.db import BUSY_TIMEOUT_MS, DatabaseError, default_url, relative_where, resolve_url, schema_version
 from malpyeong_eval.secrets import mask_url
 from leaderboard.store import Leaderboard
 from malpyeong_eval.errors import MalpyeongError
@@ -236,6 +236,15 @@ def test_where_and_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MALPYEONG_DB", str(tmp_path / "env.db"))
     assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"
     assert resolve_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_sqlite_file_is_shown_from_the_working_directory(tmp_path):
+    """serve's page header: the same file, named from the folder the server runs in."""
+    assert relative_where(f"sqlite:///{tmp_path / 'runs' / 'board.db'}", tmp_path) == "sqlite:///runs/board.db"
+    elsewhere = f"sqlite:///{tmp_path / 'board.db'}"
+    assert relative_where(elsewhere, tmp_path / "runs") == elsewhere
+    shared = "postgresql+psycopg://me:***@db.example:5432/board"
+    assert relative_where(shared, tmp_path) == shared and relative_where("sqlite:///board.db", tmp_path) == "sqlite:///board.db"
 
 
 @pytest.mark.parametrize("password", ["s3cret", "p@ss", "p@ss:w/rd"])

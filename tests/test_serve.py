@@ -160,6 +160,7 @@ def test_leaderboard_lists_runs_in_the_stated_order(server, browser, filled, sho
     browser.get(server + "/")
     state = browser.find_element(*_by("#sort-state")).text
     assert state == RUNS_ORDER  # the ranking rule, as leaderboard states it
+    assert browser.find_element(*_by("#where")).text == "sqlite:///board.db"  # the server's folder holds it: no temporary path
     names = [row.find_element(*_by("td[data-key=name]")).get_attribute("data-value") for row in visible_rows(browser, "#runs tbody tr")]
     assert names == [row["name"] for row in filled["board"]]  # the terminal's order (leaderboard/ranking_rule.py)
     ems = [row["exact_match"] for row in filled["board"]]

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from malpyeong_eval.metrics.aggregate import SCORING_RULES
 from malpyeong_eval.report import format_score
 
+from ..db import relative_where
 from .views import slug
 
 
@@ -94,8 +95,9 @@ def environment() -> Environment:
 
 
 def render(template: str, urls: Urls, where: str, **context: Any) -> str:
-    """A page as HTML; ``where`` is the database URL with any password masked."""
+    """A page as HTML; ``where`` is the database URL with any password masked (a SQLite file under the
+    working directory shown relative to it: :func:`leaderboard.db.relative_where`)."""
     return environment().get_template(template).render(
-        urls=urls, where=where, current_rules=SCORING_RULES, static_site=isinstance(urls, SiteUrls),
+        urls=urls, where=relative_where(where), current_rules=SCORING_RULES, static_site=isinstance(urls, SiteUrls),
         generated=context.pop("generated", ""), **context,
     )
